@@ -1,0 +1,81 @@
+// The compute interface shared by the CPU and CUDA backends.
+#ifndef TENSOROPS_CORE_BACKEND_H_
+#define TENSOROPS_CORE_BACKEND_H_
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/dtype.h"
+#include "core/shape.h"
+#include "core/tensor.h"
+
+namespace tensorops {
+
+struct TopKOptions {
+  int64_t k = 1;
+  // Negative values count from the end, as in PyTorch.
+  int64_t dim = -1;
+  // Select the largest values (true) or the smallest (false).
+  bool largest = true;
+  // Return the selection best-first (true) or in increasing index order.
+  bool sorted = true;
+};
+
+struct TopKResult {
+  Tensor values;   // input's dtype, input's shape with k along dim
+  Tensor indices;  // int64, same shape as values
+};
+
+// Semantics follow PyTorch 1.13 (torch.zeros_like, torch.ones_like,
+// torch.topk and its autograd backward), with one addition: PyTorch leaves
+// the order of equal values unspecified, and tensorops defines it.
+//
+// Ordering used by TopK: NaN ranks above +inf (first when largest, last
+// otherwise); -0.0 and +0.0 are equal; among equal values the lower index
+// comes first, both for largest and smallest. Returned values are the input
+// elements themselves, bit for bit (sign of zero and NaN payloads kept).
+//
+// Every method is thread-safe and reports bad arguments as INVALID_ARGUMENT
+// with a message naming what was expected; nothing throws.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "cpu" or "cuda".
+  virtual std::string_view name() const = 0;
+
+  // A tensor of `shape` and `dtype` filled with 0 (false) or 1 (true).
+  virtual absl::StatusOr<Tensor> Zeros(DType dtype, ShapeView shape) = 0;
+  virtual absl::StatusOr<Tensor> Ones(DType dtype, ShapeView shape) = 0;
+
+  // torch.topk(input, k, dim, largest, sorted). `dim` must lie in
+  // [-rank, rank) and k in [0, size(dim)]; a 0-d input accepts dim 0 or -1
+  // and k 0 or 1 and returns itself with index 0. bool input is rejected.
+  // With sorted=false the same elements are returned in increasing index
+  // order.
+  virtual absl::StatusOr<TopKResult> TopK(const Tensor& input,
+                                          const TopKOptions& options) = 0;
+
+  // The gradient of topk's values with respect to its input:
+  // zeros(input_shape, grad_values.dtype).scatter(dim, indices, grad_values).
+  // grad_values must be floating point, indices int64 of the same shape,
+  // that shape equal to input_shape except along dim (where it may be
+  // shorter), and every index in [0, input_shape[dim]). If an index repeats
+  // within a slice, the last one in memory order wins.
+  virtual absl::StatusOr<Tensor> TopKBackward(const Tensor& grad_values,
+                                              const Tensor& indices,
+                                              ShapeView input_shape,
+                                              int64_t dim) = 0;
+};
+
+// torch.zeros_like / torch.ones_like: `like`'s shape, `dtype` or like's dtype.
+absl::StatusOr<Tensor> ZerosLike(Backend& backend, const Tensor& like,
+                                 std::optional<DType> dtype = std::nullopt);
+absl::StatusOr<Tensor> OnesLike(Backend& backend, const Tensor& like,
+                                std::optional<DType> dtype = std::nullopt);
+
+}  // namespace tensorops
+
+#endif  // TENSOROPS_CORE_BACKEND_H_

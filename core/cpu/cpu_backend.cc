@@ -1,0 +1,73 @@
+#include "core/cpu/cpu_backend.h"
+
+#include <cstring>
+#include <utility>
+
+#include "core/cpu/fill_kernel.h"
+#include "core/cpu/scatter_kernel.h"
+#include "core/cpu/topk_kernel.h"
+#include "core/op_plans.h"
+#include "core/status_macros.h"
+
+namespace tensorops {
+
+CpuBackend::CpuBackend(CpuBackendOptions options)
+    : arena_(options.num_threads > 0 ? options.num_threads
+                                     : tbb::task_arena::automatic) {}
+
+absl::StatusOr<Tensor> CpuBackend::Filled(DType dtype, ShapeView shape,
+                                          uint64_t bits) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      Tensor output, Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
+  std::byte value[8];
+  std::memcpy(value, &bits, sizeof(value));  // little-endian low bytes first
+  arena_.execute([&] {
+    cpu::FillKernel(output.mutable_data(), output.num_elements(),
+                    DTypeSize(dtype), value);
+  });
+  return output;
+}
+
+absl::StatusOr<Tensor> CpuBackend::Zeros(DType dtype, ShapeView shape) {
+  return Filled(dtype, shape, 0);
+}
+
+absl::StatusOr<Tensor> CpuBackend::Ones(DType dtype, ShapeView shape) {
+  return Filled(dtype, shape, cpu::OneBits(dtype));
+}
+
+absl::StatusOr<TopKResult> CpuBackend::TopK(const Tensor& input,
+                                            const TopKOptions& options) {
+  TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
+                             PlanTopK(input.dtype(), input.shape(), options));
+  TopKResult result;
+  TENSOROPS_ASSIGN_OR_RETURN(result.values,
+                             Tensor::Allocate(input.dtype(), plan.output_shape));
+  TENSOROPS_ASSIGN_OR_RETURN(result.indices,
+                             Tensor::Allocate(DType::kInt64, plan.output_shape));
+  arena_.execute([&] {
+    cpu::TopKKernel(input, plan, options.largest, options.sorted,
+                    result.values, result.indices);
+  });
+  return result;
+}
+
+absl::StatusOr<Tensor> CpuBackend::TopKBackward(const Tensor& grad_values,
+                                                const Tensor& indices,
+                                                ShapeView input_shape,
+                                                int64_t dim) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      TopKBackwardPlan plan,
+      PlanTopKBackward(grad_values.dtype(), grad_values.shape(),
+                       indices.dtype(), indices.shape(), input_shape, dim));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      Tensor grad_input, Tensor::Allocate(grad_values.dtype(), plan.output_shape));
+  absl::Status status;
+  arena_.execute([&] {
+    status = cpu::ScatterKernel(grad_values, indices, plan, grad_input);
+  });
+  TENSOROPS_RETURN_IF_ERROR(status);
+  return grad_input;
+}
+
+}  // namespace tensorops

@@ -1,0 +1,20 @@
+// The topk backward scatter on the CPU.
+#ifndef TENSOROPS_CORE_CPU_SCATTER_KERNEL_H_
+#define TENSOROPS_CORE_CPU_SCATTER_KERNEL_H_
+
+#include "absl/status/status.h"
+#include "core/op_plans.h"
+#include "core/tensor.h"
+
+namespace tensorops::cpu {
+
+// Zero-fills `grad_input` (owning, plan.output_shape, grad's dtype) and
+// writes each grad_values element at its index along plan.output.dim.
+// INVALID_ARGUMENT naming the first index outside [0, size) in memory order;
+// grad_input's contents are then unspecified.
+absl::Status ScatterKernel(const Tensor& grad_values, const Tensor& indices,
+                           const TopKBackwardPlan& plan, Tensor& grad_input);
+
+}  // namespace tensorops::cpu
+
+#endif  // TENSOROPS_CORE_CPU_SCATTER_KERNEL_H_

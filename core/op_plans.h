@@ -1,0 +1,56 @@
+// Argument validation and geometry shared by every backend, so that CPU and
+// CUDA accept and reject exactly the same calls.
+#ifndef TENSOROPS_CORE_OP_PLANS_H_
+#define TENSOROPS_CORE_OP_PLANS_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "core/backend.h"
+#include "core/dtype.h"
+#include "core/shape.h"
+
+namespace tensorops {
+
+// A row-major tensor seen as [outer, size, inner] around one dimension: the
+// elements of one slice along `dim` are `inner` apart.
+struct DimGeometry {
+  int64_t dim = 0;  // wrapped, in [0, rank) (0 for 0-d)
+  int64_t outer = 1;
+  int64_t size = 1;
+  int64_t inner = 1;
+
+  int64_t slices() const { return outer * inner; }
+};
+
+// Computes the geometry of `shape` around an already wrapped `dim`.
+DimGeometry GeometryAround(ShapeView shape, int64_t dim);
+
+struct TopKPlan {
+  DimGeometry input;  // geometry of the input around dim
+  int64_t k = 0;      // elements kept per slice (1 for a 0-d input)
+  Shape output_shape;
+};
+
+// Validates a topk call; see Backend::TopK for the rules.
+absl::StatusOr<TopKPlan> PlanTopK(DType dtype, ShapeView input_shape,
+                                  const TopKOptions& options);
+
+struct TopKBackwardPlan {
+  DimGeometry output;  // geometry of grad_input (input_shape) around dim
+  int64_t k = 0;       // grad_values' extent along dim
+  Shape output_shape;
+};
+
+// Validates a topk backward call's dtypes and shapes; see
+// Backend::TopKBackward. Index values are checked by the kernels.
+absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(DType grad_dtype,
+                                                  ShapeView grad_shape,
+                                                  DType indices_dtype,
+                                                  ShapeView indices_shape,
+                                                  ShapeView input_shape,
+                                                  int64_t dim);
+
+}  // namespace tensorops
+
+#endif  // TENSOROPS_CORE_OP_PLANS_H_
