@@ -49,7 +49,7 @@ absl::StatusOr<int64_t> WrapDim(int64_t dim, int64_t rank) {
     return absl::InvalidArgumentError(
         absl::StrCat("dim ", dim, " is out of range for a tensor of rank ", rank,
                      " (expected to be in range of [", -extent, ", ",
-                     extent - 1, "])"));
+                     extent - 1, "], but got ", dim, ")"));
   }
   return dim < 0 ? dim + extent : dim;
 }

@@ -256,7 +256,7 @@ TEST_F(TopKTest, RejectsBadArguments) {
                        HasSubstr("expected to be in range of [-2, 1]")));
   EXPECT_THAT(backend_.TopK(m, {.k = 1, .dim = -3}),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("but")));
+                       HasSubstr("[-2, 1], but got -3")));
   Tensor b = MakeTensor<uint8_t>(DType::kBool, {2}, {0, 1});
   EXPECT_THAT(backend_.TopK(b, {.k = 1}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bool")));
