@@ -30,7 +30,8 @@ size_t AlignmentFor(size_t bytes) {
 std::byte* AllocateAligned(size_t bytes) {
   const size_t alignment = AlignmentFor(bytes);
   const size_t rounded = (bytes + alignment - 1) / alignment * alignment;
-  void* block = std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded);
+  void* block =
+      std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded);
   if (block != nullptr && rounded >= kHugePageBytes) {
     // Advisory: fewer, larger page faults. Failure only costs speed.
     madvise(block, rounded, MADV_HUGEPAGE);
@@ -56,7 +57,8 @@ absl::StatusOr<std::shared_ptr<std::byte>> BufferPool::Allocate(size_t bytes) {
       return absl::ResourceExhaustedError(
           absl::StrCat("cannot allocate ", bytes, " bytes for a tensor"));
     }
-    return std::shared_ptr<std::byte>(block, [](std::byte* b) { std::free(b); });
+    return std::shared_ptr<std::byte>(block,
+                                      [](std::byte* b) { std::free(b); });
   }
   const size_t size_class = SizeClass(bytes);
   std::byte* block = nullptr;

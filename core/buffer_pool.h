@@ -57,7 +57,8 @@ class BufferPool {
 
   const Options options_;
   mutable absl::Mutex mutex_;
-  std::map<size_t, std::vector<std::byte*>> free_blocks_ ABSL_GUARDED_BY(mutex_);
+  std::map<size_t, std::vector<std::byte*>> free_blocks_
+      ABSL_GUARDED_BY(mutex_);
   size_t cached_bytes_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 

@@ -30,10 +30,9 @@ absl::StatusOr<TopKPlan> PlanTopK(DType dtype, ShapeView input_shape,
   plan.input = GeometryAround(input_shape, dim);
   if (options.k < 0 || options.k > plan.input.size) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "k = ", options.k, " is out of range for dimension ", dim,
-        " of size ", plan.input.size, " (input shape ",
-        ShapeToString(input_shape), "); expected 0 <= k <= ",
-        plan.input.size));
+        "k = ", options.k, " is out of range for dimension ", dim, " of size ",
+        plan.input.size, " (input shape ", ShapeToString(input_shape),
+        "); expected 0 <= k <= ", plan.input.size));
   }
   plan.output_shape.assign(input_shape.begin(), input_shape.end());
   if (rank == 0) {
@@ -46,12 +45,9 @@ absl::StatusOr<TopKPlan> PlanTopK(DType dtype, ShapeView input_shape,
   return plan;
 }
 
-absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(DType grad_dtype,
-                                                  ShapeView grad_shape,
-                                                  DType indices_dtype,
-                                                  ShapeView indices_shape,
-                                                  ShapeView input_shape,
-                                                  int64_t dim) {
+absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(
+    DType grad_dtype, ShapeView grad_shape, DType indices_dtype,
+    ShapeView indices_shape, ShapeView input_shape, int64_t dim) {
   if (!IsFloatingPoint(grad_dtype)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "grad_values has dtype ", DTypeName(grad_dtype),
@@ -59,23 +55,22 @@ absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(DType grad_dtype,
         "bfloat16)"));
   }
   if (indices_dtype != DType::kInt64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("indices has dtype ", DTypeName(indices_dtype),
-                     "; expected int64"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "indices has dtype ", DTypeName(indices_dtype), "; expected int64"));
   }
   if (grad_shape != indices_shape) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "grad_values has shape ", ShapeToString(grad_shape),
-        " but indices has shape ", ShapeToString(indices_shape),
-        "; expected equal shapes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("grad_values has shape ", ShapeToString(grad_shape),
+                     " but indices has shape ", ShapeToString(indices_shape),
+                     "; expected equal shapes"));
   }
   TENSOROPS_RETURN_IF_ERROR(ByteSize(grad_dtype, input_shape).status());
   if (grad_shape.size() != input_shape.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "grad_values has rank ", grad_shape.size(), " (shape ",
-        ShapeToString(grad_shape), ") but input_shape ",
-        ShapeToString(input_shape), " has rank ", input_shape.size(),
-        "; expected equal ranks"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("grad_values has rank ", grad_shape.size(), " (shape ",
+                     ShapeToString(grad_shape), ") but input_shape ",
+                     ShapeToString(input_shape), " has rank ",
+                     input_shape.size(), "; expected equal ranks"));
   }
   const int64_t rank = static_cast<int64_t>(input_shape.size());
   TENSOROPS_ASSIGN_OR_RETURN(const int64_t wrapped, WrapDim(dim, rank));
@@ -83,12 +78,14 @@ absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(DType grad_dtype,
     const bool ok = d == wrapped ? grad_shape[d] <= input_shape[d]
                                  : grad_shape[d] == input_shape[d];
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "grad_values shape ", ShapeToString(grad_shape),
-          " does not fit input_shape ", ShapeToString(input_shape),
-          " along dim ", wrapped, ": expected equal sizes in every other "
-          "dimension and at most ", rank == 0 ? 1 : input_shape[wrapped],
-          " along dim ", wrapped, " (mismatch at dimension ", d, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("grad_values shape ", ShapeToString(grad_shape),
+                       " does not fit input_shape ", ShapeToString(input_shape),
+                       " along dim ", wrapped,
+                       ": expected equal sizes in every other "
+                       "dimension and at most ",
+                       rank == 0 ? 1 : input_shape[wrapped], " along dim ",
+                       wrapped, " (mismatch at dimension ", d, ")"));
     }
   }
   TopKBackwardPlan plan;

@@ -44,12 +44,9 @@ struct TopKBackwardPlan {
 
 // Validates a topk backward call's dtypes and shapes; see
 // Backend::TopKBackward. Index values are checked by the kernels.
-absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(DType grad_dtype,
-                                                  ShapeView grad_shape,
-                                                  DType indices_dtype,
-                                                  ShapeView indices_shape,
-                                                  ShapeView input_shape,
-                                                  int64_t dim);
+absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(
+    DType grad_dtype, ShapeView grad_shape, DType indices_dtype,
+    ShapeView indices_shape, ShapeView input_shape, int64_t dim);
 
 }  // namespace tensorops
 

@@ -11,10 +11,9 @@ absl::StatusOr<int64_t> NumElements(ShapeView shape) {
   bool overflow = false;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("shape ", ShapeToString(shape), " has negative dimension ",
-                       shape[i], " at position ", i,
-                       "; dimensions must be >= 0"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shape ", ShapeToString(shape), " has negative dimension ", shape[i],
+          " at position ", i, "; dimensions must be >= 0"));
     }
     overflow = overflow || __builtin_mul_overflow(count, shape[i], &count);
   }
@@ -47,8 +46,8 @@ absl::StatusOr<int64_t> WrapDim(int64_t dim, int64_t rank) {
   const int64_t extent = rank == 0 ? 1 : rank;
   if (dim < -extent || dim >= extent) {
     return absl::InvalidArgumentError(
-        absl::StrCat("dim ", dim, " is out of range for a tensor of rank ", rank,
-                     " (expected to be in range of [", -extent, ", ",
+        absl::StrCat("dim ", dim, " is out of range for a tensor of rank ",
+                     rank, " (expected to be in range of [", -extent, ", ",
                      extent - 1, "], but got ", dim, ")"));
   }
   return dim < 0 ? dim + extent : dim;

@@ -18,7 +18,8 @@ CpuBackend::CpuBackend(CpuBackendOptions options)
 absl::StatusOr<Tensor> CpuBackend::Filled(DType dtype, ShapeView shape,
                                           uint64_t bits) {
   TENSOROPS_ASSIGN_OR_RETURN(
-      Tensor output, Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
+      Tensor output,
+      Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
   std::byte value[8];
   std::memcpy(value, &bits, sizeof(value));  // little-endian low bytes first
   arena_.execute([&] {
@@ -41,13 +42,13 @@ absl::StatusOr<TopKResult> CpuBackend::TopK(const Tensor& input,
   TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
                              PlanTopK(input.dtype(), input.shape(), options));
   TopKResult result;
-  TENSOROPS_ASSIGN_OR_RETURN(result.values,
-                             Tensor::Allocate(input.dtype(), plan.output_shape));
-  TENSOROPS_ASSIGN_OR_RETURN(result.indices,
-                             Tensor::Allocate(DType::kInt64, plan.output_shape));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      result.values, Tensor::Allocate(input.dtype(), plan.output_shape));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      result.indices, Tensor::Allocate(DType::kInt64, plan.output_shape));
   arena_.execute([&] {
-    cpu::TopKKernel(input, plan, options.largest, options.sorted,
-                    result.values, result.indices);
+    cpu::TopKKernel(input, plan, options.largest, options.sorted, result.values,
+                    result.indices);
   });
   return result;
 }
@@ -61,7 +62,8 @@ absl::StatusOr<Tensor> CpuBackend::TopKBackward(const Tensor& grad_values,
       PlanTopKBackward(grad_values.dtype(), grad_values.shape(),
                        indices.dtype(), indices.shape(), input_shape, dim));
   TENSOROPS_ASSIGN_OR_RETURN(
-      Tensor grad_input, Tensor::Allocate(grad_values.dtype(), plan.output_shape));
+      Tensor grad_input,
+      Tensor::Allocate(grad_values.dtype(), plan.output_shape));
   absl::Status status;
   arena_.execute([&] {
     status = cpu::ScatterKernel(grad_values, indices, plan, grad_input);

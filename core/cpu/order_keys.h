@@ -56,8 +56,8 @@ struct KeyTraits<DType::kFloat64>
     : FloatKey<uint64_t, int64_t, 0x7fffffffffffffffull,
                0x7ff0000000000000ull> {};
 template <>
-struct KeyTraits<DType::kFloat16> : FloatKey<uint16_t, int32_t, 0x7fff, 0x7c00> {
-};
+struct KeyTraits<DType::kFloat16>
+    : FloatKey<uint16_t, int32_t, 0x7fff, 0x7c00> {};
 template <>
 struct KeyTraits<DType::kBFloat16>
     : FloatKey<uint16_t, int32_t, 0x7fff, 0x7f80> {};

@@ -30,7 +30,8 @@ int64_t ScatterTyped(const Tensor& grad_values, const Tensor& indices,
            !first_bad.compare_exchange_weak(seen, position)) {
     }
   };
-  const int64_t grain = std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(k, 1));
+  const int64_t grain =
+      std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(k, 1));
   tbb::parallel_for(
       tbb::blocked_range<int64_t>(0, slices, grain),
       [&](const tbb::blocked_range<int64_t>& range) {

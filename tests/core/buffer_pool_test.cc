@@ -1,10 +1,11 @@
+#include "core/buffer_pool.h"
+
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
 
-#include "core/buffer_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"

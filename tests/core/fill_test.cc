@@ -59,10 +59,10 @@ TEST_F(FillTest, OnesHaveTheRightBitsForEveryDtype) {
     absl::StatusOr<Tensor> zeros = ZerosLike(backend_, x, dtype);
     ASSERT_THAT(zeros, IsOk());
     EXPECT_EQ(zeros->dtype(), dtype);
-    EXPECT_THAT(Values<uint8_t>(*Tensor::CopyOf(DType::kUInt8,
-                                                {int64_t(zeros->byte_size())},
-                                                zeros->bytes())),
-                Each(0));
+    EXPECT_THAT(
+        Values<uint8_t>(*Tensor::CopyOf(
+            DType::kUInt8, {int64_t(zeros->byte_size())}, zeros->bytes())),
+        Each(0));
   }
 }
 

@@ -1,9 +1,10 @@
+#include "core/tensor.h"
+
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
 
-#include "core/tensor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"

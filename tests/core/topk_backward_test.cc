@@ -32,12 +32,12 @@ TEST_F(TopKBackwardTest, SeedExample) {
 }
 
 TEST_F(TopKBackwardTest, ChainsWithTopKAlongEachDim) {
-  Tensor x = MakeTensor<double>(DType::kFloat64, {2, 3},
-                                {1, 5, 3, 9, 0, 4});
+  Tensor x = MakeTensor<double>(DType::kFloat64, {2, 3}, {1, 5, 3, 9, 0, 4});
   absl::StatusOr<TopKResult> top = backend_.TopK(x, {.k = 2, .dim = 1});
   ASSERT_THAT(top, IsOk());
   Tensor ones = MakeTensor<double>(DType::kFloat64, {2, 2}, {1, 1, 1, 1});
-  absl::StatusOr<Tensor> g = backend_.TopKBackward(ones, top->indices, {2, 3}, 1);
+  absl::StatusOr<Tensor> g =
+      backend_.TopKBackward(ones, top->indices, {2, 3}, 1);
   ASSERT_THAT(g, IsOk());
   EXPECT_THAT(Values<double>(*g), ElementsAre(0, 1, 1, 1, 0, 1));
 
@@ -100,12 +100,12 @@ TEST_F(TopKBackwardTest, RejectsBadArguments) {
   EXPECT_THAT(backend_.TopKBackward(grad, indices, {1}, 0),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("at most 1 along dim 0")));
-  EXPECT_THAT(backend_.TopKBackward(grad, indices, {4}, 1),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("[-1, 0]")));
-  EXPECT_THAT(backend_.TopKBackward(grad, indices, {-4}, 0),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("negative")));
+  EXPECT_THAT(
+      backend_.TopKBackward(grad, indices, {4}, 1),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("[-1, 0]")));
+  EXPECT_THAT(
+      backend_.TopKBackward(grad, indices, {-4}, 0),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("negative")));
   Tensor out_of_range = MakeTensor<int64_t>(DType::kInt64, {2}, {0, 4});
   EXPECT_THAT(backend_.TopKBackward(grad, out_of_range, {4}, 0),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -33,8 +33,8 @@ class TopKTest : public ::testing::Test {
 };
 
 TEST_F(TopKTest, SeedExample) {
-  TopKResult r = Run(MakeTensor<float>(DType::kFloat32, {4}, {3, 1, 4, 2}),
-                     {.k = 2});
+  TopKResult r =
+      Run(MakeTensor<float>(DType::kFloat32, {4}, {3, 1, 4, 2}), {.k = 2});
   EXPECT_EQ(r.values.shape(), Shape({2}));
   EXPECT_EQ(r.indices.dtype(), DType::kInt64);
   EXPECT_THAT(Values<float>(r.values), ElementsAre(4, 3));
@@ -42,8 +42,8 @@ TEST_F(TopKTest, SeedExample) {
 }
 
 TEST_F(TopKTest, TwoDimensionalAlongRows) {
-  Tensor x = MakeTensor<float>(DType::kFloat32, {2, 4},
-                               {3, 1, 4, 2, 5, 9, 8, 7});
+  Tensor x =
+      MakeTensor<float>(DType::kFloat32, {2, 4}, {3, 1, 4, 2, 5, 9, 8, 7});
   TopKResult r = Run(x, {.k = 3, .dim = 1});
   EXPECT_EQ(r.values.shape(), Shape({2, 3}));
   EXPECT_THAT(Values<float>(r.values), ElementsAre(4, 3, 2, 9, 8, 7));
@@ -60,8 +60,8 @@ TEST_F(TopKTest, DefaultDimIsLast) {
 TEST_F(TopKTest, AlongFirstDim) {
   std::vector<float> data(12);
   for (int i = 0; i < 12; ++i) data[i] = i;
-  TopKResult r = Run(MakeTensor<float>(DType::kFloat32, {3, 4}, data),
-                     {.k = 2, .dim = 0});
+  TopKResult r =
+      Run(MakeTensor<float>(DType::kFloat32, {3, 4}, data), {.k = 2, .dim = 0});
   EXPECT_EQ(r.values.shape(), Shape({2, 4}));
   EXPECT_THAT(Values<float>(r.values), ElementsAre(8, 9, 10, 11, 4, 5, 6, 7));
   EXPECT_THAT(Values<int64_t>(r.indices), ElementsAre(2, 2, 2, 2, 1, 1, 1, 1));
@@ -129,21 +129,23 @@ TEST_F(TopKTest, NaNRanksAboveInfinity) {
   Tensor two_nans = MakeTensor<float>(DType::kFloat32, {4}, {kNaN, 1, kNaN, 3});
   EXPECT_THAT(Values<int64_t>(Run(two_nans, {.k = 3}).indices),
               ElementsAre(0, 2, 3));
-  EXPECT_THAT(Values<int64_t>(Run(two_nans, {.k = 4, .largest = false}).indices),
-              ElementsAre(1, 3, 0, 2));
+  EXPECT_THAT(
+      Values<int64_t>(Run(two_nans, {.k = 4, .largest = false}).indices),
+      ElementsAre(1, 3, 0, 2));
 }
 
 TEST_F(TopKTest, NegativeNaNAndPayloadsAreKept) {
   const uint32_t negative_nan = 0xffc00001u;
   const uint32_t bits[] = {0x3f800000u, negative_nan, 0x40000000u};
-  Tensor x = MakeTensor<uint32_t>(DType::kFloat32, {3},
-                                  {bits[0], bits[1], bits[2]});
+  Tensor x =
+      MakeTensor<uint32_t>(DType::kFloat32, {3}, {bits[0], bits[1], bits[2]});
   TopKResult r = Run(x, {.k = 1});
   EXPECT_THAT(Values<uint32_t>(r.values), ElementsAre(negative_nan));
 }
 
 TEST_F(TopKTest, SignedZerosCompareEqualAndKeepTheirSign) {
-  Tensor x = MakeTensor<float>(DType::kFloat32, {4}, {0.0f, -0.0f, 1.0f, -1.0f});
+  Tensor x =
+      MakeTensor<float>(DType::kFloat32, {4}, {0.0f, -0.0f, 1.0f, -1.0f});
   TopKResult r = Run(x, {.k = 4});
   EXPECT_THAT(Values<int64_t>(r.indices), ElementsAre(2, 0, 1, 3));
   std::vector<float> v = Values<float>(r.values);
@@ -156,42 +158,43 @@ TEST_F(TopKTest, SignedZerosCompareEqualAndKeepTheirSign) {
 }
 
 TEST_F(TopKTest, IntegerDtypes) {
-  EXPECT_THAT(Values<int8_t>(Run(MakeTensor<int8_t>(DType::kInt8, {4},
-                                                    {-128, 127, 0, -1}),
-                                 {.k = 4})
-                                 .values),
+  EXPECT_THAT(Values<int8_t>(
+                  Run(MakeTensor<int8_t>(DType::kInt8, {4}, {-128, 127, 0, -1}),
+                      {.k = 4})
+                      .values),
               ElementsAre(127, 0, -1, -128));
-  EXPECT_THAT(Values<uint8_t>(Run(MakeTensor<uint8_t>(DType::kUInt8, {4},
-                                                      {0, 255, 128, 1}),
-                                  {.k = 2, .largest = false})
-                                  .values),
+  EXPECT_THAT(Values<uint8_t>(
+                  Run(MakeTensor<uint8_t>(DType::kUInt8, {4}, {0, 255, 128, 1}),
+                      {.k = 2, .largest = false})
+                      .values),
               ElementsAre(0, 1));
-  EXPECT_THAT(
-      Values<int64_t>(Run(MakeTensor<int64_t>(
-                              DType::kInt64, {3},
-                              {std::numeric_limits<int64_t>::min(),
-                               std::numeric_limits<int64_t>::max(), 0}),
-                          {.k = 3})
-                          .values),
-      ElementsAre(std::numeric_limits<int64_t>::max(), 0,
-                  std::numeric_limits<int64_t>::min()));
-  EXPECT_THAT(Values<int16_t>(Run(MakeTensor<int16_t>(DType::kInt16, {3},
-                                                      {-5, 300, 7}),
-                                  {.k = 1})
+  EXPECT_THAT(Values<int64_t>(Run(MakeTensor<int64_t>(
+                                      DType::kInt64, {3},
+                                      {std::numeric_limits<int64_t>::min(),
+                                       std::numeric_limits<int64_t>::max(), 0}),
+                                  {.k = 3})
                                   .values),
-              ElementsAre(300));
+              ElementsAre(std::numeric_limits<int64_t>::max(), 0,
+                          std::numeric_limits<int64_t>::min()));
+  EXPECT_THAT(
+      Values<int16_t>(
+          Run(MakeTensor<int16_t>(DType::kInt16, {3}, {-5, 300, 7}), {.k = 1})
+              .values),
+      ElementsAre(300));
 }
 
 TEST_F(TopKTest, HalfPrecisionDtypes) {
   // float16: 1.0, NaN, -2.0, +inf; bfloat16: 1.0, -0.0, 0.0, -inf.
   Tensor h = MakeTensor<uint16_t>(DType::kFloat16, {4},
                                   {0x3c00, 0x7e00, 0xc000, 0x7c00});
-  EXPECT_THAT(Values<int64_t>(Run(h, {.k = 4}).indices), ElementsAre(1, 3, 0, 2));
+  EXPECT_THAT(Values<int64_t>(Run(h, {.k = 4}).indices),
+              ElementsAre(1, 3, 0, 2));
   Tensor b = MakeTensor<uint16_t>(DType::kBFloat16, {4},
                                   {0x3f80, 0x8000, 0x0000, 0xff80});
   TopKResult r = Run(b, {.k = 4});
   EXPECT_THAT(Values<int64_t>(r.indices), ElementsAre(0, 1, 2, 3));
-  EXPECT_THAT(Values<uint16_t>(r.values), ElementsAre(0x3f80, 0x8000, 0, 0xff80));
+  EXPECT_THAT(Values<uint16_t>(r.values),
+              ElementsAre(0x3f80, 0x8000, 0, 0xff80));
 }
 
 TEST_F(TopKTest, Float64) {
@@ -214,9 +217,9 @@ TEST_F(TopKTest, ZeroDimensionalInput) {
   EXPECT_THAT(backend_.TopK(x, {.k = 2}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("expected 0 <= k <= 1")));
-  EXPECT_THAT(backend_.TopK(x, {.k = 1, .dim = 1}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("[-1, 0]")));
+  EXPECT_THAT(
+      backend_.TopK(x, {.k = 1, .dim = 1}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("[-1, 0]")));
 }
 
 TEST_F(TopKTest, ZeroSizeInputs) {
@@ -278,8 +281,8 @@ TEST_F(TopKTest, AscendingInputStaysCorrect) {
   const int64_t n = 100000;
   std::vector<int32_t> data(n);
   for (int64_t i = 0; i < n; ++i) data[i] = static_cast<int32_t>(i);
-  TopKResult r = Run(MakeTensor<int32_t>(DType::kInt32, {1, n}, data),
-                     {.k = 3});
+  TopKResult r =
+      Run(MakeTensor<int32_t>(DType::kInt32, {1, n}, data), {.k = 3});
   EXPECT_THAT(Values<int32_t>(r.values), ElementsAre(n - 1, n - 2, n - 3));
 }
 

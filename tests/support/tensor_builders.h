@@ -15,10 +15,10 @@ namespace tensorops::testing {
 template <typename T>
 Tensor MakeTensor(DType dtype, Shape shape, const std::vector<T>& values) {
   EXPECT_EQ(sizeof(T), DTypeSize(dtype));
-  absl::StatusOr<Tensor> tensor = Tensor::CopyOf(
-      dtype, std::move(shape),
-      {reinterpret_cast<const std::byte*>(values.data()),
-       values.size() * sizeof(T)});
+  absl::StatusOr<Tensor> tensor =
+      Tensor::CopyOf(dtype, std::move(shape),
+                     {reinterpret_cast<const std::byte*>(values.data()),
+                      values.size() * sizeof(T)});
   EXPECT_TRUE(tensor.ok()) << tensor.status();
   return tensor.ok() ? *std::move(tensor) : Tensor();
 }

@@ -1,0 +1,55 @@
+#include "bench/bench_cases.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace tensorops::bench {
+namespace {
+
+struct TopKSize {
+  Shape shape;
+  int64_t k;
+  int64_t dim;
+};
+
+std::string TopKSuffix(const TopKSize& size) {
+  std::string suffix =
+      absl::StrCat(absl::StrJoin(size.shape, "x"), "/k", size.k);
+  if (size.dim != -1) absl::StrAppend(&suffix, "/dim", size.dim);
+  return suffix;
+}
+
+}  // namespace
+
+std::vector<BenchCase> DefaultCases() {
+  const TopKSize topk_sizes[] = {
+      {{4096, 32000}, 50, -1},  {{4096, 32000}, 50, 0},  {{65536, 128}, 8, -1},
+      {{1, 16777216}, 100, -1}, {{1024, 1024}, 512, -1},
+  };
+  std::vector<BenchCase> cases;
+  // Each topk case is followed by its backward, so the two share one
+  // generated input (see case_inputs.cc).
+  for (const TopKSize& size : topk_sizes) {
+    const std::string suffix = TopKSuffix(size);
+    cases.push_back({absl::StrCat("topk/", suffix), BenchOp::kTopK, size.shape,
+                     size.k, size.dim});
+    cases.push_back({absl::StrCat("topk_backward/", suffix),
+                     BenchOp::kTopKBackward, size.shape, size.k, size.dim});
+  }
+  const Shape large = {int64_t{64} << 20 >> 2};  // 64 MiB of float32
+  const Shape small = {2, 3};
+  cases.push_back({"zeros_like/64MiB", BenchOp::kZerosLike, large});
+  cases.push_back({"ones_like/64MiB", BenchOp::kOnesLike, large});
+  cases.push_back({"zeros_like/2x3", BenchOp::kZerosLike, small});
+  cases.push_back({"ones_like/2x3", BenchOp::kOnesLike, small});
+  return cases;
+}
+
+int64_t BytesPerCall(const BenchCase& bench_case) {
+  int64_t elements = 1;
+  for (int64_t d : bench_case.shape) elements *= d;
+  // Every op reads or writes a tensor of the case's shape, in float32.
+  return elements * static_cast<int64_t>(sizeof(float));
+}
+
+}  // namespace tensorops::bench

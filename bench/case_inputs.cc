@@ -1,0 +1,81 @@
+#include "bench/case_inputs.h"
+
+#include <utility>
+
+#include "bench/random_tensor.h"
+#include "core/status_macros.h"
+
+namespace tensorops::bench {
+namespace {
+
+constexpr uint64_t kInputSeed = 20240601;
+constexpr uint64_t kGradSeed = 7;
+
+// Generating the largest input takes seconds; topk, its backward and the
+// dim=0 variant share a shape and run one after the other.
+absl::StatusOr<Tensor> SharedRandomInput(const Shape& shape) {
+  static Shape cached_shape;
+  static Tensor cached_input;
+  if (cached_shape != shape || cached_input.num_elements() == 0) {
+    cached_input = Tensor();  // free the old one before allocating the next
+    TENSOROPS_ASSIGN_OR_RETURN(cached_input,
+                               RandomNormalFloat32(shape, kInputSeed));
+    cached_shape = shape;
+  }
+  return cached_input;
+}
+
+}  // namespace
+
+absl::StatusOr<CaseInputs> MakeCaseInputs(const BenchCase& bench_case,
+                                          Backend& backend) {
+  CaseInputs inputs;
+  switch (bench_case.op) {
+    case BenchOp::kTopK: {
+      TENSOROPS_ASSIGN_OR_RETURN(inputs.input,
+                                 SharedRandomInput(bench_case.shape));
+      break;
+    }
+    case BenchOp::kTopKBackward: {
+      TENSOROPS_ASSIGN_OR_RETURN(inputs.input,
+                                 SharedRandomInput(bench_case.shape));
+      TENSOROPS_ASSIGN_OR_RETURN(
+          TopKResult topk, backend.TopK(inputs.input, {.k = bench_case.k,
+                                                       .dim = bench_case.dim}));
+      inputs.indices = std::move(topk.indices);
+      TENSOROPS_ASSIGN_OR_RETURN(
+          inputs.grad_values,
+          RandomNormalFloat32(topk.values.shape(), kGradSeed));
+      break;
+    }
+    case BenchOp::kZerosLike:
+    case BenchOp::kOnesLike: {
+      TENSOROPS_ASSIGN_OR_RETURN(
+          inputs.input, Tensor::Allocate(DType::kFloat32, bench_case.shape));
+      break;
+    }
+  }
+  return inputs;
+}
+
+absl::StatusOr<Tensor> RunOurs(const BenchCase& bench_case,
+                               const CaseInputs& inputs, Backend& backend) {
+  switch (bench_case.op) {
+    case BenchOp::kTopK: {
+      TENSOROPS_ASSIGN_OR_RETURN(
+          TopKResult topk, backend.TopK(inputs.input, {.k = bench_case.k,
+                                                       .dim = bench_case.dim}));
+      return std::move(topk.values);
+    }
+    case BenchOp::kTopKBackward:
+      return backend.TopKBackward(inputs.grad_values, inputs.indices,
+                                  bench_case.shape, bench_case.dim);
+    case BenchOp::kZerosLike:
+      return ZerosLike(backend, inputs.input);
+    case BenchOp::kOnesLike:
+      return OnesLike(backend, inputs.input);
+  }
+  return absl::InternalError("unknown benchmark op");
+}
+
+}  // namespace tensorops::bench
