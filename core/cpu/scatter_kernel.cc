@@ -55,25 +55,94 @@ int64_t ScatterTyped(const Tensor& grad_values, const Tensor& indices,
   return first_bad.load();
 }
 
+// Zeroes output rows [begin, end) and scatters their k gradients. Returns
+// the lowest flat position of an out-of-range index, or -1. A plain function
+// so the pointers stay in registers: stores through std::byte may alias any
+// memory, including a lambda's captures.
+template <size_t kSize>
+int64_t ScatterRowRange(std::byte* out, const std::byte* grad,
+                        const std::byte* index_bytes, int64_t size, int64_t k,
+                        int64_t begin, int64_t end) {
+  // Validate first (a branch-free, vectorizable pass), so that the scatter
+  // loop below carries no per-element check.
+  bool any_bad = false;
+  for (int64_t j = begin * k; j < end * k; ++j) {
+    uint64_t index;
+    std::memcpy(&index, index_bytes + j * 8, 8);
+    any_bad |= index >= static_cast<uint64_t>(size);
+  }
+  if (any_bad) {
+    for (int64_t j = begin * k; j < end * k; ++j) {
+      uint64_t index;
+      std::memcpy(&index, index_bytes + j * 8, 8);
+      if (index >= static_cast<uint64_t>(size)) return j;
+    }
+  }
+  std::memset(out + begin * size * kSize, 0, (end - begin) * size * kSize);
+  for (int64_t r = begin; r < end; ++r) {
+    std::byte* row = out + r * size * kSize;
+    for (int64_t j = r * k; j < (r + 1) * k; ++j) {
+      int64_t index;
+      std::memcpy(&index, index_bytes + j * 8, 8);
+      std::memcpy(row + index * kSize, grad + j * kSize, kSize);
+    }
+  }
+  return -1;
+}
+
+// inner == 1: each output row is zeroed and scattered into while it is in
+// cache, in one parallel pass.
+template <size_t kSize>
+int64_t ScatterRows(const Tensor& grad_values, const Tensor& indices,
+                    const TopKBackwardPlan& plan, std::byte* out) {
+  const int64_t size = plan.output.size;
+  const int64_t k = plan.k;
+  std::atomic<int64_t> first_bad{-1};
+  const int64_t grain =
+      std::max<int64_t>(1, kElementsPerTask * 16 / std::max<int64_t>(size, 1));
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, plan.output.outer, grain),
+                    [&](const tbb::blocked_range<int64_t>& range) {
+                      const int64_t bad = ScatterRowRange<kSize>(
+                          out, grad_values.data(), indices.data(), size, k,
+                          range.begin(), range.end());
+                      if (bad < 0) return;
+                      int64_t seen = first_bad.load();
+                      while ((seen == -1 || bad < seen) &&
+                             !first_bad.compare_exchange_weak(seen, bad)) {
+                      }
+                    });
+  return first_bad.load();
+}
+
+template <size_t kSize>
+int64_t Scatter(const Tensor& grad_values, const Tensor& indices,
+                const TopKBackwardPlan& plan, std::byte* out) {
+  if (plan.output.inner == 1) {
+    return ScatterRows<kSize>(grad_values, indices, plan, out);
+  }
+  const std::byte zero[8] = {};
+  FillKernel(out, plan.output.outer * plan.output.size * plan.output.inner,
+             kSize, zero);
+  return ScatterTyped<kSize>(grad_values, indices, plan, out);
+}
+
 }  // namespace
 
 absl::Status ScatterKernel(const Tensor& grad_values, const Tensor& indices,
                            const TopKBackwardPlan& plan, Tensor& grad_input) {
-  const std::byte zero[8] = {};
   const size_t element_size = DTypeSize(grad_input.dtype());
   std::byte* out = grad_input.mutable_data();
-  FillKernel(out, grad_input.num_elements(), element_size, zero);
-  if (grad_values.num_elements() == 0) return absl::OkStatus();
+  if (grad_input.num_elements() == 0) return absl::OkStatus();
   int64_t bad = -1;
   switch (element_size) {
     case 2:
-      bad = ScatterTyped<2>(grad_values, indices, plan, out);
+      bad = Scatter<2>(grad_values, indices, plan, out);
       break;
     case 4:
-      bad = ScatterTyped<4>(grad_values, indices, plan, out);
+      bad = Scatter<4>(grad_values, indices, plan, out);
       break;
     default:
-      bad = ScatterTyped<8>(grad_values, indices, plan, out);
+      bad = Scatter<8>(grad_values, indices, plan, out);
       break;
   }
   if (bad < 0) return absl::OkStatus();
