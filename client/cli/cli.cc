@@ -1,0 +1,165 @@
+#include "client/cli/cli.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/cli/args.h"
+#include "client/cli/commands.h"
+#include "client/cli/tensor_io.h"
+#include "client/tensor_ops_client.h"
+#include "core/status_macros.h"
+
+namespace tensorops::client {
+namespace {
+
+// Options every command accepts, before or after the command name.
+const std::vector<OptionSpec>& GlobalOptions() {
+  static const auto* const kOptions = new std::vector<OptionSpec>{
+      {"address", true}, {"timeout", true}, {"output", true},
+      {"dtype", true},   {"help", false},
+  };
+  return *kOptions;
+}
+
+constexpr absl::string_view kGlobalHelp =
+    "Options for every command:\n"
+    "  --address=HOST:PORT  server address (default 127.0.0.1:50051)\n"
+    "  --timeout=DURATION   deadline per call, e.g. 10s, 500ms or 2.5 "
+    "(seconds; default 30s)\n"
+    "  --output=FORMAT      torch (PyTorch's print format, the default), "
+    "json,\n"
+    "                       or npy:PATH (topk: npy:VALUES.npy,INDICES.npy)\n"
+    "  --dtype=D            dtype of literal tensors (default: inferred like\n"
+    "                       torch.tensor: int64, float32 or bool)\n"
+    "\n"
+    "TENSOR is a nested list such as '[[1, 2], [3, 4]]' or a .npy file.\n"
+    "dtypes: float32 float64 float16 bfloat16 int8 int16 int32 int64 uint8 "
+    "bool\n";
+
+std::string Usage() {
+  std::string usage =
+      "Usage: tensorops [--address=HOST:PORT] COMMAND [ARGS] [OPTIONS]\n"
+      "\nCommands:\n";
+  for (const Command& command : AllCommands()) {
+    absl::StrAppend(&usage, "  ", command.name,
+                    command.synopsis.empty() ? "" : " ", command.synopsis,
+                    "\n      ", command.summary, "\n");
+  }
+  absl::StrAppend(&usage, "\n", kGlobalHelp);
+  return usage;
+}
+
+// The command name: the first argument that is neither an option nor the
+// value of a global option written as "--name value".
+std::optional<std::string> FindCommandName(absl::Span<const std::string> args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--")
+      return i + 1 < args.size() ? std::optional(args[i + 1]) : std::nullopt;
+    if (!absl::StartsWith(arg, "--")) return arg;
+    if (arg.find('=') != std::string::npos) continue;
+    for (const OptionSpec& spec : GlobalOptions()) {
+      if (spec.takes_value && arg.substr(2) == spec.name) ++i;
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
+  absl::Duration timeout;
+  double seconds = 0;
+  if (absl::SimpleAtod(text, &seconds)) {
+    timeout = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &timeout)) {
+    timeout = absl::ZeroDuration();
+  }
+  if (timeout <= absl::ZeroDuration()) {
+    return UsageError(absl::StrCat("--timeout is '", text,
+                                   "'; expected a positive duration such as "
+                                   "10s, 500ms or 2.5"));
+  }
+  return timeout;
+}
+
+absl::Status Run(absl::Span<const std::string> args, std::ostream& out) {
+  const std::optional<std::string> name = FindCommandName(args);
+  if (!name.has_value()) {
+    if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+      out << Usage();
+      return absl::OkStatus();
+    }
+    return UsageError("no command given");
+  }
+  const Command* command = nullptr;
+  for (const Command& candidate : AllCommands()) {
+    if (candidate.name == *name) command = &candidate;
+  }
+  if (command == nullptr) {
+    return UsageError(absl::StrCat("unknown command '", *name, "'"));
+  }
+  std::vector<OptionSpec> specs = GlobalOptions();
+  specs.insert(specs.end(), command->options.begin(), command->options.end());
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, specs);
+  if (!parsed.ok()) return UsageError(parsed.status().message());
+  if (parsed->Has("help")) {
+    out << "Usage: tensorops " << command->name << " " << command->synopsis
+        << "\n  " << command->summary << "\n\n"
+        << kGlobalHelp;
+    return absl::OkStatus();
+  }
+  if (parsed->positional.size() != 1 + command->arguments) {
+    return UsageError(absl::StrCat("usage: tensorops ", command->name, " ",
+                                   command->synopsis));
+  }
+
+  OutputFormat output;
+  if (std::optional<std::string> text = parsed->Get("output")) {
+    absl::StatusOr<OutputFormat> format = ParseOutputFormat(*text);
+    if (!format.ok()) return UsageError(format.status().message());
+    output = *std::move(format);
+  }
+  std::optional<DType> dtype;
+  if (std::optional<std::string> text = parsed->Get("dtype")) {
+    absl::StatusOr<DType> parsed_dtype = ParseDTypeName(*text);
+    if (!parsed_dtype.ok()) return UsageError(parsed_dtype.status().message());
+    dtype = *parsed_dtype;
+  }
+  ClientOptions client_options;
+  if (std::optional<std::string> text = parsed->Get("timeout")) {
+    TENSOROPS_ASSIGN_OR_RETURN(client_options.default_timeout,
+                               ParseTimeout(*text));
+  }
+  std::unique_ptr<TensorOpsClient> client;
+  if (command->needs_server) {
+    client = TensorOpsClient::Connect(
+        parsed->Get("address").value_or(kDefaultAddress), client_options);
+  }
+  const CommandContext context{*parsed, output, dtype, client.get(), out};
+  return command->run(context);
+}
+
+}  // namespace
+
+int RunCli(absl::Span<const std::string> args, std::ostream& out,
+           std::ostream& err) {
+  const absl::Status status = Run(args, out);
+  out.flush();
+  if (status.ok()) return 0;
+  err << "tensorops: " << absl::StatusCodeToString(status.code()) << ": "
+      << status.message() << "\n";
+  if (IsUsageError(status)) {
+    err << "(see tensorops --help)\n";
+    return 2;
+  }
+  return 1;
+}
+
+}  // namespace tensorops::client

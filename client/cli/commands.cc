@@ -1,0 +1,253 @@
+#include "client/cli/commands.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "client/cli/tensor_literal.h"
+#include "core/status_macros.h"
+
+namespace tensorops::client {
+namespace {
+
+constexpr absl::string_view kUsagePayload = "tensorops.cli/usage";
+
+absl::StatusOr<int64_t> IntegerOption(const CommandContext& context,
+                                      absl::string_view name,
+                                      std::optional<int64_t> default_value) {
+  const std::optional<std::string> text = context.args.Get(name);
+  if (!text.has_value()) {
+    if (default_value.has_value()) return *default_value;
+    return UsageError(
+        absl::StrCat(context.args.positional[0], " needs --", name));
+  }
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(*text, &value)) {
+    return UsageError(
+        absl::StrCat("--", name, " is '", *text, "'; expected an integer"));
+  }
+  return value;
+}
+
+absl::StatusOr<std::optional<DType>> ResultDType(
+    const CommandContext& context) {
+  const std::optional<std::string> name = context.args.Get("result-dtype");
+  if (!name.has_value()) return std::optional<DType>();
+  TENSOROPS_ASSIGN_OR_RETURN(const DType dtype, ParseDTypeName(*name));
+  return std::optional<DType>(dtype);
+}
+
+absl::Status RunFill(const CommandContext& context, bool ones) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const Tensor input,
+      ReadTensorArgument(context.args.positional[1], context.dtype));
+  TENSOROPS_ASSIGN_OR_RETURN(const std::optional<DType> dtype,
+                             ResultDType(context));
+  TENSOROPS_ASSIGN_OR_RETURN(const Tensor result,
+                             ones ? context.client->OnesLike(input, dtype)
+                                  : context.client->ZerosLike(input, dtype));
+  return WriteTensor(context.output, result, context.out);
+}
+
+absl::Status RunZerosLike(const CommandContext& context) {
+  return RunFill(context, /*ones=*/false);
+}
+
+absl::Status RunOnesLike(const CommandContext& context) {
+  return RunFill(context, /*ones=*/true);
+}
+
+absl::Status RunTopK(const CommandContext& context) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const Tensor input,
+      ReadTensorArgument(context.args.positional[1], context.dtype));
+  TopKParams params;
+  TENSOROPS_ASSIGN_OR_RETURN(params.k,
+                             IntegerOption(context, "k", std::nullopt));
+  TENSOROPS_ASSIGN_OR_RETURN(params.dim, IntegerOption(context, "dim", -1));
+  params.largest = !context.args.Has("smallest");
+  params.sorted = !context.args.Has("unsorted");
+  params.save_for_backward = context.args.Has("save");
+  TENSOROPS_ASSIGN_OR_RETURN(const TopKOutput result,
+                             context.client->TopK(input, params));
+  return WriteTopK(context.output, result, context.out);
+}
+
+absl::Status RunBackward(const CommandContext& context) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const Tensor grad,
+      ReadTensorArgument(context.args.positional[1], context.dtype));
+  const std::optional<std::string> session = context.args.Get("session");
+  const bool stateless =
+      context.args.Has("indices") || context.args.Has("input-shape");
+  if (session.has_value() == stateless) {
+    return UsageError(
+        "backward needs either --session=ID or both --indices and "
+        "--input-shape");
+  }
+  Tensor grad_input;
+  if (session.has_value()) {
+    if (context.args.Has("dim")) {
+      return UsageError(
+          "--dim belongs to the stateless form (the session "
+          "knows its dim)");
+    }
+    TENSOROPS_ASSIGN_OR_RETURN(
+        grad_input,
+        context.client->Backward(*session, grad, context.args.Has("retain")));
+  } else {
+    const std::optional<std::string> indices_text = context.args.Get("indices");
+    const std::optional<std::string> shape_text =
+        context.args.Get("input-shape");
+    if (!indices_text.has_value() || !shape_text.has_value()) {
+      return UsageError(
+          "the stateless backward needs both --indices and "
+          "--input-shape");
+    }
+    if (context.args.Has("retain")) {
+      return UsageError("--retain needs --session");
+    }
+    // Indices are int64 whatever --dtype says (it applies to the gradient).
+    TENSOROPS_ASSIGN_OR_RETURN(
+        const Tensor indices,
+        ReadTensorArgument(*indices_text, absl::EndsWith(*indices_text, ".npy")
+                                              ? std::nullopt
+                                              : std::optional(DType::kInt64)));
+    TENSOROPS_ASSIGN_OR_RETURN(const Shape input_shape,
+                               ParseShapeLiteral(*shape_text));
+    TENSOROPS_ASSIGN_OR_RETURN(const int64_t dim,
+                               IntegerOption(context, "dim", -1));
+    TENSOROPS_ASSIGN_OR_RETURN(
+        grad_input,
+        context.client->StatelessBackward(grad, indices, input_shape, dim));
+  }
+  return WriteTensor(context.output, grad_input, context.out);
+}
+
+absl::Status RunRelease(const CommandContext& context) {
+  return context.client->ReleaseSession(context.args.positional[1]);
+}
+
+absl::Status RunHealth(const CommandContext& context) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const ServingStatus status,
+      context.client->Health(context.args.Get("service").value_or("")));
+  context.out << ServingStatusName(status) << "\n";
+  if (status != ServingStatus::kServing) {
+    return absl::UnavailableError(
+        absl::StrCat("the server is ", ServingStatusName(status)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunInfo(const CommandContext& context) {
+  TENSOROPS_ASSIGN_OR_RETURN(const tensorops::v1::GetServerInfoResponse info,
+                             context.client->GetServerInfo());
+  context.out << "version: " << info.version() << "\n"
+              << "backend: " << info.backend() << "\n"
+              << "compute_threads: " << info.compute_threads() << "\n"
+              << "max_message_bytes: " << info.max_message_bytes() << "\n"
+              << "session_ttl_ms: " << info.session_ttl_ms() << "\n"
+              << "session_cache_bytes: " << info.session_cache_bytes() << "\n"
+              << "session_count: " << info.session_count() << "\n"
+              << "session_bytes: " << info.session_bytes() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunPrint(const CommandContext& context) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const Tensor tensor,
+      ReadTensorArgument(context.args.positional[1], context.dtype));
+  return WriteTensor(context.output, tensor, context.out);
+}
+
+}  // namespace
+
+absl::Span<const Command> AllCommands() {
+  static const auto* const kCommands = new std::vector<Command>{
+      {"zeros-like",
+       "TENSOR [--result-dtype=D]",
+       "torch.zeros_like(TENSOR, dtype=D)",
+       {{"result-dtype", true}},
+       1,
+       true,
+       RunZerosLike},
+      {"ones-like",
+       "TENSOR [--result-dtype=D]",
+       "torch.ones_like(TENSOR, dtype=D)",
+       {{"result-dtype", true}},
+       1,
+       true,
+       RunOnesLike},
+      {"topk",
+       "TENSOR --k=K [--dim=-1] [--smallest] [--unsorted] [--save]",
+       "torch.topk(TENSOR, K, dim, largest, sorted); --save keeps a session "
+       "for backward and prints its id",
+       {{"k", true},
+        {"dim", true},
+        {"smallest", false},
+        {"unsorted", false},
+        {"save", false}},
+       1,
+       true,
+       RunTopK},
+      {"backward",
+       "GRAD (--session=ID [--retain] | --indices=I --input-shape=S "
+       "[--dim=-1])",
+       "gradient of topk's input from GRAD (the gradient of its values), "
+       "with a saved session or stateless",
+       {{"session", true},
+        {"retain", false},
+        {"indices", true},
+        {"input-shape", true},
+        {"dim", true}},
+       1,
+       true,
+       RunBackward},
+      {"release",
+       "SESSION_ID",
+       "frees a session saved by topk --save",
+       {},
+       1,
+       true,
+       RunRelease},
+      {"health",
+       "[--service=NAME]",
+       "grpc.health.v1 check; exits 0 only when SERVING",
+       {{"service", true}},
+       0,
+       true,
+       RunHealth},
+      {"info",
+       "",
+       "the server's version, backend and limits",
+       {},
+       0,
+       true,
+       RunInfo},
+      {"print",
+       "TENSOR",
+       "prints a tensor (literal or .npy) locally, without a server",
+       {},
+       1,
+       false,
+       RunPrint},
+  };
+  return *kCommands;
+}
+
+absl::Status UsageError(absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kUsagePayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsUsageError(const absl::Status& status) {
+  return status.GetPayload(kUsagePayload).has_value();
+}
+
+}  // namespace tensorops::client

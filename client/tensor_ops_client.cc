@@ -1,0 +1,284 @@
+#include "client/tensor_ops_client.h"
+
+#include <grpcpp/generic/generic_stub.h>
+
+#include <climits>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/types/span.h"
+#include "client/grpc_status.h"
+#include "core/status_macros.h"
+#include "proto/tensor_codec.h"
+
+namespace tensorops::client {
+namespace {
+
+namespace v1 = ::tensorops::v1;
+
+// A core tensor reading `wire`'s bytes in place; `owner` (the response that
+// holds `wire`) stays alive as long as the tensor does. A response that does
+// not describe a valid tensor is the server's fault: INTERNAL.
+absl::StatusOr<Tensor> TensorFromResponse(const v1::Tensor& wire,
+                                          std::shared_ptr<const void> owner,
+                                          absl::string_view field) {
+  absl::StatusOr<server::TensorSpec> spec =
+      server::SpecFromProto(wire, field, server::DataPolicy::kRequired);
+  if (!spec.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "the server sent a malformed tensor: ", spec.status().message()));
+  }
+  const std::string& data = wire.data();
+  return Tensor::View(
+      spec->dtype, std::move(spec->shape),
+      absl::MakeConstSpan(reinterpret_cast<const std::byte*>(data.data()),
+                          data.size()),
+      std::move(owner));
+}
+
+// The shape and dtype of `input` without its data: enough for *_like.
+void SpecToProto(const Tensor& input, v1::Tensor* out) {
+  out->set_dtype(server::DTypeToProto(input.dtype()));
+  out->mutable_shape()->Assign(input.shape().begin(), input.shape().end());
+}
+
+// grpc.health.v1 messages have no generated C++ code in Debian; both are a
+// single field, so they are encoded by hand (protobuf wire format).
+std::string EncodeHealthCheckRequest(absl::string_view service) {
+  std::string bytes;
+  if (service.empty()) return bytes;  // proto3 omits default values
+  bytes.push_back('\x0a');            // field 1, length-delimited
+  for (size_t n = service.size(); true; n >>= 7) {
+    if (n < 0x80) {
+      bytes.push_back(static_cast<char>(n));
+      break;
+    }
+    bytes.push_back(static_cast<char>((n & 0x7f) | 0x80));
+  }
+  bytes.append(service.data(), service.size());
+  return bytes;
+}
+
+absl::StatusOr<uint64_t> ReadVarint(absl::string_view bytes, size_t& pos) {
+  uint64_t value = 0;
+  for (int shift = 0; shift < 64 && pos < bytes.size(); shift += 7) {
+    const uint8_t byte = static_cast<uint8_t>(bytes[pos++]);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return value;
+  }
+  return absl::InternalError("malformed varint in HealthCheckResponse");
+}
+
+// HealthCheckResponse { ServingStatus status = 1; }
+absl::StatusOr<ServingStatus> DecodeHealthCheckResponse(
+    absl::string_view bytes) {
+  uint64_t status = 0;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    TENSOROPS_ASSIGN_OR_RETURN(const uint64_t tag, ReadVarint(bytes, pos));
+    switch (tag & 7) {
+      case 0: {  // varint
+        TENSOROPS_ASSIGN_OR_RETURN(const uint64_t value,
+                                   ReadVarint(bytes, pos));
+        if (tag >> 3 == 1) status = value;
+        break;
+      }
+      case 2: {  // length-delimited: skip
+        TENSOROPS_ASSIGN_OR_RETURN(const uint64_t size, ReadVarint(bytes, pos));
+        if (size > bytes.size() - pos) {
+          return absl::InternalError("truncated HealthCheckResponse");
+        }
+        pos += size;
+        break;
+      }
+      default:
+        return absl::InternalError(
+            "unexpected wire type in HealthCheckResponse");
+    }
+  }
+  if (status > 3) return ServingStatus::kUnknown;
+  return static_cast<ServingStatus>(status);
+}
+
+std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const grpc::Slice& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+absl::string_view ServingStatusName(ServingStatus status) {
+  switch (status) {
+    case ServingStatus::kServing:
+      return "SERVING";
+    case ServingStatus::kNotServing:
+      return "NOT_SERVING";
+    case ServingStatus::kServiceUnknown:
+      return "SERVICE_UNKNOWN";
+    case ServingStatus::kUnknown:
+      break;
+  }
+  return "UNKNOWN";
+}
+
+TensorOpsClient::TensorOpsClient(std::shared_ptr<grpc::Channel> channel,
+                                 ClientOptions options)
+    : channel_(std::move(channel)),
+      stub_(v1::TensorOps::NewStub(channel_)),
+      options_(options) {}
+
+std::unique_ptr<TensorOpsClient> TensorOpsClient::Connect(
+    const std::string& address, ClientOptions options) {
+  return std::make_unique<TensorOpsClient>(CreateChannel(address), options);
+}
+
+std::unique_ptr<grpc::ClientContext> TensorOpsClient::NewContext(
+    const CallOptions& call) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  const absl::Duration timeout =
+      call.timeout.value_or(options_.default_timeout);
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  return context;
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::ZerosLike(const Tensor& input,
+                                                  std::optional<DType> dtype,
+                                                  const CallOptions& call) {
+  v1::ZerosLikeRequest request;
+  SpecToProto(input, request.mutable_input());
+  if (dtype.has_value()) request.set_dtype(server::DTypeToProto(*dtype));
+  auto response = std::make_shared<v1::ZerosLikeResponse>();
+  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
+      stub_->ZerosLike(NewContext(call).get(), request, response.get())));
+  return TensorFromResponse(response->output(), response, "output");
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::OnesLike(const Tensor& input,
+                                                 std::optional<DType> dtype,
+                                                 const CallOptions& call) {
+  v1::OnesLikeRequest request;
+  SpecToProto(input, request.mutable_input());
+  if (dtype.has_value()) request.set_dtype(server::DTypeToProto(*dtype));
+  auto response = std::make_shared<v1::OnesLikeResponse>();
+  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
+      stub_->OnesLike(NewContext(call).get(), request, response.get())));
+  return TensorFromResponse(response->output(), response, "output");
+}
+
+absl::StatusOr<TopKOutput> TensorOpsClient::TopK(const Tensor& input,
+                                                 const TopKParams& params,
+                                                 const CallOptions& call) {
+  v1::TopKRequest request;
+  server::TensorToProto(input, request.mutable_input());
+  request.set_k(params.k);
+  request.set_dim(params.dim);
+  request.set_largest(params.largest);
+  request.set_sorted(params.sorted);
+  request.set_save_for_backward(params.save_for_backward);
+  auto response = std::make_shared<v1::TopKResponse>();
+  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
+      stub_->TopK(NewContext(call).get(), request, response.get())));
+  TopKOutput output;
+  TENSOROPS_ASSIGN_OR_RETURN(
+      output.values,
+      TensorFromResponse(response->values(), response, "values"));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      output.indices,
+      TensorFromResponse(response->indices(), response, "indices"));
+  output.session_id = response->session_id();
+  return output;
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::Backward(const std::string& session_id,
+                                                 const Tensor& grad_values,
+                                                 bool retain_session,
+                                                 const CallOptions& call) {
+  if (session_id.empty()) {
+    // An empty id would silently select the stateless form.
+    return absl::InvalidArgumentError(
+        "session_id is empty; expected a TopK session id (or use "
+        "StatelessBackward)");
+  }
+  v1::BackwardRequest request;
+  request.set_session_id(session_id);
+  server::TensorToProto(grad_values, request.mutable_grad_values());
+  request.set_retain_session(retain_session);
+  auto response = std::make_shared<v1::BackwardResponse>();
+  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
+      stub_->Backward(NewContext(call).get(), request, response.get())));
+  return TensorFromResponse(response->grad_input(), response, "grad_input");
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::StatelessBackward(
+    const Tensor& grad_values, const Tensor& indices, ShapeView input_shape,
+    int64_t dim, const CallOptions& call) {
+  v1::BackwardRequest request;
+  server::TensorToProto(grad_values, request.mutable_grad_values());
+  server::TensorToProto(indices, request.mutable_indices());
+  request.mutable_input_shape()->Assign(input_shape.begin(), input_shape.end());
+  request.set_dim(dim);
+  auto response = std::make_shared<v1::BackwardResponse>();
+  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
+      stub_->Backward(NewContext(call).get(), request, response.get())));
+  return TensorFromResponse(response->grad_input(), response, "grad_input");
+}
+
+absl::Status TensorOpsClient::ReleaseSession(const std::string& session_id,
+                                             const CallOptions& call) {
+  v1::ReleaseSessionRequest request;
+  request.set_session_id(session_id);
+  v1::ReleaseSessionResponse response;
+  return FromGrpcStatus(
+      stub_->ReleaseSession(NewContext(call).get(), request, &response));
+}
+
+absl::StatusOr<v1::GetServerInfoResponse> TensorOpsClient::GetServerInfo(
+    const CallOptions& call) {
+  v1::GetServerInfoRequest request;
+  v1::GetServerInfoResponse response;
+  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
+      stub_->GetServerInfo(NewContext(call).get(), request, &response)));
+  return response;
+}
+
+absl::StatusOr<ServingStatus> TensorOpsClient::Health(absl::string_view service,
+                                                      const CallOptions& call) {
+  grpc::GenericStub stub(channel_);
+  const std::string request_bytes = EncodeHealthCheckRequest(service);
+  grpc::Slice slice(request_bytes);
+  const grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification done;
+  std::unique_ptr<grpc::ClientContext> context = NewContext(call);
+  stub.UnaryCall(context.get(), "/grpc.health.v1.Health/Check",
+                 grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status call_status) {
+                   status = std::move(call_status);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(status));
+  return DecodeHealthCheckResponse(ByteBufferToString(response));
+}
+
+}  // namespace tensorops::client

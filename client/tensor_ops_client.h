@@ -1,0 +1,143 @@
+// A typed C++ client for the tensorops.v1.TensorOps service.
+//
+//   auto client =
+//   tensorops::client::TensorOpsClient::Connect("127.0.0.1:50051");
+//   absl::StatusOr<TopKOutput> top = client->TopK(x, {.k = 2});
+//
+// Tensors go in and come out as core tensorops::Tensor. Results wrap the
+// response bytes without copying. Errors are the server's code and message
+// unchanged (INVALID_ARGUMENT, NOT_FOUND, ...), or the channel's
+// (UNAVAILABLE, DEADLINE_EXCEEDED). A client may be shared by threads.
+#ifndef TENSOROPS_CLIENT_TENSOR_OPS_CLIENT_H_
+#define TENSOROPS_CLIENT_TENSOR_OPS_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/dtype.h"
+#include "core/shape.h"
+#include "core/tensor.h"
+#include "tensorops/v1/tensor_ops.grpc.pb.h"
+
+namespace tensorops::client {
+
+// An insecure channel to `address` (host:port) whose message size limits
+// are lifted, so the server's own limit (600 MiB by default) is the one that
+// applies.
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address);
+
+struct ClientOptions {
+  // Deadline of every call that does not set its own;
+  // absl::InfiniteDuration() for none.
+  absl::Duration default_timeout = absl::Seconds(30);
+};
+
+struct CallOptions {
+  // Overrides ClientOptions::default_timeout for this call.
+  std::optional<absl::Duration> timeout;
+};
+
+// torch.topk's arguments (besides the input).
+struct TopKParams {
+  int64_t k = 1;
+  int64_t dim = -1;
+  bool largest = true;
+  bool sorted = true;
+  // Keep what Backward needs on the server; TopKOutput::session_id names it.
+  bool save_for_backward = false;
+};
+
+struct TopKOutput {
+  Tensor values;
+  // int64, the shape of values.
+  Tensor indices;
+  // Set only with save_for_backward.
+  std::string session_id;
+};
+
+// The standard gRPC health states (grpc.health.v1.HealthCheckResponse).
+enum class ServingStatus {
+  kUnknown = 0,
+  kServing = 1,
+  kNotServing = 2,
+  kServiceUnknown = 3,
+};
+absl::string_view ServingStatusName(ServingStatus status);
+
+class TensorOpsClient {
+ public:
+  explicit TensorOpsClient(std::shared_ptr<grpc::Channel> channel,
+                           ClientOptions options = ClientOptions());
+
+  // A client over CreateChannel(address).
+  static std::unique_ptr<TensorOpsClient> Connect(
+      const std::string& address, ClientOptions options = ClientOptions());
+
+  // torch.zeros_like(input, dtype=dtype); dtype defaults to input's. Only
+  // input's dtype and shape are sent, not its data.
+  absl::StatusOr<Tensor> ZerosLike(const Tensor& input,
+                                   std::optional<DType> dtype = std::nullopt,
+                                   const CallOptions& call = {});
+
+  // torch.ones_like(input, dtype=dtype), as ZerosLike.
+  absl::StatusOr<Tensor> OnesLike(const Tensor& input,
+                                  std::optional<DType> dtype = std::nullopt,
+                                  const CallOptions& call = {});
+
+  // torch.topk(input, k, dim, largest, sorted).
+  absl::StatusOr<TopKOutput> TopK(const Tensor& input, const TopKParams& params,
+                                  const CallOptions& call = {});
+
+  // The gradient with respect to TopK's input, from the session a
+  // TopK(save_for_backward) left on the server. Consumes the session unless
+  // retain_session.
+  absl::StatusOr<Tensor> Backward(const std::string& session_id,
+                                  const Tensor& grad_values,
+                                  bool retain_session = false,
+                                  const CallOptions& call = {});
+
+  // The same gradient without a session: TopK's indices, its input's shape
+  // and dim come with the request, so any replica can answer.
+  absl::StatusOr<Tensor> StatelessBackward(const Tensor& grad_values,
+                                           const Tensor& indices,
+                                           ShapeView input_shape,
+                                           int64_t dim = -1,
+                                           const CallOptions& call = {});
+
+  // Frees a session before its TTL. NOT_FOUND if the server holds none.
+  absl::Status ReleaseSession(const std::string& session_id,
+                              const CallOptions& call = {});
+
+  // Version, backend and limits of the server.
+  absl::StatusOr<tensorops::v1::GetServerInfoResponse> GetServerInfo(
+      const CallOptions& call = {});
+
+  // grpc.health.v1.Health/Check for `service` ("" is the whole server,
+  // "tensorops.v1.TensorOps" the service). NOT_FOUND for a service the
+  // server does not know.
+  absl::StatusOr<ServingStatus> Health(absl::string_view service = "",
+                                       const CallOptions& call = {});
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+ private:
+  // A context with the call's deadline.
+  std::unique_ptr<grpc::ClientContext> NewContext(
+      const CallOptions& call) const;
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<tensorops::v1::TensorOps::Stub> stub_;
+  ClientOptions options_;
+};
+
+}  // namespace tensorops::client
+
+#endif  // TENSOROPS_CLIENT_TENSOR_OPS_CLIENT_H_

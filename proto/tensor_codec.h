@@ -1,0 +1,60 @@
+// Conversion between the wire tensor (tensorops.v1.Tensor) and core tensors.
+//
+// Everything a request says about a tensor is validated here before anything
+// is allocated from it: the dtype is set and known, every dimension is >= 0,
+// the element and byte counts do not overflow, and the data is exactly
+// product(shape) x dtype size bytes.
+#ifndef TENSOROPS_PROTO_TENSOR_CODEC_H_
+#define TENSOROPS_PROTO_TENSOR_CODEC_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/dtype.h"
+#include "core/shape.h"
+#include "core/tensor.h"
+#include "google/protobuf/repeated_field.h"
+#include "tensorops/v1/tensor_ops.pb.h"
+
+namespace tensorops::server {
+
+// The core dtype of a wire dtype. INVALID_ARGUMENT, naming `field`, for
+// DTYPE_UNSPECIFIED and for values this server does not know.
+absl::StatusOr<DType> DTypeFromProto(int proto_dtype, absl::string_view field);
+
+tensorops::v1::DType DTypeToProto(DType dtype);
+
+// A validated shape: every dimension >= 0 and the element count fits int64.
+absl::StatusOr<Shape> ShapeFromProto(
+    const google::protobuf::RepeatedField<int64_t>& dims,
+    absl::string_view field);
+
+// A wire tensor's dtype and shape, validated, with its byte size.
+struct TensorSpec {
+  DType dtype;
+  Shape shape;
+  int64_t byte_size = 0;
+};
+
+enum class DataPolicy {
+  kRequired,  // data must hold exactly byte_size bytes
+  kOptional,  // data may also be empty (only dtype and shape are used)
+};
+
+absl::StatusOr<TensorSpec> SpecFromProto(const tensorops::v1::Tensor& tensor,
+                                         absl::string_view field,
+                                         DataPolicy policy);
+
+// A core tensor reading the message's bytes in place (no copy). The message
+// must outlive the returned tensor and all its copies: the service keeps the
+// request alive until it has sent the response.
+absl::StatusOr<Tensor> ViewFromProto(const tensorops::v1::Tensor& tensor,
+                                     absl::string_view field);
+
+// Fills `out` with `tensor`, copying its bytes once.
+void TensorToProto(const Tensor& tensor, tensorops::v1::Tensor* out);
+
+}  // namespace tensorops::server
+
+#endif  // TENSOROPS_PROTO_TENSOR_CODEC_H_

@@ -1,0 +1,198 @@
+#include "server/metrics.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/status_mapping.h"
+
+namespace tensorops::server {
+namespace {
+
+prometheus::MetricFamily ScalarFamily(std::string name, std::string help,
+                                      prometheus::MetricType type,
+                                      double value) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  prometheus::ClientMetric metric;
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+  return family;
+}
+
+}  // namespace
+
+absl::string_view MethodName(Method method) {
+  switch (method) {
+    case Method::kZerosLike:
+      return "ZerosLike";
+    case Method::kOnesLike:
+      return "OnesLike";
+    case Method::kTopK:
+      return "TopK";
+    case Method::kBackward:
+      return "Backward";
+    case Method::kReleaseSession:
+      return "ReleaseSession";
+    case Method::kGetServerInfo:
+      return "GetServerInfo";
+  }
+  return "unknown";
+}
+
+// Reports the session cache's own counters when scraped, so they are never
+// stale and the cache needs no reference to the metrics.
+class Metrics::SessionCacheCollector final : public prometheus::Collectable {
+ public:
+  explicit SessionCacheCollector(std::function<SessionCacheStats()> stats)
+      : stats_(std::move(stats)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    if (!stats_) return {};
+    const SessionCacheStats stats = stats_();
+    using prometheus::MetricType;
+    return {
+        ScalarFamily("tensorops_session_cache_entries",
+                     "Sessions saved for Backward and not yet freed.",
+                     MetricType::Gauge, static_cast<double>(stats.entries)),
+        ScalarFamily("tensorops_session_cache_bytes",
+                     "Bytes held by saved sessions.", MetricType::Gauge,
+                     static_cast<double>(stats.bytes)),
+        ScalarFamily("tensorops_session_cache_evictions_total",
+                     "Sessions evicted to stay under --session_cache_bytes.",
+                     MetricType::Counter, static_cast<double>(stats.evictions)),
+        ScalarFamily("tensorops_session_cache_expirations_total",
+                     "Sessions freed after being idle for --session_ttl.",
+                     MetricType::Counter,
+                     static_cast<double>(stats.expirations)),
+    };
+  }
+
+ private:
+  const std::function<SessionCacheStats()> stats_;
+};
+
+Metrics::Metrics(Options options)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      session_collector_(std::make_shared<SessionCacheCollector>(
+          std::move(options.session_stats))) {
+  requests_family_ = &prometheus::BuildCounter()
+                          .Name("tensorops_requests_total")
+                          .Help("RPCs finished, by method and status code.")
+                          .Register(*registry_);
+  auto& durations =
+      prometheus::BuildHistogram()
+          .Name("tensorops_request_duration_seconds")
+          .Help("Time from receiving an RPC to having sent its response.")
+          .Register(*registry_);
+  auto& request_bytes = prometheus::BuildCounter()
+                            .Name("tensorops_request_bytes_total")
+                            .Help("Serialized request message bytes.")
+                            .Register(*registry_);
+  auto& response_bytes = prometheus::BuildCounter()
+                             .Name("tensorops_response_bytes_total")
+                             .Help("Serialized response message bytes.")
+                             .Register(*registry_);
+  inflight_ = &prometheus::BuildGauge()
+                   .Name("tensorops_inflight_requests")
+                   .Help("RPCs received and not yet finished.")
+                   .Register(*registry_)
+                   .Add({});
+  // 100 us to 10 s: tiny tensors take microseconds, 512 MiB ones seconds.
+  const prometheus::Histogram::BucketBoundaries buckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+  for (int m = 0; m < kNumMethods; ++m) {
+    const prometheus::Labels labels = {
+        {"method", std::string(MethodName(static_cast<Method>(m)))}};
+    durations_[m] = &durations.Add(labels, buckets);
+    request_bytes_[m] = &request_bytes.Add(labels);
+    response_bytes_[m] = &response_bytes.Add(labels);
+  }
+}
+
+Metrics::~Metrics() = default;
+
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(Options options) {
+  const std::string address = options.listen_address;
+  std::unique_ptr<Metrics> metrics(new Metrics(std::move(options)));
+  if (address.empty()) return metrics;
+  // prometheus-cpp (civetweb) reports a failed bind by throwing.
+  try {
+    metrics->exposer_ = std::make_unique<prometheus::Exposer>(address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", address,
+                     " (--metrics_address): ", e.what()));
+  }
+  metrics->exposer_->RegisterCollectable(metrics->registry_);
+  metrics->exposer_->RegisterCollectable(metrics->session_collector_);
+  return metrics;
+}
+
+prometheus::Counter& Metrics::RequestCounter(Method method,
+                                             grpc::StatusCode code) {
+  int code_index = static_cast<int>(code);
+  if (code_index < 0 || code_index >= kNumCodes) {
+    code_index = static_cast<int>(grpc::StatusCode::UNKNOWN);
+  }
+  std::atomic<prometheus::Counter*>& slot =
+      requests_[static_cast<int>(method)][code_index];
+  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Add() returns the existing series for the same labels, so racing
+    // threads agree on the pointer.
+    counter = &requests_family_->Add(
+        {{"method", std::string(MethodName(method))},
+         {"code", StatusCodeName(static_cast<grpc::StatusCode>(code_index))}});
+    slot.store(counter, std::memory_order_release);
+  }
+  return *counter;
+}
+
+void Metrics::RequestStarted() { inflight_->Increment(); }
+
+void Metrics::RequestFinished(Method method, grpc::StatusCode code,
+                              absl::Duration latency, int64_t request_bytes,
+                              int64_t response_bytes) {
+  const int m = static_cast<int>(method);
+  RequestCounter(method, code).Increment();
+  durations_[m]->Observe(absl::ToDoubleSeconds(latency));
+  request_bytes_[m]->Increment(static_cast<double>(request_bytes));
+  response_bytes_[m]->Increment(static_cast<double>(response_bytes));
+  inflight_->Decrement();
+}
+
+int Metrics::listening_port() const {
+  if (exposer_ == nullptr) return 0;
+  const std::vector<int> ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+std::string Metrics::Render() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (auto& family : session_collector_->Collect()) {
+    families.push_back(std::move(family));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace tensorops::server

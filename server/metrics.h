@@ -1,0 +1,104 @@
+// Prometheus metrics of the service, served over HTTP at /metrics.
+#ifndef TENSOROPS_SERVER_METRICS_H_
+#define TENSOROPS_SERVER_METRICS_H_
+
+#include <grpcpp/support/status.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/session_cache.h"
+
+namespace prometheus {
+class Counter;
+class Exposer;
+template <typename T>
+class Family;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace prometheus
+
+namespace tensorops::server {
+
+// The RPCs of tensorops.v1.TensorOps, as metric label values.
+enum class Method : int {
+  kZerosLike,
+  kOnesLike,
+  kTopK,
+  kBackward,
+  kReleaseSession,
+  kGetServerInfo,
+};
+inline constexpr int kNumMethods = 6;
+
+absl::string_view MethodName(Method method);
+
+// Metrics exported (all prefixed tensorops_):
+//   requests_total{method,code}            counter
+//   request_duration_seconds{method}       histogram, receipt to response sent
+//   request_bytes_total{method}            counter, serialized request bytes
+//   response_bytes_total{method}           counter, serialized response bytes
+//   inflight_requests                      gauge
+//   session_cache_entries, _bytes          gauges, read at scrape time
+//   session_cache_evictions_total          counter, read at scrape time
+//   session_cache_expirations_total        counter, read at scrape time
+//
+// Thread-safe.
+class Metrics {
+ public:
+  struct Options {
+    // host:port to serve /metrics on (port 0 picks a free one); empty
+    // serves nothing (metrics are still kept, see Render()).
+    std::string listen_address;
+    // Read at every scrape; may be null.
+    std::function<SessionCacheStats()> session_stats;
+  };
+
+  // UNAVAILABLE if the HTTP listener cannot be started.
+  static absl::StatusOr<std::unique_ptr<Metrics>> Create(Options options);
+  ~Metrics();
+
+  void RequestStarted();
+  void RequestFinished(Method method, grpc::StatusCode code,
+                       absl::Duration latency, int64_t request_bytes,
+                       int64_t response_bytes);
+
+  // The port /metrics is served on; 0 if none.
+  int listening_port() const;
+
+  // The text exposition /metrics serves.
+  std::string Render() const;
+
+ private:
+  class SessionCacheCollector;
+  static constexpr int kNumCodes = 17;
+
+  explicit Metrics(Options options);
+  prometheus::Counter& RequestCounter(Method method, grpc::StatusCode code);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<SessionCacheCollector> session_collector_;
+  prometheus::Family<prometheus::Counter>* requests_family_;
+  // Counters of requests_total, created on first use (a family's Add locks).
+  std::array<std::array<std::atomic<prometheus::Counter*>, kNumCodes>,
+             kNumMethods>
+      requests_{};
+  std::array<prometheus::Histogram*, kNumMethods> durations_{};
+  std::array<prometheus::Counter*, kNumMethods> request_bytes_{};
+  std::array<prometheus::Counter*, kNumMethods> response_bytes_{};
+  prometheus::Gauge* inflight_;
+  // Declared last: stops serving before the metrics it reads go away.
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+}  // namespace tensorops::server
+
+#endif  // TENSOROPS_SERVER_METRICS_H_

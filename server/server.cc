@@ -1,0 +1,108 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/log.h"
+
+namespace tensorops::server {
+namespace {
+
+#ifndef TENSOROPS_VERSION
+#define TENSOROPS_VERSION "0.0.0"
+#endif
+
+std::chrono::system_clock::time_point ChronoDeadline(absl::Duration timeout) {
+  return absl::ToChronoTime(absl::Now() + timeout);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerConfig& config, ServerOverrides overrides) {
+  if (absl::Status status = ValidateServerConfig(config); !status.ok()) {
+    return status;
+  }
+  std::unique_ptr<Server> server(new Server());
+  server->config_ = config;
+  server->backend_ = std::make_unique<CpuBackend>(
+      CpuBackendOptions{.num_threads = config.threads});
+
+  SessionCache::Options cache_options =
+      overrides.session_cache.value_or(SessionCache::Options{});
+  cache_options.max_bytes = config.session_cache_bytes;
+  cache_options.ttl = config.session_ttl;
+  server->sessions_ = std::make_unique<SessionCache>(std::move(cache_options));
+
+  Executor* executor = overrides.executor;
+  if (executor == nullptr) {
+    // One caller thread per compute thread: each call fans out inside the
+    // backend's arena, so more callers would only queue there.
+    server->owned_executor_ =
+        std::make_unique<ThreadPoolExecutor>(server->backend_->num_threads());
+    executor = server->owned_executor_.get();
+  }
+
+  SessionCache* sessions = server->sessions_.get();
+  absl::StatusOr<std::unique_ptr<Metrics>> metrics = Metrics::Create(
+      {.listen_address = config.metrics_address,
+       .session_stats = [sessions] { return sessions->stats(); }});
+  if (!metrics.ok()) return metrics.status();
+  server->metrics_ = *std::move(metrics);
+
+  TensorOpsServiceOptions service_options;
+  service_options.max_message_bytes = config.max_message_bytes;
+  if (overrides.inline_work_bytes.has_value()) {
+    service_options.inline_work_bytes = *overrides.inline_work_bytes;
+  }
+  service_options.version = TENSOROPS_VERSION;
+  service_options.compute_threads = server->backend_->num_threads();
+  server->service_ = std::make_unique<TensorOpsService>(
+      *server->backend_, *server->sessions_, *executor, server->metrics_.get(),
+      std::move(service_options));
+
+  // Both are process-wide switches read by the builder.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.address, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  // Without SO_REUSEPORT a second server on the same port fails to start
+  // instead of silently splitting the traffic with the first.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.RegisterService(server->service_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    server->grpc_server_.reset();
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config.address,
+        " (--address): the address is malformed or the port is in use"));
+  }
+  grpc::HealthCheckServiceInterface* health =
+      server->grpc_server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  health->SetServingStatus(kTensorOpsServiceName, true);
+  return server;
+}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+void Server::Shutdown(absl::Duration timeout) {
+  if (shut_down_ || grpc_server_ == nullptr) return;
+  shut_down_ = true;
+  // NOT_SERVING first, so health watchers and load balancers see it while
+  // the calls in flight finish. The health service freezes in that state.
+  grpc_server_->GetHealthCheckService()->Shutdown();
+  grpc_server_->Shutdown(ChronoDeadline(timeout));
+  grpc_server_->Wait();
+}
+
+}  // namespace tensorops::server

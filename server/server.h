@@ -1,0 +1,78 @@
+// The tensorops gRPC server: TensorOps, health and reflection on one port,
+// Prometheus metrics on another.
+#ifndef TENSOROPS_SERVER_SERVER_H_
+#define TENSOROPS_SERVER_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/cpu/cpu_backend.h"
+#include "server/executor.h"
+#include "server/metrics.h"
+#include "server/server_config.h"
+#include "server/session_cache.h"
+#include "server/tensor_ops_service.h"
+
+namespace tensorops::server {
+
+// The name health reports on besides the overall "" status.
+inline constexpr char kTensorOpsServiceName[] = "tensorops.v1.TensorOps";
+
+// Knobs that are not flags (tests use them).
+struct ServerOverrides {
+  // Runs compute instead of a ThreadPoolExecutor of config.threads threads;
+  // must outlive the server.
+  Executor* executor = nullptr;
+  // Replaces TensorOpsServiceOptions::inline_work_bytes when set.
+  std::optional<int64_t> inline_work_bytes;
+  // Session cache knobs beyond the flags (clock, reaper, shards); max_bytes
+  // and ttl still come from the config.
+  std::optional<SessionCache::Options> session_cache;
+};
+
+class Server {
+ public:
+  // Builds everything and starts serving. INVALID_ARGUMENT for a bad
+  // config, UNAVAILABLE if a port cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      const ServerConfig& config,
+      ServerOverrides overrides = ServerOverrides());
+
+  // Shuts down with a zero timeout if Shutdown was not called.
+  ~Server();
+
+  // The gRPC port (the one picked when the address asked for port 0).
+  int port() const { return port_; }
+  // The /metrics port; 0 when metrics are disabled.
+  int metrics_port() const { return metrics_->listening_port(); }
+
+  Metrics& metrics() { return *metrics_; }
+  SessionCache& sessions() { return *sessions_; }
+
+  // Graceful shutdown: health turns NOT_SERVING, new calls are refused,
+  // calls in flight get `timeout` to finish and are cancelled after that.
+  // Returns once every call is done. Idempotent; call from one thread.
+  void Shutdown(absl::Duration timeout);
+
+ private:
+  Server() = default;
+
+  ServerConfig config_;
+  std::unique_ptr<CpuBackend> backend_;
+  std::unique_ptr<SessionCache> sessions_;
+  std::unique_ptr<ThreadPoolExecutor> owned_executor_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<TensorOpsService> service_;
+  // Declared after everything it calls into, so it is destroyed first.
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace tensorops::server
+
+#endif  // TENSOROPS_SERVER_SERVER_H_

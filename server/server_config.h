@@ -1,0 +1,41 @@
+// The server's settings and the command-line flags that set them.
+#ifndef TENSOROPS_SERVER_SERVER_CONFIG_H_
+#define TENSOROPS_SERVER_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace tensorops::server {
+
+struct ServerConfig {
+  // gRPC listen address, host:port; port 0 picks a free port.
+  std::string address = "127.0.0.1:50051";
+  // Prometheus /metrics listen address; empty disables the endpoint.
+  std::string metrics_address = "127.0.0.1:9464";
+  // Largest request or response message, in bytes: a 512 MiB tensor plus
+  // room for the rest of the message.
+  int64_t max_message_bytes = int64_t{600} << 20;
+  // Idle time after which a saved session is freed.
+  absl::Duration session_ttl = absl::Minutes(10);
+  // Upper bound on memory held by saved sessions.
+  int64_t session_cache_bytes = int64_t{1} << 30;
+  // Compute threads; 0 means one per available core.
+  int threads = 0;
+  // How long in-flight calls may take to finish after SIGTERM/SIGINT.
+  absl::Duration shutdown_timeout = absl::Seconds(10);
+};
+
+// The configuration the command-line flags describe (call after
+// absl::ParseCommandLine). INVALID_ARGUMENT naming the flag for values out
+// of range.
+absl::StatusOr<ServerConfig> ServerConfigFromFlags();
+
+// Checks ranges; the same errors as ServerConfigFromFlags.
+absl::Status ValidateServerConfig(const ServerConfig& config);
+
+}  // namespace tensorops::server
+
+#endif  // TENSOROPS_SERVER_SERVER_CONFIG_H_

@@ -1,0 +1,356 @@
+#include "server/tensor_ops_service.h"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/op_plans.h"
+#include "core/status_macros.h"
+#include "proto/tensor_codec.h"
+#include "server/status_mapping.h"
+
+namespace tensorops::server {
+namespace {
+
+namespace v1 = ::tensorops::v1;
+
+// Prefixes a core error with where it applies, keeping its code.
+absl::Status Annotate(const absl::Status& status, absl::string_view context) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(context, status.message()));
+}
+
+absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " is not set; expected ", want));
+}
+
+}  // namespace
+
+// One RPC: finishes it with a Status and records its metrics once the
+// response has been sent (OnDone), then deletes itself.
+class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
+ public:
+  Call(Metrics* metrics, Method method, int64_t request_bytes,
+       const google::protobuf::Message& response)
+      : metrics_(metrics),
+        method_(method),
+        request_bytes_(request_bytes),
+        response_(response),
+        start_(std::chrono::steady_clock::now()) {
+    if (metrics_ != nullptr) metrics_->RequestStarted();
+  }
+
+  void Complete(const absl::Status& status) {
+    grpc::Status grpc_status = ToGrpcStatus(status);
+    code_ = grpc_status.error_code();
+    if (status.ok()) {
+      response_bytes_ = static_cast<int64_t>(response_.ByteSizeLong());
+    }
+    Finish(std::move(grpc_status));
+  }
+
+  void OnCancel() override { cancelled_.store(true); }
+
+  void OnDone() override {
+    if (metrics_ != nullptr) {
+      const grpc::StatusCode code =
+          cancelled_.load() ? grpc::StatusCode::CANCELLED : code_;
+      metrics_->RequestFinished(
+          method_, code,
+          absl::FromChrono(std::chrono::steady_clock::now() - start_),
+          request_bytes_, code == grpc::StatusCode::OK ? response_bytes_ : 0);
+    }
+    delete this;
+  }
+
+ private:
+  Metrics* const metrics_;
+  const Method method_;
+  const int64_t request_bytes_;
+  const google::protobuf::Message& response_;
+  const std::chrono::steady_clock::time_point start_;
+  grpc::StatusCode code_ = grpc::StatusCode::UNKNOWN;
+  int64_t response_bytes_ = 0;
+  std::atomic<bool> cancelled_{false};
+};
+
+TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
+                                   Executor& executor, Metrics* metrics,
+                                   TensorOpsServiceOptions options)
+    : backend_(backend),
+      sessions_(sessions),
+      executor_(executor),
+      metrics_(metrics),
+      options_(std::move(options)) {}
+
+grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
+    grpc::CallbackServerContext* context, Method method,
+    const google::protobuf::Message& request,
+    const google::protobuf::Message& response, absl::StatusOr<Work> work) {
+  auto* call = new Call(metrics_, method,
+                        static_cast<int64_t>(request.ByteSizeLong()), response);
+  if (!work.ok()) {
+    call->Complete(work.status());
+  } else if (work->bytes <= options_.inline_work_bytes) {
+    call->Complete(std::move(work->run)());
+  } else {
+    // The request and response stay alive until Complete() finishes the
+    // call, so the work may keep reading the request's bytes in place.
+    executor_.Submit([call, context, run = std::move(work->run)]() mutable {
+      if (context->IsCancelled()) {
+        call->Complete(absl::CancelledError(
+            "the call was cancelled before its computation started"));
+        return;
+      }
+      call->Complete(std::move(run)());
+    });
+  }
+  return call;
+}
+
+absl::Status TensorOpsService::CheckResponseFits(int64_t data_bytes,
+                                                 size_t total_rank,
+                                                 int tensors) const {
+  // Upper bound of the encoding: every dim is a varint of at most 10 bytes,
+  // plus tags, lengths and the other small fields.
+  const int64_t overhead =
+      static_cast<int64_t>(total_rank) * 10 + int64_t{64} * (tensors + 1);
+  if (data_bytes <= options_.max_message_bytes - overhead) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the response would carry ", data_bytes,
+      " bytes of tensor data, more than this server's message limit of ",
+      options_.max_message_bytes,
+      " bytes (--max_message_bytes); expected a smaller result"));
+}
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
+    const v1::Tensor* input, int dtype, bool ones, v1::Tensor* output) {
+  if (input == nullptr) {
+    return MissingTensor("input", "a tensor (dtype and shape; data optional)");
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(
+      TensorSpec spec, SpecFromProto(*input, "input", DataPolicy::kOptional));
+  DType output_dtype = spec.dtype;
+  if (dtype != v1::DTYPE_UNSPECIFIED) {
+    TENSOROPS_ASSIGN_OR_RETURN(output_dtype, DTypeFromProto(dtype, "dtype"));
+  }
+  absl::StatusOr<int64_t> output_bytes = ByteSize(output_dtype, spec.shape);
+  if (!output_bytes.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a ", DTypeName(output_dtype), " tensor of shape ",
+        ShapeToString(spec.shape),
+        " has a byte size beyond int64; expected a smaller shape"));
+  }
+  TENSOROPS_RETURN_IF_ERROR(
+      CheckResponseFits(*output_bytes, spec.shape.size(), 1));
+  return Work{.bytes = *output_bytes,
+              .run = [this, output_dtype, shape = std::move(spec.shape), ones,
+                      output]() -> absl::Status {
+                TENSOROPS_ASSIGN_OR_RETURN(
+                    Tensor result, ones ? backend_.Ones(output_dtype, shape)
+                                        : backend_.Zeros(output_dtype, shape));
+                TensorToProto(result, output);
+                return absl::OkStatus();
+              }};
+}
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
+    const v1::TopKRequest& request, v1::TopKResponse* response) {
+  if (!request.has_input()) {
+    return MissingTensor("input", "the tensor to select from");
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor input,
+                             ViewFromProto(request.input(), "input"));
+  TopKOptions options;
+  options.k = request.k();
+  options.dim = request.has_dim() ? request.dim() : -1;
+  options.largest = request.has_largest() ? request.largest() : true;
+  options.sorted = request.has_sorted() ? request.sorted() : true;
+  TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
+                             PlanTopK(input.dtype(), input.shape(), options));
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t count,
+                             NumElements(plan.output_shape));
+  // count <= the input's element count, so neither product overflows.
+  const int64_t values_bytes =
+      count * static_cast<int64_t>(DTypeSize(input.dtype()));
+  const int64_t indices_bytes = count * int64_t{8};
+  TENSOROPS_RETURN_IF_ERROR(CheckResponseFits(values_bytes + indices_bytes,
+                                              2 * plan.output_shape.size(), 2));
+  int64_t wrapped_dim = 0;
+  if (request.save_for_backward()) {
+    TENSOROPS_ASSIGN_OR_RETURN(wrapped_dim, WrapDim(options.dim, input.rank()));
+    TENSOROPS_RETURN_IF_ERROR(
+        sessions_.CheckFits(SessionCache::SessionFootprintBytes(
+            indices_bytes, input.shape().size())));
+  }
+  const int64_t bytes =
+      static_cast<int64_t>(input.byte_size()) + values_bytes + indices_bytes;
+  return Work{
+      .bytes = bytes,
+      .run = [this, input = std::move(input), options, wrapped_dim,
+              save = request.save_for_backward(), response]() -> absl::Status {
+        TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
+                                   backend_.TopK(input, options));
+        if (save) {
+          // The saved indices share the core's buffer with `result`; the
+          // response gets its own copy below.
+          TENSOROPS_ASSIGN_OR_RETURN(
+              std::string session_id,
+              sessions_.Save(SavedTopK{.indices = result.indices,
+                                       .input_shape = input.shape(),
+                                       .dim = wrapped_dim}));
+          response->set_session_id(std::move(session_id));
+        }
+        TensorToProto(result.values, response->mutable_values());
+        TensorToProto(result.indices, response->mutable_indices());
+        return absl::OkStatus();
+      }};
+}
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
+    const v1::BackwardRequest& request, v1::BackwardResponse* response) {
+  if (!request.has_grad_values()) {
+    return MissingTensor("grad_values",
+                         "the gradient with respect to TopK's values");
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(
+      Tensor grad, ViewFromProto(request.grad_values(), "grad_values"));
+
+  // What the backward scatters into: from the session or from the request.
+  std::shared_ptr<const SavedTopK> saved;
+  Tensor indices;
+  Shape input_shape;
+  int64_t dim = -1;
+  if (!request.session_id().empty()) {
+    if (request.has_indices() || request.input_shape_size() > 0 ||
+        request.has_dim()) {
+      return absl::InvalidArgumentError(
+          "indices, input_shape and dim must be left unset when session_id is "
+          "given (the session holds TopK's); send them without session_id "
+          "for the stateless Backward");
+    }
+    TENSOROPS_ASSIGN_OR_RETURN(saved, sessions_.Get(request.session_id()));
+    indices = saved->indices;
+    input_shape = saved->input_shape;
+    dim = saved->dim;
+  } else {
+    if (!request.has_indices()) {
+      return MissingTensor(
+          "indices",
+          "TopK's int64 indices when session_id is empty (stateless "
+          "Backward), or a session_id from TopK with save_for_backward");
+    }
+    TENSOROPS_ASSIGN_OR_RETURN(indices,
+                               ViewFromProto(request.indices(), "indices"));
+    TENSOROPS_ASSIGN_OR_RETURN(
+        input_shape, ShapeFromProto(request.input_shape(), "input_shape"));
+    dim = request.has_dim() ? request.dim() : -1;
+  }
+  TENSOROPS_RETURN_IF_ERROR(Annotate(
+      PlanTopKBackward(grad.dtype(), grad.shape(), indices.dtype(),
+                       indices.shape(), input_shape, dim)
+          .status(),
+      saved != nullptr ? "grad_values does not fit the saved TopK: " : ""));
+  // The plan checked that this byte size fits int64.
+  const int64_t output_bytes = *ByteSize(grad.dtype(), input_shape);
+  TENSOROPS_RETURN_IF_ERROR(
+      CheckResponseFits(output_bytes, input_shape.size(), 1));
+
+  // Consume the session only once the request is known to be good; of
+  // several concurrent Backward calls on one session exactly one gets it.
+  if (saved != nullptr && !request.retain_session()) {
+    TENSOROPS_RETURN_IF_ERROR(sessions_.Take(request.session_id()).status());
+  }
+  const int64_t bytes = static_cast<int64_t>(grad.byte_size()) +
+                        static_cast<int64_t>(indices.byte_size()) +
+                        output_bytes;
+  return Work{
+      .bytes = bytes,
+      .run = [this, grad = std::move(grad), indices = std::move(indices),
+              input_shape = std::move(input_shape), dim,
+              saved = std::move(saved), response]() -> absl::Status {
+        TENSOROPS_ASSIGN_OR_RETURN(
+            Tensor grad_input,
+            backend_.TopKBackward(grad, indices, input_shape, dim));
+        TensorToProto(grad_input, response->mutable_grad_input());
+        return absl::OkStatus();
+      }};
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::ZerosLike(
+    grpc::CallbackServerContext* context, const v1::ZerosLikeRequest* request,
+    v1::ZerosLikeResponse* response) {
+  return Dispatch(
+      context, Method::kZerosLike, *request, *response,
+      PrepareFill(request->has_input() ? &request->input() : nullptr,
+                  request->dtype(), /*ones=*/false,
+                  response->mutable_output()));
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::OnesLike(
+    grpc::CallbackServerContext* context, const v1::OnesLikeRequest* request,
+    v1::OnesLikeResponse* response) {
+  return Dispatch(
+      context, Method::kOnesLike, *request, *response,
+      PrepareFill(request->has_input() ? &request->input() : nullptr,
+                  request->dtype(), /*ones=*/true, response->mutable_output()));
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::TopK(
+    grpc::CallbackServerContext* context, const v1::TopKRequest* request,
+    v1::TopKResponse* response) {
+  return Dispatch(context, Method::kTopK, *request, *response,
+                  PrepareTopK(*request, response));
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::Backward(
+    grpc::CallbackServerContext* context, const v1::BackwardRequest* request,
+    v1::BackwardResponse* response) {
+  return Dispatch(context, Method::kBackward, *request, *response,
+                  PrepareBackward(*request, response));
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::ReleaseSession(
+    grpc::CallbackServerContext* context,
+    const v1::ReleaseSessionRequest* request,
+    v1::ReleaseSessionResponse* response) {
+  if (request->session_id().empty()) {
+    return Dispatch(context, Method::kReleaseSession, *request, *response,
+                    absl::InvalidArgumentError(
+                        "session_id is empty; expected an id returned by "
+                        "TopK with save_for_backward"));
+  }
+  return Dispatch(context, Method::kReleaseSession, *request, *response,
+                  Work{.bytes = 0, .run = [this, request] {
+                         return sessions_.Release(request->session_id());
+                       }});
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::GetServerInfo(
+    grpc::CallbackServerContext* context,
+    const v1::GetServerInfoRequest* request,
+    v1::GetServerInfoResponse* response) {
+  return Dispatch(
+      context, Method::kGetServerInfo, *request, *response,
+      Work{.bytes = 0, .run = [this, response] {
+             response->set_version(options_.version);
+             response->set_backend(std::string(backend_.name()));
+             response->set_compute_threads(options_.compute_threads);
+             response->set_max_message_bytes(options_.max_message_bytes);
+             response->set_session_ttl_ms(
+                 absl::ToInt64Milliseconds(sessions_.options().ttl));
+             response->set_session_cache_bytes(sessions_.options().max_bytes);
+             const SessionCacheStats stats = sessions_.stats();
+             response->set_session_count(stats.entries);
+             response->set_session_bytes(stats.bytes);
+             return absl::OkStatus();
+           }});
+}
+
+}  // namespace tensorops::server

@@ -1,0 +1,113 @@
+// tensorops.v1.TensorOps on the gRPC callback API.
+#ifndef TENSOROPS_SERVER_TENSOR_OPS_SERVICE_H_
+#define TENSOROPS_SERVER_TENSOR_OPS_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/backend.h"
+#include "server/executor.h"
+#include "server/metrics.h"
+#include "server/session_cache.h"
+#include "tensorops/v1/tensor_ops.grpc.pb.h"
+
+namespace tensorops::server {
+
+struct TensorOpsServiceOptions {
+  // Results whose response would exceed this fail with RESOURCE_EXHAUSTED
+  // before anything is computed (gRPC could not send them anyway).
+  int64_t max_message_bytes = int64_t{600} << 20;
+  // Calls whose tensors total at most this many bytes run on the gRPC thread
+  // that received them: they take microseconds, less than a hand-off to the
+  // executor. Larger calls go to the executor. Negative sends every call
+  // to the executor.
+  int64_t inline_work_bytes = int64_t{16} << 10;
+  // Reported by GetServerInfo.
+  std::string version;
+  int compute_threads = 0;
+};
+
+// Each RPC validates its request on the gRPC thread (a bad request is
+// answered at once and allocates nothing sized from it), then computes on
+// the executor, whose threads call the backend (which runs its own TBB
+// arena), and finishes the call from there. Request tensors are read in
+// place; each result byte is copied once, into the response.
+//
+// Thread-safe; the backend, cache, executor and metrics must outlive it.
+class TensorOpsService final
+    : public tensorops::v1::TensorOps::CallbackService {
+ public:
+  // `metrics` may be null.
+  TensorOpsService(Backend& backend, SessionCache& sessions, Executor& executor,
+                   Metrics* metrics, TensorOpsServiceOptions options);
+
+  grpc::ServerUnaryReactor* ZerosLike(
+      grpc::CallbackServerContext* context,
+      const tensorops::v1::ZerosLikeRequest* request,
+      tensorops::v1::ZerosLikeResponse* response) override;
+  grpc::ServerUnaryReactor* OnesLike(
+      grpc::CallbackServerContext* context,
+      const tensorops::v1::OnesLikeRequest* request,
+      tensorops::v1::OnesLikeResponse* response) override;
+  grpc::ServerUnaryReactor* TopK(
+      grpc::CallbackServerContext* context,
+      const tensorops::v1::TopKRequest* request,
+      tensorops::v1::TopKResponse* response) override;
+  grpc::ServerUnaryReactor* Backward(
+      grpc::CallbackServerContext* context,
+      const tensorops::v1::BackwardRequest* request,
+      tensorops::v1::BackwardResponse* response) override;
+  grpc::ServerUnaryReactor* ReleaseSession(
+      grpc::CallbackServerContext* context,
+      const tensorops::v1::ReleaseSessionRequest* request,
+      tensorops::v1::ReleaseSessionResponse* response) override;
+  grpc::ServerUnaryReactor* GetServerInfo(
+      grpc::CallbackServerContext* context,
+      const tensorops::v1::GetServerInfoRequest* request,
+      tensorops::v1::GetServerInfoResponse* response) override;
+
+ private:
+  class Call;
+
+  // A validated request: what to run and how many tensor bytes it touches.
+  struct Work {
+    int64_t bytes = 0;
+    absl::AnyInvocable<absl::Status() &&> run;
+  };
+
+  grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
+                                     Method method,
+                                     const google::protobuf::Message& request,
+                                     const google::protobuf::Message& response,
+                                     absl::StatusOr<Work> work);
+
+  absl::StatusOr<Work> PrepareFill(const tensorops::v1::Tensor* input,
+                                   int dtype, bool ones,
+                                   tensorops::v1::Tensor* output);
+  absl::StatusOr<Work> PrepareTopK(const tensorops::v1::TopKRequest& request,
+                                   tensorops::v1::TopKResponse* response);
+  absl::StatusOr<Work> PrepareBackward(
+      const tensorops::v1::BackwardRequest& request,
+      tensorops::v1::BackwardResponse* response);
+
+  // RESOURCE_EXHAUSTED if a response carrying tensors of `data_bytes` in
+  // total (and ranks summing to `total_rank`) would exceed the message limit.
+  absl::Status CheckResponseFits(int64_t data_bytes, size_t total_rank,
+                                 int tensors) const;
+
+  Backend& backend_;
+  SessionCache& sessions_;
+  Executor& executor_;
+  Metrics* const metrics_;
+  const TensorOpsServiceOptions options_;
+};
+
+}  // namespace tensorops::server
+
+#endif  // TENSOROPS_SERVER_TENSOR_OPS_SERVICE_H_

@@ -1,0 +1,148 @@
+// Helpers for the server tests: wire tensors, an in-process server on a
+// loopback port, raw calls to services without generated stubs, and an
+// executor that holds work until released.
+#ifndef TENSOROPS_TESTS_SERVER_SERVER_TEST_UTIL_H_
+#define TENSOROPS_TESTS_SERVER_SERVER_TEST_UTIL_H_
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "server/executor.h"
+#include "server/server.h"
+#include "server/server_config.h"
+#include "tensorops/v1/tensor_ops.grpc.pb.h"
+
+namespace tensorops::server::testing {
+
+namespace v1 = ::tensorops::v1;
+
+// A wire tensor holding `values` (T must have the dtype's size).
+template <typename T>
+v1::Tensor WireTensor(v1::DType dtype, std::vector<int64_t> shape,
+                      const std::vector<T>& values) {
+  v1::Tensor tensor;
+  tensor.set_dtype(dtype);
+  for (int64_t dim : shape) tensor.add_shape(dim);
+  tensor.set_data(reinterpret_cast<const char*>(values.data()),
+                  values.size() * sizeof(T));
+  return tensor;
+}
+
+// A wire tensor's elements as T.
+template <typename T>
+std::vector<T> WireValues(const v1::Tensor& tensor) {
+  EXPECT_EQ(tensor.data().size() % sizeof(T), 0u);
+  std::vector<T> values(tensor.data().size() / sizeof(T));
+  if (!values.empty()) {
+    std::memcpy(values.data(), tensor.data().data(), tensor.data().size());
+  }
+  return values;
+}
+
+inline std::vector<int64_t> WireShape(const v1::Tensor& tensor) {
+  return {tensor.shape().begin(), tensor.shape().end()};
+}
+
+// A config for tests: a free loopback port, no metrics endpoint, two
+// compute threads.
+ServerConfig TestConfig();
+
+// A server started in-process with a channel and stub connected to it.
+class TestServer {
+ public:
+  static std::unique_ptr<TestServer> Start(
+      const ServerConfig& config = TestConfig(),
+      ServerOverrides overrides = ServerOverrides());
+
+  Server& server() { return *server_; }
+  v1::TensorOps::Stub& stub() { return *stub_; }
+  const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
+  std::string target() const;
+  // A channel of its own (a fresh connection).
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+
+ private:
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TensorOps::Stub> stub_;
+};
+
+// A client context whose deadline is `timeout` from now.
+std::unique_ptr<grpc::ClientContext> ContextWithTimeout(
+    absl::Duration timeout = absl::Seconds(10));
+
+// A call to any method by name, with raw message bytes, for services with no
+// generated C++ stubs in Debian (health, reflection). Works for unary and
+// streaming methods alike. Every wait is bounded by the deadline.
+class RawCall {
+ public:
+  RawCall(const std::shared_ptr<grpc::Channel>& channel, std::string method,
+          absl::Duration timeout = absl::Seconds(10));
+  ~RawCall();
+
+  bool Write(absl::string_view message);
+  bool WritesDone();
+  // The next message, or nullopt at the end of the stream or on error.
+  std::optional<std::string> Read();
+  grpc::Status Finish();
+  void Cancel() { context_.TryCancel(); }
+
+ private:
+  bool Wait();
+
+  grpc::GenericStub stub_;
+  grpc::ClientContext context_;
+  grpc::CompletionQueue queue_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  absl::Time deadline_;
+  bool started_ = false;
+};
+
+// A unary raw call: sends `request`, returns the response bytes or the
+// failed status.
+struct RawResponse {
+  grpc::Status status;
+  std::string message;
+};
+RawResponse RawUnary(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& method, absl::string_view request);
+
+// An executor that holds every task until Open() (then runs them on its own
+// threads), so tests can keep calls in flight.
+class GatedExecutor final : public Executor {
+ public:
+  GatedExecutor() : pool_(2) {}
+  ~GatedExecutor() override {
+    if (!open_.HasBeenNotified()) open_.Notify();
+  }
+  void Submit(Task task) override;
+  void Open() { open_.Notify(); }
+  // Waits until `count` tasks have been submitted; false on timeout.
+  bool WaitForSubmitted(int count, absl::Duration timeout = absl::Seconds(10));
+
+ private:
+  absl::Notification open_;
+  std::atomic<int> submitted_{0};
+  // Declared last: its destructor runs the held tasks before the gate goes.
+  ThreadPoolExecutor pool_;
+};
+
+// An HTTP/1.0 GET of `path` from 127.0.0.1:`port`; the whole response
+// (headers and body), or "" if the connection fails.
+std::string HttpGet(int port, const std::string& path);
+
+}  // namespace tensorops::server::testing
+
+#endif  // TENSOROPS_TESTS_SERVER_SERVER_TEST_UTIL_H_
