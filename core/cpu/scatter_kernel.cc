@@ -55,37 +55,50 @@ int64_t ScatterTyped(const Tensor& grad_values, const Tensor& indices,
   return first_bad.load();
 }
 
+// Zeroes `bytes` at `dst` with ordinary stores, leaving the lines in L1 for
+// the scatter that follows: glibc's memset switches to `rep stosb`, which on
+// some processors writes around the cache, so that every scattered store
+// then misses.
+inline void ZeroInCache(std::byte* dst, int64_t bytes) {
+  int64_t i = 0;
+  for (; i + 64 <= bytes; i += 64) __builtin_memset(dst + i, 0, 64);
+  if (i < bytes) std::memset(dst + i, 0, bytes - i);
+}
+
 // Zeroes output rows [begin, end) and scatters their k gradients. Returns
 // the lowest flat position of an out-of-range index, or -1. A plain function
 // so the pointers stay in registers: stores through std::byte may alias any
 // memory, including a lambda's captures.
+//
+// Each row is zeroed and scattered into while it sits in L1. The loop has no
+// branch: an out-of-range index is noted and redirected to element 0 (the
+// output is discarded with the error), and only then is the first bad
+// position looked for.
 template <size_t kSize>
 int64_t ScatterRowRange(std::byte* out, const std::byte* grad,
                         const std::byte* index_bytes, int64_t size, int64_t k,
                         int64_t begin, int64_t end) {
-  // Validate first (a branch-free, vectorizable pass), so that the scatter
-  // loop below carries no per-element check.
-  bool any_bad = false;
+  const uint64_t limit = static_cast<uint64_t>(size);
+  uint64_t any_bad = 0;
+  for (int64_t r = begin; r < end; ++r) {
+    std::byte* row = out + r * size * kSize;
+    ZeroInCache(row, size * kSize);
+    const std::byte* row_indices = index_bytes + r * k * 8;
+    const std::byte* row_grad = grad + r * k * kSize;
+    for (int64_t j = 0; j < k; ++j) {
+      uint64_t index;
+      std::memcpy(&index, row_indices + j * 8, 8);
+      const uint64_t bad = index >= limit;
+      any_bad |= bad;
+      index &= bad - 1;  // 0 when bad, else unchanged: no branch
+      std::memcpy(row + index * kSize, row_grad + j * kSize, kSize);
+    }
+  }
+  if (any_bad == 0) return -1;
   for (int64_t j = begin * k; j < end * k; ++j) {
     uint64_t index;
     std::memcpy(&index, index_bytes + j * 8, 8);
-    any_bad |= index >= static_cast<uint64_t>(size);
-  }
-  if (any_bad) {
-    for (int64_t j = begin * k; j < end * k; ++j) {
-      uint64_t index;
-      std::memcpy(&index, index_bytes + j * 8, 8);
-      if (index >= static_cast<uint64_t>(size)) return j;
-    }
-  }
-  std::memset(out + begin * size * kSize, 0, (end - begin) * size * kSize);
-  for (int64_t r = begin; r < end; ++r) {
-    std::byte* row = out + r * size * kSize;
-    for (int64_t j = r * k; j < (r + 1) * k; ++j) {
-      int64_t index;
-      std::memcpy(&index, index_bytes + j * 8, 8);
-      std::memcpy(row + index * kSize, grad + j * kSize, kSize);
-    }
+    if (index >= limit) return j;
   }
   return -1;
 }

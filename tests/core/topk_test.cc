@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -274,6 +275,51 @@ TEST_F(TopKTest, WorksOnUnalignedBorrowedBytes) {
   ASSERT_THAT(view, IsOk());
   TopKResult r = Run(*view, {.k = 2});
   EXPECT_THAT(Values<double>(r.values), ElementsAre(9.0, 1.5));
+}
+
+TEST_F(TopKTest, RowsUnlikeThePreviousOneStayCorrect) {
+  // Each row's selection starts from a threshold guessed from the row before;
+  // rows far below, far above and tied with it must not depend on the guess.
+  const int64_t n = 5000;
+  const int64_t k = 50;
+  std::vector<float> data;
+  for (int row = 0; row < 6; ++row) {
+    for (int64_t i = 0; i < n; ++i) {
+      float value = 0;
+      switch (row % 3) {
+        case 0:
+          value = 1000.0f + static_cast<float>((i * 7919) % n);
+          break;
+        case 1:
+          value = -static_cast<float>((i * 104729) % n);
+          break;
+        default:
+          value = 1.0f;  // all tied
+          break;
+      }
+      data.push_back(value);
+    }
+  }
+  for (bool largest : {true, false}) {
+    TopKResult r = Run(MakeTensor<float>(DType::kFloat32, {6, n}, data),
+                       {.k = k, .largest = largest});
+    std::vector<int64_t> indices = Values<int64_t>(r.indices);
+    std::vector<float> values = Values<float>(r.values);
+    for (int row = 0; row < 6; ++row) {
+      std::vector<int64_t> expected(n);
+      for (int64_t i = 0; i < n; ++i) expected[i] = i;
+      const float* x = &data[row * n];
+      std::stable_sort(expected.begin(), expected.end(),
+                       [&](int64_t a, int64_t b) {
+                         return largest ? x[a] > x[b] : x[a] < x[b];
+                       });
+      for (int64_t j = 0; j < k; ++j) {
+        ASSERT_EQ(indices[row * k + j], expected[j])
+            << "row " << row << " position " << j << " largest " << largest;
+        ASSERT_EQ(values[row * k + j], x[expected[j]]);
+      }
+    }
+  }
 }
 
 TEST_F(TopKTest, AscendingInputStaysCorrect) {
