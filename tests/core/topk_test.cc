@@ -322,6 +322,46 @@ TEST_F(TopKTest, RowsUnlikeThePreviousOneStayCorrect) {
   }
 }
 
+TEST_F(TopKTest, FewLongColumnsAreSplitAcrossThreadsAndMerged) {
+  // [n, 3] along dim 0: three long strided slices, scanned in parallel
+  // segments and merged; values from a small set so ties cross segments,
+  // and the largest ones only in the last third, so the merge must pick
+  // winners from several segments.
+  const int64_t n = 300000;
+  const int64_t k = 20;
+  std::vector<int32_t> data(n * 3);
+  for (int64_t i = 0; i < n * 3; ++i) {
+    data[i] = static_cast<int32_t>((i * 2654435761u) % 97);
+    if (i / 3 >= 2 * n / 3 && data[i] >= 90) data[i] += 100;
+  }
+  Tensor x = MakeTensor<int32_t>(DType::kInt32, {n, 3}, data);
+  for (bool largest : {true, false}) {
+    for (bool sorted : {true, false}) {
+      TopKResult r =
+          Run(x, {.k = k, .dim = 0, .largest = largest, .sorted = sorted});
+      ASSERT_EQ(r.indices.shape(), Shape({k, 3}));
+      std::vector<int64_t> indices = Values<int64_t>(r.indices);
+      std::vector<int32_t> values = Values<int32_t>(r.values);
+      for (int64_t column = 0; column < 3; ++column) {
+        std::vector<int64_t> expected(n);
+        for (int64_t i = 0; i < n; ++i) expected[i] = i;
+        auto at = [&](int64_t i) { return data[i * 3 + column]; };
+        std::stable_sort(expected.begin(), expected.end(),
+                         [&](int64_t a, int64_t b) {
+                           return largest ? at(a) > at(b) : at(a) < at(b);
+                         });
+        expected.resize(k);
+        if (!sorted) std::sort(expected.begin(), expected.end());
+        for (int64_t j = 0; j < k; ++j) {
+          ASSERT_EQ(indices[j * 3 + column], expected[j])
+              << "column " << column << " position " << j;
+          ASSERT_EQ(values[j * 3 + column], at(expected[j]));
+        }
+      }
+    }
+  }
+}
+
 TEST_F(TopKTest, AscendingInputStaysCorrect) {
   // Every element beats the running threshold: exercises buffer pruning.
   const int64_t n = 100000;
