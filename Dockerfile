@@ -25,7 +25,7 @@ WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DTENSOROPS_BUILD_TESTS=OFF -DTENSOROPS_BUILD_BENCH=OFF \
-      -DTENSOROPS_WITH_TORCH=OFF \
+      -DTENSOROPS_WITH_TORCH=OFF -DTENSOROPS_WITH_CUDA=OFF \
  && cmake --build /build --target tensorops-server tensorops_cli \
  && mkdir -p /out/bin \
  && cp /build/server/tensorops-server /build/client/tensorops /out/bin/ \
@@ -44,7 +44,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive xargs -a /tmp/runtime-packages.txt \
       apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin \
+ && useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin \
       tensorops
 COPY --from=build /out/bin/ /usr/local/bin/
 USER 10001:10001

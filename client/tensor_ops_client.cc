@@ -157,6 +157,11 @@ std::unique_ptr<grpc::ClientContext> TensorOpsClient::NewContext(
   if (timeout != absl::InfiniteDuration()) {
     context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
+  const std::optional<std::string>& affinity_key =
+      call.affinity_key.has_value() ? call.affinity_key : options_.affinity_key;
+  if (affinity_key.has_value()) {
+    context->AddMetadata(std::string(kAffinityMetadataKey), *affinity_key);
+  }
   return context;
 }
 

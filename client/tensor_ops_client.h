@@ -34,15 +34,25 @@ namespace tensorops::client {
 // applies.
 std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address);
 
+// The gRPC metadata key a load balancer hashes on to send calls with the
+// same value to the same replica (deploy/nginx, deploy/envoy). A TopK that
+// saves a session and the Backward that uses it must carry the same key.
+inline constexpr absl::string_view kAffinityMetadataKey =
+    "x-tensorops-affinity";
+
 struct ClientOptions {
   // Deadline of every call that does not set its own;
   // absl::InfiniteDuration() for none.
   absl::Duration default_timeout = absl::Seconds(30);
+  // Sent as kAffinityMetadataKey on every call when set.
+  std::optional<std::string> affinity_key = std::nullopt;
 };
 
 struct CallOptions {
   // Overrides ClientOptions::default_timeout for this call.
   std::optional<absl::Duration> timeout;
+  // Overrides ClientOptions::affinity_key for this call.
+  std::optional<std::string> affinity_key = std::nullopt;
 };
 
 // torch.topk's arguments (besides the input).

@@ -15,6 +15,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev python3-torch
   # Python client
   python3-grpcio python3-numpy python3-protobuf
+  # deployment tests (tests/deploy): Prometheus + promtool, nginx as the
+  # gRPC load balancer, PyYAML for the manifest checks
+  prometheus nginx-light python3-yaml
 )
 
 missing=()

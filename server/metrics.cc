@@ -116,6 +116,14 @@ Metrics::Metrics(Options options)
                    .Help("RPCs received and not yet finished.")
                    .Register(*registry_)
                    .Add({});
+  if (!options.backend.empty()) {
+    prometheus::BuildGauge()
+        .Name("tensorops_backend_info")
+        .Help("The compute backend serving requests (value always 1).")
+        .Register(*registry_)
+        .Add({{"backend", options.backend}})
+        .Set(1);
+  }
   // 100 us to 10 s: tiny tensors take microseconds, 512 MiB ones seconds.
   const prometheus::Histogram::BucketBoundaries buckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -50,6 +50,7 @@ absl::string_view MethodName(Method method);
 //   session_cache_entries, _bytes          gauges, read at scrape time
 //   session_cache_evictions_total          counter, read at scrape time
 //   session_cache_expirations_total        counter, read at scrape time
+//   backend_info{backend}                  gauge, 1 for the serving backend
 //
 // Thread-safe.
 class Metrics {
@@ -60,6 +61,9 @@ class Metrics {
     std::string listen_address;
     // Read at every scrape; may be null.
     std::function<SessionCacheStats()> session_stats;
+    // The compute backend's name, exported as backend_info{backend} 1;
+    // empty exports nothing.
+    std::string backend;
   };
 
   // UNAVAILABLE if the HTTP listener cannot be started.

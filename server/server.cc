@@ -3,11 +3,15 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/cpu/cpu_backend.h"
+#include "core/cuda/cuda_backend.h"
 #include "server/log.h"
 
 namespace tensorops::server {
@@ -21,6 +25,52 @@ std::chrono::system_clock::time_point ChronoDeadline(absl::Duration timeout) {
   return absl::ToChronoTime(absl::Now() + timeout);
 }
 
+struct SelectedBackend {
+  std::unique_ptr<Backend> backend;
+  int compute_threads = 0;
+};
+
+std::unique_ptr<CpuBackend> MakeCpu(const ServerConfig& config) {
+  return std::make_unique<CpuBackend>(
+      CpuBackendOptions{.num_threads = config.threads});
+}
+
+// --backend: cpu, cuda (an error without a usable GPU) or auto (cuda when
+// possible, else cpu). Logs the choice and why.
+absl::StatusOr<SelectedBackend> SelectBackend(const ServerConfig& config) {
+  SelectedBackend selected;
+  if (config.backend != BackendChoice::kCpu) {
+    absl::StatusOr<std::unique_ptr<Backend>> cuda = MakeCudaBackend();
+    if (cuda.ok()) {
+      selected.backend = *std::move(cuda);
+      // Callers only enqueue GPU work and wait, so as many as there are
+      // cores keep the device busy.
+      selected.compute_threads =
+          config.threads > 0
+              ? config.threads
+              : std::max(1,
+                         static_cast<int>(std::thread::hardware_concurrency()));
+      LogInfo(absl::StrCat(
+          "backend cuda (--backend=", BackendChoiceName(config.backend), ")"));
+      return selected;
+    }
+    if (config.backend == BackendChoice::kCuda) {
+      return absl::Status(
+          cuda.status().code(),
+          absl::StrCat("--backend=cuda: cannot use the CUDA backend: ",
+                       cuda.status().message()));
+    }
+    LogInfo(absl::StrCat("backend cpu (--backend=auto; CUDA unavailable: ",
+                         cuda.status().message(), ")"));
+  } else {
+    LogInfo("backend cpu (--backend=cpu)");
+  }
+  std::unique_ptr<CpuBackend> cpu = MakeCpu(config);
+  selected.compute_threads = cpu->num_threads();
+  selected.backend = std::move(cpu);
+  return selected;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
@@ -30,8 +80,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   std::unique_ptr<Server> server(new Server());
   server->config_ = config;
-  server->backend_ = std::make_unique<CpuBackend>(
-      CpuBackendOptions{.num_threads = config.threads});
+  absl::StatusOr<SelectedBackend> selected = SelectBackend(config);
+  if (!selected.ok()) return selected.status();
+  server->backend_ = std::move(selected->backend);
+  server->compute_threads_ = selected->compute_threads;
 
   SessionCache::Options cache_options =
       overrides.session_cache.value_or(SessionCache::Options{});
@@ -44,14 +96,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     // One caller thread per compute thread: each call fans out inside the
     // backend's arena, so more callers would only queue there.
     server->owned_executor_ =
-        std::make_unique<ThreadPoolExecutor>(server->backend_->num_threads());
+        std::make_unique<ThreadPoolExecutor>(server->compute_threads_);
     executor = server->owned_executor_.get();
   }
 
   SessionCache* sessions = server->sessions_.get();
   absl::StatusOr<std::unique_ptr<Metrics>> metrics = Metrics::Create(
       {.listen_address = config.metrics_address,
-       .session_stats = [sessions] { return sessions->stats(); }});
+       .session_stats = [sessions] { return sessions->stats(); },
+       .backend = std::string(server->backend_->name())});
   if (!metrics.ok()) return metrics.status();
   server->metrics_ = *std::move(metrics);
 
@@ -61,7 +114,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     service_options.inline_work_bytes = *overrides.inline_work_bytes;
   }
   service_options.version = TENSOROPS_VERSION;
-  service_options.compute_threads = server->backend_->num_threads();
+  service_options.compute_threads = server->compute_threads_;
   server->service_ = std::make_unique<TensorOpsService>(
       *server->backend_, *server->sessions_, *executor, server->metrics_.get(),
       std::move(service_options));

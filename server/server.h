@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "core/cpu/cpu_backend.h"
+#include "core/backend.h"
 #include "server/executor.h"
 #include "server/metrics.h"
 #include "server/server_config.h"
@@ -51,6 +51,8 @@ class Server {
   int metrics_port() const { return metrics_->listening_port(); }
 
   Metrics& metrics() { return *metrics_; }
+  // The backend serving requests ("cpu" or "cuda").
+  const Backend& backend() const { return *backend_; }
   SessionCache& sessions() { return *sessions_; }
 
   // Graceful shutdown: health turns NOT_SERVING, new calls are refused,
@@ -62,7 +64,8 @@ class Server {
   Server() = default;
 
   ServerConfig config_;
-  std::unique_ptr<CpuBackend> backend_;
+  std::unique_ptr<Backend> backend_;
+  int compute_threads_ = 0;
   std::unique_ptr<SessionCache> sessions_;
   std::unique_ptr<ThreadPoolExecutor> owned_executor_;
   std::unique_ptr<Metrics> metrics_;

@@ -29,7 +29,24 @@ ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
           "On SIGTERM or SIGINT, how long in-flight calls may take to finish "
           "before they are cancelled.");
 
+ABSL_FLAG(std::string, backend, "auto",
+          "Compute backend: cpu, cuda (fails to start without a usable GPU) "
+          "or auto (cuda when built with CUDA and a GPU is present, else "
+          "cpu; the choice and its reason are logged at start).");
+
 namespace tensorops::server {
+
+absl::string_view BackendChoiceName(BackendChoice choice) {
+  switch (choice) {
+    case BackendChoice::kAuto:
+      return "auto";
+    case BackendChoice::kCpu:
+      return "cpu";
+    case BackendChoice::kCuda:
+      return "cuda";
+  }
+  return "auto";
+}
 
 absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (config.address.empty()) {
@@ -74,6 +91,17 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.session_cache_bytes = absl::GetFlag(FLAGS_session_cache_bytes);
   config.threads = absl::GetFlag(FLAGS_threads);
   config.shutdown_timeout = absl::GetFlag(FLAGS_shutdown_timeout);
+  const std::string backend = absl::GetFlag(FLAGS_backend);
+  if (backend == "auto") {
+    config.backend = BackendChoice::kAuto;
+  } else if (backend == "cpu") {
+    config.backend = BackendChoice::kCpu;
+  } else if (backend == "cuda") {
+    config.backend = BackendChoice::kCuda;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--backend is '", backend, "'; expected cpu, cuda or auto"));
+  }
   if (absl::Status status = ValidateServerConfig(config); !status.ok()) {
     return status;
   }

@@ -6,9 +6,20 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace tensorops::server {
+
+// Which compute backend serves requests.
+enum class BackendChoice {
+  kAuto,  // CUDA when built and a GPU is present, otherwise CPU
+  kCpu,
+  kCuda,  // fail to start without a usable GPU
+};
+
+// "auto", "cpu" or "cuda".
+absl::string_view BackendChoiceName(BackendChoice choice);
 
 struct ServerConfig {
   // gRPC listen address, host:port; port 0 picks a free port.
@@ -26,6 +37,8 @@ struct ServerConfig {
   int threads = 0;
   // How long in-flight calls may take to finish after SIGTERM/SIGINT.
   absl::Duration shutdown_timeout = absl::Seconds(10);
+  // The compute backend (--backend).
+  BackendChoice backend = BackendChoice::kAuto;
 };
 
 // The configuration the command-line flags describe (call after

@@ -23,8 +23,8 @@ namespace {
 // Options every command accepts, before or after the command name.
 const std::vector<OptionSpec>& GlobalOptions() {
   static const auto* const kOptions = new std::vector<OptionSpec>{
-      {"address", true}, {"timeout", true}, {"output", true},
-      {"dtype", true},   {"help", false},
+      {"address", true}, {"timeout", true},      {"output", true},
+      {"dtype", true},   {"affinity-key", true}, {"help", false},
   };
   return *kOptions;
 }
@@ -39,6 +39,9 @@ constexpr absl::string_view kGlobalHelp =
     "                       or npy:PATH (topk: npy:VALUES.npy,INDICES.npy)\n"
     "  --dtype=D            dtype of literal tensors (default: inferred like\n"
     "                       torch.tensor: int64, float32 or bool)\n"
+    "  --affinity-key=KEY   sent as x-tensorops-affinity metadata, so a load\n"
+    "                       balancer routes a topk --save and its backward to\n"
+    "                       the same replica\n"
     "\n"
     "TENSOR is a nested list such as '[[1, 2], [3, 4]]' or a .npy file.\n"
     "dtypes: float32 float64 float16 bfloat16 int8 int16 int32 int64 uint8 "
@@ -133,6 +136,7 @@ absl::Status Run(absl::Span<const std::string> args, std::ostream& out) {
     dtype = *parsed_dtype;
   }
   ClientOptions client_options;
+  client_options.affinity_key = parsed->Get("affinity-key");
   if (std::optional<std::string> text = parsed->Get("timeout")) {
     TENSOROPS_ASSIGN_OR_RETURN(client_options.default_timeout,
                                ParseTimeout(*text));

@@ -18,6 +18,9 @@ ServerConfig TestConfig() {
   config.metrics_address = "";
   config.threads = 2;
   config.shutdown_timeout = absl::Seconds(5);
+  // The service tests check CPU results and configuration; the CUDA backend
+  // has its own tests (tests/cuda).
+  config.backend = BackendChoice::kCpu;
   return config;
 }
 

@@ -17,7 +17,7 @@ package.
 
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
-from tensorops._client import Client, TopKResult  # noqa: E402
+from tensorops._client import AFFINITY_METADATA_KEY, Client, TopKResult  # noqa: E402
 from tensorops._errors import (  # noqa: E402
     DeadlineExceededError,
     FailedPreconditionError,
@@ -29,6 +29,7 @@ from tensorops._errors import (  # noqa: E402
 )
 
 __all__ = [
+    "AFFINITY_METADATA_KEY",
     "Client",
     "DeadlineExceededError",
     "FailedPreconditionError",

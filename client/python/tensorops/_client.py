@@ -65,6 +65,10 @@ def _read_varint(data, pos):
         shift += 7
 
 
+# The metadata key load balancers hash on (deploy/nginx, deploy/envoy).
+AFFINITY_METADATA_KEY = "x-tensorops-affinity"
+
+
 class Client:
     """A connection to a tensorops server.
 
@@ -77,10 +81,14 @@ class Client:
     `code` is the grpc.StatusCode and `details` the server's message.
     """
 
-    def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, channel=None):
+    def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, channel=None,
+                 affinity_key=None):
         """`timeout`: default deadline of each call in seconds (None for
         none). `channel`: an existing grpc.Channel to use instead of
-        connecting to `address`."""
+        connecting to `address`. `affinity_key`: sent on every call as
+        `x-tensorops-affinity` metadata, which the shipped load balancer
+        configs hash on, so a session's TopK and Backward reach the same
+        replica."""
         if channel is None:
             channel = grpc.insecure_channel(
                 address,
@@ -98,6 +106,7 @@ class Client:
         self._health_check = channel.unary_unary("/grpc.health.v1.Health/Check")
         self.address = address
         self.timeout = timeout
+        self.affinity_key = affinity_key
 
     def close(self):
         if self._owns_channel:
@@ -111,7 +120,11 @@ class Client:
 
     def _call(self, method, request, timeout):
         try:
-            return method(request, timeout=self.timeout if timeout is None else timeout)
+            metadata = None
+            if self.affinity_key is not None:
+                metadata = ((AFFINITY_METADATA_KEY, str(self.affinity_key)),)
+            return method(request, timeout=self.timeout if timeout is None else timeout,
+                          metadata=metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
