@@ -18,6 +18,9 @@ PACKAGES=(
   # deployment tests (tests/deploy): Prometheus + promtool, nginx as the
   # gRPC load balancer, PyYAML for the manifest checks
   prometheus nginx-light python3-yaml
+  # service benchmarks (scripts/bench-service): plots, h2load as an
+  # independent load generator, curl to read grpc-status over HTTP/2
+  python3-matplotlib nghttp2-client curl
 )
 
 missing=()

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""Writes the ghz configs of this directory (deterministic inputs).
+
+    deploy/ghz/generate.py            # rewrites deploy/ghz/*.json
+
+The inputs are float32 tensors with values from a fixed seed, base64-encoded
+as protobuf's JSON mapping wants for `bytes`. Edit the table below and rerun
+rather than editing the JSON by hand; tests/load/ghz_configs_test.py checks
+every config against the proto.
+"""
+
+import base64
+import json
+import os
+import random
+import struct
+
+HOST = "127.0.0.1:50051"
+
+
+def float32_tensor(shape, seed):
+    rng = random.Random(seed)
+    count = 1
+    for dim in shape:
+        count *= dim
+    data = struct.pack(f"<{count}f", *(rng.uniform(-1, 1) for _ in range(count)))
+    return {"dtype": "DTYPE_FLOAT32", "shape": [str(d) for d in shape],
+            "data": base64.b64encode(data).decode()}
+
+
+def int64_tensor(shape, values):
+    data = struct.pack(f"<{len(values)}q", *values)
+    return {"dtype": "DTYPE_INT64", "shape": [str(d) for d in shape],
+            "data": base64.b64encode(data).decode()}
+
+
+def config(method, data, total=20000, concurrency=8, **extra):
+    result = {
+        "call": f"tensorops.v1.TensorOps.{method}",
+        "host": HOST,
+        "insecure": True,
+        "total": total,
+        "concurrency": concurrency,
+        "connections": 1,
+        "timeout": "20s",
+        "data": data,
+    }
+    result.update(extra)
+    return result
+
+
+CONFIGS = {
+    # Only dtype and shape travel: the server builds the result.
+    "zeros_like.json": config("ZerosLike", {
+        "input": {"dtype": "DTYPE_FLOAT32", "shape": ["2", "3"]}}),
+    "ones_like.json": config("OnesLike", {
+        "input": {"dtype": "DTYPE_FLOAT32", "shape": ["64", "1024"]},
+        "dtype": "DTYPE_FLOAT16"}),
+    "topk_small.json": config("TopK", {
+        "input": float32_tensor([2, 3], seed=1), "k": "2"}),
+    # 8 x 4096 float32 = 128 KiB per request; larger inputs make the JSON
+    # unwieldy: use tensorops-load --shape for those.
+    "topk_large.json": config("TopK", {
+        "input": float32_tensor([8, 4096], seed=2), "k": "50",
+        "dim": "-1", "largest": True, "sorted": True},
+        total=2000, concurrency=4,
+        **{"max-recv-message-size": "64MB", "max-send-message-size": "64MB"}),
+    # Stateless: indices, input shape and dim come with the request, so no
+    # session (and no TopK before it) is needed.
+    "backward_stateless.json": config("Backward", {
+        "grad_values": float32_tensor([2, 2], seed=3),
+        "indices": int64_tensor([2, 2], [2, 0, 1, 2]),
+        "input_shape": ["2", "3"],
+        "dim": "-1"}),
+}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name, content in CONFIGS.items():
+        with open(os.path.join(here, name), "w") as out:
+            json.dump(content, out, indent=2)
+            out.write("\n")
+
+
+if __name__ == "__main__":
+    main()
