@@ -9,12 +9,27 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "bench/load/call_plan.h"
 #include "bench/load/load_options.h"
 #include "bench/load/load_runner.h"
 #include "bench/load/load_stats.h"
 
+namespace {
+
+// --help lists only this tool's flags (not gRPC's or Abseil's).
+bool IsOurFlagFile(absl::string_view filename) {
+  return absl::StrContains(filename, "bench/load/");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = IsOurFlagFile;
+  usage_config.contains_helpshort_flags = IsOurFlagFile;
+  absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(
       "Load-tests a tensorops server: tensorops-load --call=topk "
       "--shape=64,32000 --k=50 --concurrency=4 --duration=10s");
