@@ -13,6 +13,15 @@
 namespace tensorops::cpu {
 namespace {
 
+// Lowers `lowest` (-1: none yet) to `position`, from any thread: the error
+// names the first bad index in memory order whichever task finds it.
+void KeepLowest(std::atomic<int64_t>& lowest, int64_t position) {
+  int64_t seen = lowest.load();
+  while ((seen == -1 || position < seen) &&
+         !lowest.compare_exchange_weak(seen, position)) {
+  }
+}
+
 constexpr int64_t kElementsPerTask = 16384;
 
 template <size_t kSize>
@@ -24,12 +33,6 @@ int64_t ScatterTyped(const Tensor& grad_values, const Tensor& indices,
   const int64_t slices = g.slices();
   // Lowest flat position of a bad index, or -1.
   std::atomic<int64_t> first_bad{-1};
-  auto note_bad = [&](int64_t position) {
-    int64_t seen = first_bad.load();
-    while ((seen == -1 || position < seen) &&
-           !first_bad.compare_exchange_weak(seen, position)) {
-    }
-  };
   const int64_t grain =
       std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(k, 1));
   tbb::parallel_for(
@@ -44,7 +47,7 @@ int64_t ScatterTyped(const Tensor& grad_values, const Tensor& indices,
             const int64_t position = in_base + j * g.inner;
             const int64_t index = indices.Load<int64_t>(position);
             if (index < 0 || index >= g.size) {
-              note_bad(position);
+              KeepLowest(first_bad, position);
               continue;
             }
             std::memcpy(out + (out_base + index * g.inner) * kSize,
@@ -127,11 +130,7 @@ int64_t ScatterRows(const Tensor& grad_values, const Tensor& indices,
                       const int64_t bad = ScatterRowRange<kSize>(
                           out, grad_values.data(), indices.data(), size, k,
                           range.begin(), range.end());
-                      if (bad < 0) return;
-                      int64_t seen = first_bad.load();
-                      while ((seen == -1 || bad < seen) &&
-                             !first_bad.compare_exchange_weak(seen, bad)) {
-                      }
+                      if (bad >= 0) KeepLowest(first_bad, bad);
                     });
   return first_bad.load();
 }
