@@ -4,6 +4,8 @@
 
 #include <climits>
 #include <cstddef>
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -116,12 +118,50 @@ std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address) {
+absl::StatusOr<TlsOptions> TlsOptionsFromFiles(
+    const std::string& root_certs_path, const std::string& cert_chain_path,
+    const std::string& private_key_path, const std::string& server_name) {
+  if (cert_chain_path.empty() != private_key_path.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate needs its private key and the key its "
+        "certificate; expected both or neither");
+  }
+  TlsOptions tls;
+  tls.server_name = server_name;
+  for (auto [path, pem] :
+       {std::pair{&root_certs_path, &tls.root_certs_pem},
+        std::pair{&cert_chain_path, &tls.cert_chain_pem},
+        std::pair{&private_key_path, &tls.private_key_pem}}) {
+    if (path->empty()) continue;
+    std::ifstream file(*path, std::ios::binary);
+    std::stringstream contents;
+    contents << file.rdbuf();
+    if (!file || contents.str().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read ", *path, "; expected a PEM file"));
+    }
+    *pem = contents.str();
+  }
+  return tls;
+}
+
+std::shared_ptr<grpc::Channel> CreateChannel(
+    const std::string& address, const std::optional<TlsOptions>& tls) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  if (!tls.has_value()) {
+    return grpc::CreateCustomChannel(address,
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls->root_certs_pem;
+  ssl.pem_cert_chain = tls->cert_chain_pem;
+  ssl.pem_private_key = tls->private_key_pem;
+  if (!tls->server_name.empty()) {
+    args.SetSslTargetNameOverride(tls->server_name);
+  }
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
 absl::string_view ServingStatusName(ServingStatus status) {
@@ -146,7 +186,8 @@ TensorOpsClient::TensorOpsClient(std::shared_ptr<grpc::Channel> channel,
 
 std::unique_ptr<TensorOpsClient> TensorOpsClient::Connect(
     const std::string& address, ClientOptions options) {
-  return std::make_unique<TensorOpsClient>(CreateChannel(address), options);
+  return std::make_unique<TensorOpsClient>(CreateChannel(address, options.tls),
+                                           options);
 }
 
 std::unique_ptr<grpc::ClientContext> TensorOpsClient::NewContext(
@@ -161,6 +202,10 @@ std::unique_ptr<grpc::ClientContext> TensorOpsClient::NewContext(
       call.affinity_key.has_value() ? call.affinity_key : options_.affinity_key;
   if (affinity_key.has_value()) {
     context->AddMetadata(std::string(kAffinityMetadataKey), *affinity_key);
+  }
+  if (options_.auth_token.has_value()) {
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", *options_.auth_token));
   }
   return context;
 }

@@ -29,10 +29,32 @@
 
 namespace tensorops::client {
 
-// An insecure channel to `address` (host:port) whose message size limits
-// are lifted, so the server's own limit (600 MiB by default) is the one that
-// applies.
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address);
+// TLS for a channel (the server's --tls_cert; with its --tls_client_ca, a
+// client certificate too). PEM contents, not paths.
+struct TlsOptions {
+  // CA certificates to verify the server with; empty uses the system's.
+  std::string root_certs_pem;
+  // This client's certificate chain and private key, for mutual TLS; both
+  // or neither.
+  std::string cert_chain_pem;
+  std::string private_key_pem;
+  // The name to check the server's certificate against instead of the
+  // address's host (for addresses that are IPs or load balancers).
+  std::string server_name;
+};
+
+// TlsOptions from PEM files (empty paths are left out). INVALID_ARGUMENT
+// naming the file that cannot be read, or a certificate without its key.
+absl::StatusOr<TlsOptions> TlsOptionsFromFiles(
+    const std::string& root_certs_path, const std::string& cert_chain_path,
+    const std::string& private_key_path, const std::string& server_name = "");
+
+// A channel to `address` (host:port), plaintext or with `tls`, whose message
+// size limits are lifted, so the server's own limit (600 MiB by default) is
+// the one that applies.
+std::shared_ptr<grpc::Channel> CreateChannel(
+    const std::string& address,
+    const std::optional<TlsOptions>& tls = std::nullopt);
 
 // The gRPC metadata key a load balancer hashes on to send calls with the
 // same value to the same replica (deploy/nginx, deploy/envoy). A TopK that
@@ -46,6 +68,12 @@ struct ClientOptions {
   absl::Duration default_timeout = absl::Seconds(30);
   // Sent as kAffinityMetadataKey on every call when set.
   std::optional<std::string> affinity_key = std::nullopt;
+  // Sent as `authorization: Bearer <token>` on every call when set (servers
+  // started with --auth_tokens_file). Use TLS on untrusted networks: over
+  // plaintext the token can be read on the way.
+  std::optional<std::string> auth_token = std::nullopt;
+  // TLS for the channel Connect() creates; plaintext when unset.
+  std::optional<TlsOptions> tls = std::nullopt;
 };
 
 struct CallOptions {
@@ -87,7 +115,7 @@ class TensorOpsClient {
   explicit TensorOpsClient(std::shared_ptr<grpc::Channel> channel,
                            ClientOptions options = ClientOptions());
 
-  // A client over CreateChannel(address).
+  // A client over CreateChannel(address, options.tls).
   static std::unique_ptr<TensorOpsClient> Connect(
       const std::string& address, ClientOptions options = ClientOptions());
 

@@ -1,18 +1,40 @@
 #include "core/op_plans.h"
 
+#include <limits>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 
 namespace tensorops {
 
+namespace {
+
+// Product of shape[begin, end): 0 if any of them is 0, else saturated at
+// INT64_MAX. NumElements accepts a shape with a zero dimension whose other
+// dimensions multiply past int64 (e.g. [2^62, 2^62, 0]); multiplying those
+// plainly is undefined behaviour. Only such a tensor, which has no elements
+// and is never indexed, can saturate.
+int64_t ProductOf(ShapeView shape, size_t begin, size_t end) {
+  int64_t product = 1;
+  bool saturated = false;
+  for (size_t d = begin; d < end; ++d) {
+    if (shape[d] == 0) return 0;
+    saturated =
+        saturated || __builtin_mul_overflow(product, shape[d], &product);
+  }
+  return saturated ? std::numeric_limits<int64_t>::max() : product;
+}
+
+}  // namespace
+
 DimGeometry GeometryAround(ShapeView shape, int64_t dim) {
   DimGeometry geometry;
   geometry.dim = dim;
   if (shape.empty()) return geometry;
-  for (int64_t d = 0; d < dim; ++d) geometry.outer *= shape[d];
+  geometry.outer = ProductOf(shape, 0, dim);
   geometry.size = shape[dim];
-  for (size_t d = dim + 1; d < shape.size(); ++d) geometry.inner *= shape[d];
+  geometry.inner = ProductOf(shape, dim + 1, shape.size());
   return geometry;
 }
 

@@ -23,7 +23,9 @@ struct DimGeometry {
   int64_t slices() const { return outer * inner; }
 };
 
-// Computes the geometry of `shape` around an already wrapped `dim`.
+// Computes the geometry of `shape` around an already wrapped `dim`. For a
+// shape with a zero dimension, outer or inner is 0 where that dimension is
+// among its factors and saturates at INT64_MAX where the others overflow.
 DimGeometry GeometryAround(ShapeView shape, int64_t dim);
 
 struct TopKPlan {

@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   g++ cmake ninja-build pkg-config git clang-format
+  # libFuzzer and its sanitizer runtimes (scripts/check-sanitizers.sh)
+  clang-14 libclang-rt-14-dev
   # core library
   libabsl-dev libtbb-dev
   # service

@@ -116,6 +116,15 @@ Metrics::Metrics(Options options)
                    .Help("RPCs received and not yet finished.")
                    .Register(*registry_)
                    .Add({});
+  auto& abandoned =
+      prometheus::BuildCounter()
+          .Name("tensorops_abandoned_computations_total")
+          .Help(
+              "Computations of cancelled calls (client gone or deadline "
+              "passed): skipped while queued, or stopped while running.")
+          .Register(*registry_);
+  abandoned_queued_ = &abandoned.Add({{"stage", "queued"}});
+  abandoned_running_ = &abandoned.Add({{"stage", "running"}});
   if (!options.backend.empty()) {
     prometheus::BuildGauge()
         .Name("tensorops_backend_info")
@@ -177,6 +186,10 @@ prometheus::Counter& Metrics::RequestCounter(Method method,
 }
 
 void Metrics::RequestStarted() { inflight_->Increment(); }
+
+void Metrics::ComputationAbandoned(bool while_running) {
+  (while_running ? abandoned_running_ : abandoned_queued_)->Increment();
+}
 
 void Metrics::RequestFinished(Method method, grpc::StatusCode code,
                               absl::Duration latency, int64_t request_bytes,

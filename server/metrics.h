@@ -50,6 +50,9 @@ absl::string_view MethodName(Method method);
 //   session_cache_entries, _bytes          gauges, read at scrape time
 //   session_cache_evictions_total          counter, read at scrape time
 //   session_cache_expirations_total        counter, read at scrape time
+//   abandoned_computations_total{stage}    counter, computations of cancelled
+//                                          calls skipped ("queued") or
+//                                          stopped ("running")
 //   backend_info{backend}                  gauge, 1 for the serving backend
 //
 // Thread-safe.
@@ -71,6 +74,9 @@ class Metrics {
   ~Metrics();
 
   void RequestStarted();
+  // A cancelled call's computation was skipped before it started
+  // (while_running false) or stopped partway (true).
+  void ComputationAbandoned(bool while_running);
   void RequestFinished(Method method, grpc::StatusCode code,
                        absl::Duration latency, int64_t request_bytes,
                        int64_t response_bytes);
@@ -99,6 +105,8 @@ class Metrics {
   std::array<prometheus::Counter*, kNumMethods> request_bytes_{};
   std::array<prometheus::Counter*, kNumMethods> response_bytes_{};
   prometheus::Gauge* inflight_;
+  prometheus::Counter* abandoned_queued_;
+  prometheus::Counter* abandoned_running_;
   // Declared last: stops serving before the metrics it reads go away.
   std::unique_ptr<prometheus::Exposer> exposer_;
 };

@@ -13,6 +13,7 @@
 #include "core/cpu/cpu_backend.h"
 #include "core/cuda/cuda_backend.h"
 #include "server/log.h"
+#include "server/transport_credentials.h"
 
 namespace tensorops::server {
 namespace {
@@ -89,6 +90,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       overrides.session_cache.value_or(SessionCache::Options{});
   cache_options.max_bytes = config.session_cache_bytes;
   cache_options.ttl = config.session_ttl;
+  cache_options.max_sessions_per_owner = config.max_sessions_per_caller;
   server->sessions_ = std::make_unique<SessionCache>(std::move(cache_options));
 
   Executor* executor = overrides.executor;
@@ -108,8 +110,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   if (!metrics.ok()) return metrics.status();
   server->metrics_ = *std::move(metrics);
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(config);
+  if (!credentials.ok()) return credentials.status();
+  if (!config.auth_tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<BearerTokens>> tokens = BearerTokens::Load(
+        {.path = config.auth_tokens_file,
+         .log = [](absl::string_view message) { LogInfo(message); }});
+    if (!tokens.ok()) return tokens.status();
+    server->tokens_ = *std::move(tokens);
+  }
+
   TensorOpsServiceOptions service_options;
   service_options.max_message_bytes = config.max_message_bytes;
+  service_options.max_tensor_elements = config.max_tensor_elements;
+  service_options.max_inflight_requests = config.max_inflight_requests;
+  service_options.callers = {
+      .tokens = server->tokens_.get(),
+      .client_certificates = !config.tls_client_ca_file.empty()};
   if (overrides.inline_work_bytes.has_value()) {
     service_options.inline_work_bytes = *overrides.inline_work_bytes;
   }
@@ -124,8 +142,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.address, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(config.address, *credentials, &server->port_);
   // Without SO_REUSEPORT a second server on the same port fails to start
   // instead of silently splitting the traffic with the first.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

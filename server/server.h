@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
+#include "server/bearer_tokens.h"
 #include "server/executor.h"
 #include "server/metrics.h"
 #include "server/server_config.h"
@@ -67,6 +68,8 @@ class Server {
   std::unique_ptr<Backend> backend_;
   int compute_threads_ = 0;
   std::unique_ptr<SessionCache> sessions_;
+  // Null without --auth_tokens_file.
+  std::unique_ptr<BearerTokens> tokens_;
   std::unique_ptr<ThreadPoolExecutor> owned_executor_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<TensorOpsService> service_;

@@ -34,6 +34,32 @@ ABSL_FLAG(std::string, backend, "auto",
           "or auto (cuda when built with CUDA and a GPU is present, else "
           "cpu; the choice and its reason are logged at start).");
 
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain for TLS on the gRPC port (with --tls_key); "
+          "empty serves plaintext. Metrics stay on plain HTTP: keep "
+          "--metrics_address on a private interface.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates for mutual TLS: callers must present a "
+          "certificate they signed, and own their sessions by its identity "
+          "(needs --tls_cert).");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "File of accepted bearer tokens, one per line ('#' comments); calls "
+          "without 'authorization: Bearer <token>' get UNAUTHENTICATED. "
+          "Re-read within a second of a change. Health checks stay open. "
+          "Empty disables token auth.");
+ABSL_FLAG(int64_t, max_tensor_elements, int64_t{1} << 28,
+          "Most elements in any tensor a request carries or asks for "
+          "(default 2^28); more fails with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_inflight_requests, 256,
+          "Most TensorOps calls served at once; more fail with "
+          "RESOURCE_EXHAUSTED (retry with backoff). Health checks do not "
+          "count.");
+ABSL_FLAG(int64_t, max_sessions_per_caller, 16384,
+          "Most saved sessions one caller may hold (a caller is a bearer "
+          "token, a client certificate identity, or every anonymous caller "
+          "together); more fail with RESOURCE_EXHAUSTED.");
+
 namespace tensorops::server {
 
 absl::string_view BackendChoiceName(BackendChoice choice) {
@@ -74,6 +100,32 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         absl::StrCat("--threads is ", config.threads,
                      "; expected 0 (one per core) or a positive count"));
   }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key must be given together (TLS needs both "
+        "the certificate chain and its private key)");
+  }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca needs --tls_cert and --tls_key: mutual TLS is TLS "
+        "with client certificates");
+  }
+  if (config.max_tensor_elements < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_tensor_elements is ", config.max_tensor_elements,
+                     "; expected a positive count"));
+  }
+  if (config.max_inflight_requests < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_inflight_requests is ",
+                     config.max_inflight_requests, "; expected at least 1"));
+  }
+  if (config.max_sessions_per_caller < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_sessions_per_caller is ", config.max_sessions_per_caller,
+        "; expected at least 1 (use --session_cache_bytes=0 to refuse every "
+        "session)"));
+  }
   if (config.shutdown_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--shutdown_timeout is ", absl::FormatDuration(config.shutdown_timeout),
@@ -91,6 +143,13 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.session_cache_bytes = absl::GetFlag(FLAGS_session_cache_bytes);
   config.threads = absl::GetFlag(FLAGS_threads);
   config.shutdown_timeout = absl::GetFlag(FLAGS_shutdown_timeout);
+  config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  config.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  config.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  config.max_tensor_elements = absl::GetFlag(FLAGS_max_tensor_elements);
+  config.max_inflight_requests = absl::GetFlag(FLAGS_max_inflight_requests);
+  config.max_sessions_per_caller = absl::GetFlag(FLAGS_max_sessions_per_caller);
   const std::string backend = absl::GetFlag(FLAGS_backend);
   if (backend == "auto") {
     config.backend = BackendChoice::kAuto;

@@ -39,6 +39,25 @@ struct ServerConfig {
   absl::Duration shutdown_timeout = absl::Seconds(10);
   // The compute backend (--backend).
   BackendChoice backend = BackendChoice::kAuto;
+
+  // Transport security. With a certificate and key the gRPC port speaks TLS
+  // only; with a client CA as well, callers must present a certificate it
+  // signed (mutual TLS). All PEM files; empty means plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Bearer tokens, one per line (server/bearer_tokens.h); empty accepts
+  // every caller. Health checks never need one.
+  std::string auth_tokens_file;
+
+  // Limits; a request over one fails with RESOURCE_EXHAUSTED naming it.
+  // Elements in any tensor a request carries or asks for.
+  int64_t max_tensor_elements = int64_t{1} << 28;
+  // Calls of tensorops.v1.TensorOps being served at once.
+  int64_t max_inflight_requests = 256;
+  // Sessions one caller (token, certificate, or all anonymous callers
+  // together) may hold at once.
+  int64_t max_sessions_per_caller = 16384;
 };
 
 // The configuration the command-line flags describe (call after

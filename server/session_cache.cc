@@ -121,46 +121,84 @@ SessionCache::Shard& SessionCache::ShardFor(absl::string_view id) {
   return *shards_[absl::Hash<absl::string_view>{}(id) % shards_.size()];
 }
 
-absl::StatusOr<std::string> SessionCache::Save(SavedTopK state) {
+absl::Status SessionCache::ReserveOwnerSlot(absl::string_view owner) {
+  absl::MutexLock lock(&owners_mutex_);
+  int64_t& held = owner_sessions_[owner];
+  if (options_.max_sessions_per_owner > 0 &&
+      held >= options_.max_sessions_per_owner) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this caller already holds ", held,
+        " sessions, the most one caller may keep "
+        "(--max_sessions_per_caller); free some with ReleaseSession or a "
+        "Backward without retain_session, let them expire (--session_ttl), "
+        "or use the stateless Backward"));
+  }
+  ++held;
+  return absl::OkStatus();
+}
+
+void SessionCache::ReleaseOwnerSlot(absl::string_view owner) {
+  absl::MutexLock lock(&owners_mutex_);
+  auto it = owner_sessions_.find(owner);
+  if (it != owner_sessions_.end() && --it->second <= 0) {
+    owner_sessions_.erase(it);
+  }
+}
+
+int64_t SessionCache::SessionsOf(absl::string_view owner) const {
+  absl::MutexLock lock(&owners_mutex_);
+  auto it = owner_sessions_.find(owner);
+  return it == owner_sessions_.end() ? 0 : it->second;
+}
+
+absl::StatusOr<std::string> SessionCache::Save(SavedTopK state,
+                                               absl::string_view owner) {
   const int64_t bytes = SessionFootprintBytes(state);
   if (absl::Status fits = CheckFits(bytes); !fits.ok()) return fits;
+  if (absl::Status slot = ReserveOwnerSlot(owner); !slot.ok()) return slot;
   auto shared_state = std::make_shared<const SavedTopK>(std::move(state));
+  // Room first, so that the byte total never passes the cap, not even
+  // between this insert and the evictions it causes.
+  ReserveBytes(bytes);
   std::string id;
-  int64_t total_bytes = 0;
   for (bool stored = false; !stored;) {
     absl::StatusOr<std::string> new_id = NewSessionId();
-    if (!new_id.ok()) return new_id.status();
+    if (!new_id.ok()) {
+      ReleaseOwnerSlot(owner);
+      bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+      return new_id.status();
+    }
     id = *std::move(new_id);
     Shard& shard = ShardFor(id);
     absl::MutexLock lock(&shard.mutex);
     // 128 random bits do not collide in practice; if they ever did, draw
     // again rather than shadow a live session.
     if (shard.index.contains(id)) continue;
-    shard.lru.push_front(Entry{id, shared_state, bytes, Now()});
+    shard.lru.push_front(
+        Entry{id, std::string(owner), shared_state, bytes, Now()});
     shard.index.emplace(absl::string_view(shard.lru.front().id),
                         shard.lru.begin());
-    // Counted under the shard lock, like removals, so the totals never
-    // miss an entry that is already reachable.
+    // Counted under the shard lock, like removals, so the count never
+    // misses an entry that is already reachable (its bytes were reserved).
     entries_.fetch_add(1, std::memory_order_relaxed);
-    total_bytes = bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
     stored = true;
   }
-  if (total_bytes > options_.max_bytes) EvictToFit();
   return id;
 }
 
 absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Get(
-    absl::string_view id) {
-  return Lookup(id, Access::kKeep);
+    absl::string_view id, absl::string_view owner) {
+  return Lookup(id, owner, Access::kKeep);
 }
 
 absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Take(
-    absl::string_view id) {
-  return Lookup(id, Access::kConsume);
+    absl::string_view id, absl::string_view owner) {
+  return Lookup(id, owner, Access::kConsume);
 }
 
-absl::Status SessionCache::Release(absl::string_view id) {
-  absl::Status status = Lookup(id, Access::kRelease).status();
+absl::Status SessionCache::Release(absl::string_view id,
+                                   absl::string_view owner) {
+  absl::Status status = Lookup(id, owner, Access::kRelease).status();
   // Releasing a consumed session finds nothing to free: NOT_FOUND, with the
   // same explanation.
   if (status.code() == absl::StatusCode::kFailedPrecondition) {
@@ -170,7 +208,7 @@ absl::Status SessionCache::Release(absl::string_view id) {
 }
 
 absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Lookup(
-    absl::string_view id, Access access) {
+    absl::string_view id, absl::string_view owner, Access access) {
   if (absl::Status status = CheckIdFormat(id); !status.ok()) return status;
   Shard& shard = ShardFor(id);
   const absl::Time now = Now();
@@ -178,12 +216,15 @@ absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Lookup(
   std::shared_ptr<const SavedTopK> freed;
   absl::MutexLock lock(&shard.mutex);
   auto found = shard.index.find(id);
-  if (found == shard.index.end()) return GoneError(id, shard);
+  if (found == shard.index.end()) return GoneError(id, owner, shard);
   auto it = found->second;
+  // Another caller's session: answered as if it did not exist, and left
+  // untouched (not even its expiry is acted on).
+  if (it->owner != owner) return GoneError(id, owner, shard);
   if (IsExpired(*it, now)) {
     freed = RemoveLocked(shard, it, FreedReason::kExpired);
     expirations_.fetch_add(1, std::memory_order_relaxed);
-    return GoneError(id, shard);
+    return GoneError(id, owner, shard);
   }
   switch (access) {
     case Access::kKeep:
@@ -204,18 +245,20 @@ std::shared_ptr<const SavedTopK> SessionCache::RemoveLocked(
   std::shared_ptr<const SavedTopK> state = std::move(it->state);
   entries_.fetch_sub(1, std::memory_order_relaxed);
   bytes_.fetch_sub(it->bytes, std::memory_order_relaxed);
-  RememberFreedLocked(shard, it->id, reason);
+  ReleaseOwnerSlot(it->owner);
+  RememberFreedLocked(shard, *it, reason);
   shard.index.erase(absl::string_view(it->id));
   shard.lru.erase(it);
   return state;
 }
 
-void SessionCache::RememberFreedLocked(Shard& shard, const std::string& id,
+void SessionCache::RememberFreedLocked(Shard& shard, const Entry& entry,
                                        FreedReason reason) {
   if (options_.freed_ids_per_shard == 0) return;
-  auto [it, inserted] = shard.freed.insert_or_assign(id, reason);
+  auto [it, inserted] =
+      shard.freed.insert_or_assign(entry.id, Shard::Freed{reason, entry.owner});
   if (!inserted) return;  // already queued; the newer reason wins
-  shard.freed_order.push_back(id);
+  shard.freed_order.push_back(entry.id);
   while (shard.freed_order.size() > options_.freed_ids_per_shard) {
     shard.freed.erase(shard.freed_order.front());
     shard.freed_order.pop_front();
@@ -223,16 +266,18 @@ void SessionCache::RememberFreedLocked(Shard& shard, const std::string& id,
 }
 
 absl::Status SessionCache::GoneError(absl::string_view id,
+                                     absl::string_view owner,
                                      const Shard& shard) const {
   auto it = shard.freed.find(std::string(id));
-  if (it == shard.freed.end()) {
+  if (it == shard.freed.end() || it->second.owner != owner) {
     return absl::NotFoundError(absl::StrCat(
         "unknown session_id \"", id,
-        "\": this server never issued it, or freed it so long ago that it no "
-        "longer remembers (sessions live in the memory of the server that "
-        "ran TopK and do not survive a restart)"));
+        "\": this server never issued it (to this caller), or freed it so "
+        "long ago that it no longer remembers (sessions belong to the caller "
+        "that ran TopK, live in the memory of that server and do not survive "
+        "a restart)"));
   }
-  switch (it->second) {
+  switch (it->second.reason) {
     case FreedReason::kConsumed:
       return absl::FailedPreconditionError(absl::StrCat(
           "session \"", id,
@@ -260,33 +305,49 @@ absl::Status SessionCache::GoneError(absl::string_view id,
   return absl::NotFoundError(absl::StrCat("session \"", id, "\" is gone"));
 }
 
-void SessionCache::EvictToFit() {
-  std::vector<std::shared_ptr<const SavedTopK>> freed;
-  {
-    absl::MutexLock evict_lock(&evict_mutex_);
-    while (bytes_.load(std::memory_order_relaxed) > options_.max_bytes) {
-      // The globally least recently used entry is the oldest of the shards'
-      // LRU tails.
-      Shard* victim = nullptr;
-      absl::Time oldest = absl::InfiniteFuture();
-      for (const auto& shard : shards_) {
-        absl::MutexLock lock(&shard->mutex);
-        if (!shard->lru.empty() && shard->lru.back().last_used < oldest) {
-          oldest = shard->lru.back().last_used;
-          victim = shard.get();
-        }
+void SessionCache::ReserveBytes(int64_t bytes) {
+  int64_t total = bytes_.load(std::memory_order_relaxed);
+  while (true) {
+    if (total + bytes <= options_.max_bytes) {
+      if (bytes_.compare_exchange_weak(total, total + bytes,
+                                       std::memory_order_relaxed)) {
+        return;
       }
-      if (victim == nullptr) break;
-      absl::MutexLock lock(&victim->mutex);
-      // The tail may have changed since it was inspected; evicting the
-      // shard's current tail is still a least recently used choice.
-      if (victim->lru.empty()) continue;
-      freed.push_back(RemoveLocked(*victim, std::prev(victim->lru.end()),
-                                   FreedReason::kEvicted));
-      evictions_.fetch_add(1, std::memory_order_relaxed);
+      continue;  // `total` was reloaded
+    }
+    // Nothing to evict means the room is held by other saves between their
+    // reservation and their insert: they finish in microseconds.
+    if (!EvictOldest()) std::this_thread::yield();
+    total = bytes_.load(std::memory_order_relaxed);
+  }
+}
+
+bool SessionCache::EvictOldest() {
+  // Declared before the locks, so the indices are freed after both.
+  std::shared_ptr<const SavedTopK> freed;
+  absl::MutexLock evict_lock(&evict_mutex_);
+  // The globally least recently used entry is the oldest of the shards' LRU
+  // tails.
+  Shard* victim = nullptr;
+  absl::Time oldest = absl::InfiniteFuture();
+  for (const auto& shard : shards_) {
+    absl::MutexLock lock(&shard->mutex);
+    if (!shard->lru.empty() && shard->lru.back().last_used < oldest) {
+      oldest = shard->lru.back().last_used;
+      victim = shard.get();
     }
   }
-  // `freed` releases the indices here, outside every lock.
+  if (victim == nullptr) return false;
+  {
+    absl::MutexLock lock(&victim->mutex);
+    // The tail may have changed since it was inspected; evicting the shard's
+    // current tail is still a least recently used choice.
+    if (victim->lru.empty()) return true;
+    freed = RemoveLocked(*victim, std::prev(victim->lru.end()),
+                         FreedReason::kEvicted);
+  }
+  evictions_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 size_t SessionCache::ReapExpired() {

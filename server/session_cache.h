@@ -44,8 +44,10 @@ struct SessionCacheStats {
 //
 // - Ids are 128 random bits from the OS (getrandom), hex-encoded.
 // - Sharded by id: lookups and inserts lock one shard only. The byte total is
-//   an atomic; only inserts that overflow the cap look at every shard (to
-//   evict the least recently used session across all of them).
+//   an atomic that a new session reserves its bytes in before it is stored,
+//   so it never exceeds the cap; only inserts that would overflow the cap
+//   look at every shard (to evict the least recently used session across
+//   all of them).
 // - Bounded by bytes (indices plus a fixed per-entry overhead), with LRU
 //   eviction; a single session larger than the cap is refused.
 // - Sessions idle for the TTL are freed by a background reaper thread, and
@@ -54,6 +56,11 @@ struct SessionCacheStats {
 // - A bounded record of recently freed ids lets errors say why an id is gone
 //   (consumed by Backward, released, expired or evicted) rather than only
 //   "unknown"; ids older than that record read as unknown.
+// - Every session belongs to the caller (an opaque owner string, "" for
+//   anonymous callers) that saved it: for any other owner its id reads as
+//   unknown (NOT_FOUND), exactly like an id never issued, so an id that
+//   leaked tells another caller nothing. Each owner may hold a bounded number
+//   of sessions.
 class SessionCache {
  public:
   using Clock = std::function<absl::Time()>;
@@ -61,6 +68,8 @@ class SessionCache {
   struct Options {
     // Upper bound on SessionFootprintBytes summed over all sessions.
     int64_t max_bytes = int64_t{1} << 30;
+    // Sessions one owner may hold at once; 0 means no limit.
+    int64_t max_sessions_per_owner = 0;
     // A session unused for this long is freed.
     absl::Duration ttl = absl::Minutes(10);
     int num_shards = 16;
@@ -89,21 +98,29 @@ class SessionCache {
   // so that callers can refuse before computing what they would save.
   absl::Status CheckFits(int64_t footprint_bytes) const;
 
-  // Stores `state` and returns its new id. RESOURCE_EXHAUSTED if it alone is
-  // larger than max_bytes; otherwise least recently used sessions are
-  // evicted as needed. INTERNAL if the OS gives no random bytes.
-  absl::StatusOr<std::string> Save(SavedTopK state);
+  // Stores `state` for `owner` and returns its new id. RESOURCE_EXHAUSTED if
+  // it alone is larger than max_bytes or `owner` already holds
+  // max_sessions_per_owner sessions; otherwise least recently used sessions
+  // (of any owner) are evicted as needed. INTERNAL if the OS gives no random
+  // bytes.
+  absl::StatusOr<std::string> Save(SavedTopK state,
+                                   absl::string_view owner = "");
 
   // The state of session `id`, which stays stored and counts as used now.
-  absl::StatusOr<std::shared_ptr<const SavedTopK>> Get(absl::string_view id);
+  absl::StatusOr<std::shared_ptr<const SavedTopK>> Get(
+      absl::string_view id, absl::string_view owner = "");
 
   // The state of session `id`, which is removed (consumed): a later Get or
   // Take fails with FAILED_PRECONDITION.
-  absl::StatusOr<std::shared_ptr<const SavedTopK>> Take(absl::string_view id);
+  absl::StatusOr<std::shared_ptr<const SavedTopK>> Take(
+      absl::string_view id, absl::string_view owner = "");
 
   // Frees session `id`. NOT_FOUND if it is not stored (also when consumed),
   // saying why if known.
-  absl::Status Release(absl::string_view id);
+  absl::Status Release(absl::string_view id, absl::string_view owner = "");
+
+  // Sessions `owner` holds now.
+  int64_t SessionsOf(absl::string_view owner) const;
 
   // Frees every session idle for the TTL or longer; returns how many.
   size_t ReapExpired();
@@ -114,13 +131,15 @@ class SessionCache {
   // Errors for ids (shared with Get/Take):
   // - INVALID_ARGUMENT: not 32 lowercase hex digits.
   // - FAILED_PRECONDITION: consumed by a Backward without retain_session.
-  // - NOT_FOUND: released, expired, evicted, or unknown (message says which).
+  // - NOT_FOUND: released, expired, evicted, or unknown (message says which);
+  //   always "unknown" when `owner` is not the session's.
 
  private:
   enum class FreedReason { kConsumed, kReleased, kExpired, kEvicted };
 
   struct Entry {
     std::string id;
+    std::string owner;
     std::shared_ptr<const SavedTopK> state;
     int64_t bytes = 0;
     absl::Time last_used;
@@ -135,14 +154,18 @@ class SessionCache {
         ABSL_GUARDED_BY(mutex);
     // Recently freed ids, oldest first, and why they were freed.
     std::deque<std::string> freed_order ABSL_GUARDED_BY(mutex);
-    absl::flat_hash_map<std::string, FreedReason> freed ABSL_GUARDED_BY(mutex);
+    struct Freed {
+      FreedReason reason;
+      std::string owner;
+    };
+    absl::flat_hash_map<std::string, Freed> freed ABSL_GUARDED_BY(mutex);
   };
 
   // How Lookup treats a found session.
   enum class Access { kKeep, kConsume, kRelease };
 
-  absl::StatusOr<std::shared_ptr<const SavedTopK>> Lookup(absl::string_view id,
-                                                          Access access);
+  absl::StatusOr<std::shared_ptr<const SavedTopK>> Lookup(
+      absl::string_view id, absl::string_view owner, Access access);
   Shard& ShardFor(absl::string_view id);
   absl::Time Now() const;
   bool IsExpired(const Entry& entry, absl::Time now) const;
@@ -152,13 +175,20 @@ class SessionCache {
                                                 std::list<Entry>::iterator it,
                                                 FreedReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mutex);
-  void RememberFreedLocked(Shard& shard, const std::string& id,
-                           FreedReason reason)
+  void RememberFreedLocked(Shard& shard, const Entry& entry, FreedReason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mutex);
-  absl::Status GoneError(absl::string_view id, const Shard& shard) const
+  absl::Status GoneError(absl::string_view id, absl::string_view owner,
+                         const Shard& shard) const
       ABSL_SHARED_LOCKS_REQUIRED(shard.mutex);
-  // Evicts least recently used sessions until the total fits the cap.
-  void EvictToFit();
+  // Counts a new session for `owner`; RESOURCE_EXHAUSTED at the limit.
+  absl::Status ReserveOwnerSlot(absl::string_view owner);
+  void ReleaseOwnerSlot(absl::string_view owner);
+  // Adds `bytes` to the byte total, first evicting least recently used
+  // sessions until they fit under the cap (which CheckFits guaranteed).
+  void ReserveBytes(int64_t bytes);
+  // Evicts the least recently used session of all shards; false if there
+  // was none.
+  bool EvictOldest();
   void ReaperLoop(absl::Duration interval);
 
   const Options options_;
@@ -167,7 +197,12 @@ class SessionCache {
   std::atomic<int64_t> bytes_{0};
   std::atomic<int64_t> evictions_{0};
   std::atomic<int64_t> expirations_{0};
-  // One evictor at a time, so concurrent inserts do not over-evict.
+  // Sessions per owner (only owners holding at least one). Taken after a
+  // shard lock, never before one.
+  mutable absl::Mutex owners_mutex_;
+  absl::flat_hash_map<std::string, int64_t> owner_sessions_
+      ABSL_GUARDED_BY(owners_mutex_);
+  // One evictor at a time.
   absl::Mutex evict_mutex_;
   absl::Notification stop_reaper_;
   std::thread reaper_;

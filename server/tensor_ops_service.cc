@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/cancellation.h"
 #include "core/op_plans.h"
 #include "core/status_macros.h"
 #include "proto/tensor_codec.h"
@@ -31,18 +32,27 @@ absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
 }  // namespace
 
 // One RPC: finishes it with a Status and records its metrics once the
-// response has been sent (OnDone), then deletes itself.
+// response has been sent (OnDone), then deletes itself. Counts itself in
+// `inflight` for its lifetime, and turns gRPC's cancellation (client gone,
+// deadline passed) into a Cancellation its computation observes.
 class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
  public:
-  Call(Metrics* metrics, Method method, int64_t request_bytes,
-       const google::protobuf::Message& response)
+  Call(Metrics* metrics, std::atomic<int64_t>& inflight, Method method,
+       int64_t request_bytes, const google::protobuf::Message& response)
       : metrics_(metrics),
+        inflight_(inflight),
+        inflight_at_start_(inflight.fetch_add(1, std::memory_order_relaxed) +
+                           1),
         method_(method),
         request_bytes_(request_bytes),
         response_(response),
         start_(std::chrono::steady_clock::now()) {
     if (metrics_ != nullptr) metrics_->RequestStarted();
   }
+
+  // Calls in flight when this one arrived, itself included.
+  int64_t inflight_at_start() const { return inflight_at_start_; }
+  Cancellation& cancellation() { return cancellation_; }
 
   void Complete(const absl::Status& status) {
     grpc::Status grpc_status = ToGrpcStatus(status);
@@ -53,7 +63,10 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
     Finish(std::move(grpc_status));
   }
 
-  void OnCancel() override { cancelled_.store(true); }
+  void OnCancel() override {
+    cancelled_.store(true);
+    cancellation_.Cancel();
+  }
 
   void OnDone() override {
     if (metrics_ != nullptr) {
@@ -64,11 +77,14 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
           absl::FromChrono(std::chrono::steady_clock::now() - start_),
           request_bytes_, code == grpc::StatusCode::OK ? response_bytes_ : 0);
     }
+    inflight_.fetch_sub(1, std::memory_order_relaxed);
     delete this;
   }
 
  private:
   Metrics* const metrics_;
+  std::atomic<int64_t>& inflight_;
+  const int64_t inflight_at_start_;
   const Method method_;
   const int64_t request_bytes_;
   const google::protobuf::Message& response_;
@@ -76,6 +92,7 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
   grpc::StatusCode code_ = grpc::StatusCode::UNKNOWN;
   int64_t response_bytes_ = 0;
   std::atomic<bool> cancelled_{false};
+  Cancellation cancellation_;
 };
 
 TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
@@ -90,9 +107,22 @@ TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
 grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
     grpc::CallbackServerContext* context, Method method,
     const google::protobuf::Message& request,
-    const google::protobuf::Message& response, absl::StatusOr<Work> work) {
-  auto* call = new Call(metrics_, method,
+    const google::protobuf::Message& response, Prepare prepare) {
+  auto* call = new Call(metrics_, inflight_, method,
                         static_cast<int64_t>(request.ByteSizeLong()), response);
+  absl::StatusOr<std::string> caller =
+      IdentifyCaller(*context, options_.callers);
+  if (!caller.ok()) {
+    call->Complete(caller.status());
+    return call;
+  }
+  if (call->inflight_at_start() > options_.max_inflight_requests) {
+    call->Complete(absl::ResourceExhaustedError(absl::StrCat(
+        "the server is already serving ", options_.max_inflight_requests,
+        " calls, its limit (--max_inflight_requests); retry with backoff")));
+    return call;
+  }
+  absl::StatusOr<Work> work = prepare(*caller);
   if (!work.ok()) {
     call->Complete(work.status());
   } else if (work->bytes <= options_.inline_work_bytes) {
@@ -100,14 +130,26 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
   } else {
     // The request and response stay alive until Complete() finishes the
     // call, so the work may keep reading the request's bytes in place.
-    executor_.Submit([call, context, run = std::move(work->run)]() mutable {
-      if (context->IsCancelled()) {
-        call->Complete(absl::CancelledError(
-            "the call was cancelled before its computation started"));
-        return;
-      }
-      call->Complete(std::move(run)());
-    });
+    executor_.Submit(
+        [this, call, context, run = std::move(work->run)]() mutable {
+          // OnCancel may have run before gRPC marks the context cancelled.
+          if (call->cancellation().cancelled() || context->IsCancelled()) {
+            if (metrics_ != nullptr) metrics_->ComputationAbandoned(false);
+            call->Complete(absl::CancelledError(
+                "the call was cancelled before its computation started"));
+            return;
+          }
+          absl::Status status;
+          {
+            CancellationScope scope(&call->cancellation());
+            status = std::move(run)();
+          }
+          if (status.code() == absl::StatusCode::kCancelled &&
+              call->cancellation().cancelled() && metrics_ != nullptr) {
+            metrics_->ComputationAbandoned(true);
+          }
+          call->Complete(status);
+        });
   }
   return call;
 }
@@ -127,6 +169,20 @@ absl::Status TensorOpsService::CheckResponseFits(int64_t data_bytes,
       " bytes of tensor data, more than this server's message limit of ",
       options_.max_message_bytes,
       " bytes (--max_message_bytes); expected a smaller result"));
+}
+
+absl::Status TensorOpsService::CheckElementLimit(ShapeView shape,
+                                                 absl::string_view what) const {
+  absl::StatusOr<int64_t> count = NumElements(shape);
+  if (count.ok() && *count <= options_.max_tensor_elements) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      what, " has ",
+      count.ok() ? absl::StrCat(*count) : std::string("more than 2^63"),
+      " elements (shape ", ShapeToString(shape),
+      "), more than this server's limit of ", options_.max_tensor_elements,
+      " per tensor (--max_tensor_elements); expected a smaller tensor"));
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
@@ -149,6 +205,7 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
   }
   TENSOROPS_RETURN_IF_ERROR(
       CheckResponseFits(*output_bytes, spec.shape.size(), 1));
+  TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(spec.shape, "input"));
   return Work{.bytes = *output_bytes,
               .run = [this, output_dtype, shape = std::move(spec.shape), ones,
                       output]() -> absl::Status {
@@ -161,12 +218,14 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
-    const v1::TopKRequest& request, v1::TopKResponse* response) {
+    const v1::TopKRequest& request, const std::string& caller,
+    v1::TopKResponse* response) {
   if (!request.has_input()) {
     return MissingTensor("input", "the tensor to select from");
   }
   TENSOROPS_ASSIGN_OR_RETURN(Tensor input,
                              ViewFromProto(request.input(), "input"));
+  TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(input.shape(), "input"));
   TopKOptions options;
   options.k = request.k();
   options.dim = request.has_dim() ? request.dim() : -1;
@@ -191,36 +250,39 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
   }
   const int64_t bytes =
       static_cast<int64_t>(input.byte_size()) + values_bytes + indices_bytes;
-  return Work{
-      .bytes = bytes,
-      .run = [this, input = std::move(input), options, wrapped_dim,
-              save = request.save_for_backward(), response]() -> absl::Status {
-        TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
-                                   backend_.TopK(input, options));
-        if (save) {
-          // The saved indices share the core's buffer with `result`; the
-          // response gets its own copy below.
-          TENSOROPS_ASSIGN_OR_RETURN(
-              std::string session_id,
-              sessions_.Save(SavedTopK{.indices = result.indices,
-                                       .input_shape = input.shape(),
-                                       .dim = wrapped_dim}));
-          response->set_session_id(std::move(session_id));
-        }
-        TensorToProto(result.values, response->mutable_values());
-        TensorToProto(result.indices, response->mutable_indices());
-        return absl::OkStatus();
-      }};
+  return Work{.bytes = bytes,
+              .run = [this, input = std::move(input), options, wrapped_dim,
+                      save = request.save_for_backward(), caller,
+                      response]() -> absl::Status {
+                TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
+                                           backend_.TopK(input, options));
+                if (save) {
+                  // The saved indices share the core's buffer with `result`;
+                  // the response gets its own copy below.
+                  TENSOROPS_ASSIGN_OR_RETURN(
+                      std::string session_id,
+                      sessions_.Save(SavedTopK{.indices = result.indices,
+                                               .input_shape = input.shape(),
+                                               .dim = wrapped_dim},
+                                     caller));
+                  response->set_session_id(std::move(session_id));
+                }
+                TensorToProto(result.values, response->mutable_values());
+                TensorToProto(result.indices, response->mutable_indices());
+                return absl::OkStatus();
+              }};
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
-    const v1::BackwardRequest& request, v1::BackwardResponse* response) {
+    const v1::BackwardRequest& request, const std::string& caller,
+    v1::BackwardResponse* response) {
   if (!request.has_grad_values()) {
     return MissingTensor("grad_values",
                          "the gradient with respect to TopK's values");
   }
   TENSOROPS_ASSIGN_OR_RETURN(
       Tensor grad, ViewFromProto(request.grad_values(), "grad_values"));
+  TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(grad.shape(), "grad_values"));
 
   // What the backward scatters into: from the session or from the request.
   std::shared_ptr<const SavedTopK> saved;
@@ -235,7 +297,8 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
           "given (the session holds TopK's); send them without session_id "
           "for the stateless Backward");
     }
-    TENSOROPS_ASSIGN_OR_RETURN(saved, sessions_.Get(request.session_id()));
+    TENSOROPS_ASSIGN_OR_RETURN(saved,
+                               sessions_.Get(request.session_id(), caller));
     indices = saved->indices;
     input_shape = saved->input_shape;
     dim = saved->dim;
@@ -248,6 +311,7 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
     }
     TENSOROPS_ASSIGN_OR_RETURN(indices,
                                ViewFromProto(request.indices(), "indices"));
+    TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(indices.shape(), "indices"));
     TENSOROPS_ASSIGN_OR_RETURN(
         input_shape, ShapeFromProto(request.input_shape(), "input_shape"));
     dim = request.has_dim() ? request.dim() : -1;
@@ -261,11 +325,14 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
   const int64_t output_bytes = *ByteSize(grad.dtype(), input_shape);
   TENSOROPS_RETURN_IF_ERROR(
       CheckResponseFits(output_bytes, input_shape.size(), 1));
+  TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(
+      input_shape, "the gradient of input_shape (Backward's result)"));
 
   // Consume the session only once the request is known to be good; of
   // several concurrent Backward calls on one session exactly one gets it.
   if (saved != nullptr && !request.retain_session()) {
-    TENSOROPS_RETURN_IF_ERROR(sessions_.Take(request.session_id()).status());
+    TENSOROPS_RETURN_IF_ERROR(
+        sessions_.Take(request.session_id(), caller).status());
   }
   const int64_t bytes = static_cast<int64_t>(grad.byte_size()) +
                         static_cast<int64_t>(indices.byte_size()) +
@@ -286,50 +353,60 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
 grpc::ServerUnaryReactor* TensorOpsService::ZerosLike(
     grpc::CallbackServerContext* context, const v1::ZerosLikeRequest* request,
     v1::ZerosLikeResponse* response) {
-  return Dispatch(
-      context, Method::kZerosLike, *request, *response,
-      PrepareFill(request->has_input() ? &request->input() : nullptr,
-                  request->dtype(), /*ones=*/false,
-                  response->mutable_output()));
+  return Dispatch(context, Method::kZerosLike, *request, *response,
+                  [&](const std::string&) {
+                    return PrepareFill(
+                        request->has_input() ? &request->input() : nullptr,
+                        request->dtype(), /*ones=*/false,
+                        response->mutable_output());
+                  });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::OnesLike(
     grpc::CallbackServerContext* context, const v1::OnesLikeRequest* request,
     v1::OnesLikeResponse* response) {
   return Dispatch(
-      context, Method::kOnesLike, *request, *response,
-      PrepareFill(request->has_input() ? &request->input() : nullptr,
-                  request->dtype(), /*ones=*/true, response->mutable_output()));
+      context, Method::kOnesLike, *request, *response, [&](const std::string&) {
+        return PrepareFill(request->has_input() ? &request->input() : nullptr,
+                           request->dtype(), /*ones=*/true,
+                           response->mutable_output());
+      });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::TopK(
     grpc::CallbackServerContext* context, const v1::TopKRequest* request,
     v1::TopKResponse* response) {
   return Dispatch(context, Method::kTopK, *request, *response,
-                  PrepareTopK(*request, response));
+                  [&](const std::string& caller) {
+                    return PrepareTopK(*request, caller, response);
+                  });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::Backward(
     grpc::CallbackServerContext* context, const v1::BackwardRequest* request,
     v1::BackwardResponse* response) {
   return Dispatch(context, Method::kBackward, *request, *response,
-                  PrepareBackward(*request, response));
+                  [&](const std::string& caller) {
+                    return PrepareBackward(*request, caller, response);
+                  });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::ReleaseSession(
     grpc::CallbackServerContext* context,
     const v1::ReleaseSessionRequest* request,
     v1::ReleaseSessionResponse* response) {
-  if (request->session_id().empty()) {
-    return Dispatch(context, Method::kReleaseSession, *request, *response,
-                    absl::InvalidArgumentError(
-                        "session_id is empty; expected an id returned by "
-                        "TopK with save_for_backward"));
-  }
-  return Dispatch(context, Method::kReleaseSession, *request, *response,
-                  Work{.bytes = 0, .run = [this, request] {
-                         return sessions_.Release(request->session_id());
-                       }});
+  return Dispatch(
+      context, Method::kReleaseSession, *request, *response,
+      [&](const std::string& caller) -> absl::StatusOr<Work> {
+        if (request->session_id().empty()) {
+          return absl::InvalidArgumentError(
+              "session_id is empty; expected an id returned by TopK with "
+              "save_for_backward");
+        }
+        return Work{.bytes = 0, .run = [this, request, caller] {
+                      return sessions_.Release(request->session_id(), caller);
+                    }};
+      });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::GetServerInfo(
@@ -338,19 +415,28 @@ grpc::ServerUnaryReactor* TensorOpsService::GetServerInfo(
     v1::GetServerInfoResponse* response) {
   return Dispatch(
       context, Method::kGetServerInfo, *request, *response,
-      Work{.bytes = 0, .run = [this, response] {
-             response->set_version(options_.version);
-             response->set_backend(std::string(backend_.name()));
-             response->set_compute_threads(options_.compute_threads);
-             response->set_max_message_bytes(options_.max_message_bytes);
-             response->set_session_ttl_ms(
-                 absl::ToInt64Milliseconds(sessions_.options().ttl));
-             response->set_session_cache_bytes(sessions_.options().max_bytes);
-             const SessionCacheStats stats = sessions_.stats();
-             response->set_session_count(stats.entries);
-             response->set_session_bytes(stats.bytes);
-             return absl::OkStatus();
-           }});
+      [&](const std::string& caller) -> absl::StatusOr<Work> {
+        return Work{
+            .bytes = 0, .run = [this, response, caller] {
+              response->set_version(options_.version);
+              response->set_backend(std::string(backend_.name()));
+              response->set_compute_threads(options_.compute_threads);
+              response->set_max_message_bytes(options_.max_message_bytes);
+              response->set_session_ttl_ms(
+                  absl::ToInt64Milliseconds(sessions_.options().ttl));
+              response->set_session_cache_bytes(sessions_.options().max_bytes);
+              const SessionCacheStats stats = sessions_.stats();
+              response->set_session_count(stats.entries);
+              response->set_session_bytes(stats.bytes);
+              response->set_max_tensor_elements(options_.max_tensor_elements);
+              response->set_max_inflight_requests(
+                  options_.max_inflight_requests);
+              response->set_max_sessions_per_caller(
+                  sessions_.options().max_sessions_per_owner);
+              response->set_caller_session_count(sessions_.SessionsOf(caller));
+              return absl::OkStatus();
+            }};
+      });
 }
 
 }  // namespace tensorops::server

@@ -4,14 +4,17 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
+#include "server/caller_identity.h"
 #include "server/executor.h"
 #include "server/metrics.h"
 #include "server/session_cache.h"
@@ -28,16 +31,27 @@ struct TensorOpsServiceOptions {
   // executor. Larger calls go to the executor. Negative sends every call
   // to the executor.
   int64_t inline_work_bytes = int64_t{16} << 10;
+  // Elements in any tensor a request carries or asks for.
+  int64_t max_tensor_elements = int64_t{1} << 28;
+  // Calls served at once; the ones over it fail with RESOURCE_EXHAUSTED.
+  int64_t max_inflight_requests = 256;
+  // Authentication and session ownership.
+  CallerPolicy callers;
   // Reported by GetServerInfo.
   std::string version;
   int compute_threads = 0;
 };
 
-// Each RPC validates its request on the gRPC thread (a bad request is
-// answered at once and allocates nothing sized from it), then computes on
-// the executor, whose threads call the backend (which runs its own TBB
-// arena), and finishes the call from there. Request tensors are read in
-// place; each result byte is copied once, into the response.
+// Each RPC identifies its caller (UNAUTHENTICATED without an accepted token
+// when tokens are configured), is admitted if fewer than
+// max_inflight_requests are being served, and validates its request on the
+// gRPC thread (a bad request is answered at once and allocates nothing sized
+// from it). It then computes on the executor, whose threads call the backend
+// (which runs its own TBB arena), and finishes the call from there. A call
+// cancelled by its client or its deadline is not started if still queued and
+// its backend computation stops early if running. Request tensors are read
+// in place; each result byte is copied once, into the response. Sessions are
+// saved and looked up as the caller's own.
 //
 // Thread-safe; the backend, cache, executor and metrics must outlive it.
 class TensorOpsService final
@@ -81,20 +95,29 @@ class TensorOpsService final
     absl::AnyInvocable<absl::Status() &&> run;
   };
 
+  // Turns a request from `caller` (IdentifyCaller's owner string) into work.
+  using Prepare =
+      absl::FunctionRef<absl::StatusOr<Work>(const std::string& caller)>;
+
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      Method method,
                                      const google::protobuf::Message& request,
                                      const google::protobuf::Message& response,
-                                     absl::StatusOr<Work> work);
+                                     Prepare prepare);
 
   absl::StatusOr<Work> PrepareFill(const tensorops::v1::Tensor* input,
                                    int dtype, bool ones,
                                    tensorops::v1::Tensor* output);
   absl::StatusOr<Work> PrepareTopK(const tensorops::v1::TopKRequest& request,
+                                   const std::string& caller,
                                    tensorops::v1::TopKResponse* response);
   absl::StatusOr<Work> PrepareBackward(
-      const tensorops::v1::BackwardRequest& request,
+      const tensorops::v1::BackwardRequest& request, const std::string& caller,
       tensorops::v1::BackwardResponse* response);
+
+  // RESOURCE_EXHAUSTED naming --max_tensor_elements if `shape` (of the
+  // tensor `what`) has more elements than allowed.
+  absl::Status CheckElementLimit(ShapeView shape, absl::string_view what) const;
 
   // RESOURCE_EXHAUSTED if a response carrying tensors of `data_bytes` in
   // total (and ranks summing to `total_rank`) would exceed the message limit.
@@ -106,6 +129,8 @@ class TensorOpsService final
   Executor& executor_;
   Metrics* const metrics_;
   const TensorOpsServiceOptions options_;
+  // Calls between Dispatch and OnDone.
+  std::atomic<int64_t> inflight_{0};
 };
 
 }  // namespace tensorops::server

@@ -1,5 +1,7 @@
 #include "client/cli/cli.h"
 
+#include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -7,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,8 +26,10 @@ namespace {
 // Options every command accepts, before or after the command name.
 const std::vector<OptionSpec>& GlobalOptions() {
   static const auto* const kOptions = new std::vector<OptionSpec>{
-      {"address", true}, {"timeout", true},      {"output", true},
-      {"dtype", true},   {"affinity-key", true}, {"help", false},
+      {"address", true},         {"timeout", true},         {"output", true},
+      {"dtype", true},           {"affinity-key", true},    {"tls", false},
+      {"tls-ca", true},          {"tls-cert", true},        {"tls-key", true},
+      {"tls-server-name", true}, {"auth-token-file", true}, {"help", false},
   };
   return *kOptions;
 }
@@ -42,6 +47,18 @@ constexpr absl::string_view kGlobalHelp =
     "  --affinity-key=KEY   sent as x-tensorops-affinity metadata, so a load\n"
     "                       balancer routes a topk --save and its backward to\n"
     "                       the same replica\n"
+    "  --tls                use TLS, verifying the server with the system's "
+    "CAs\n"
+    "  --tls-ca=PEM         use TLS, verifying the server with these CAs\n"
+    "  --tls-cert=PEM --tls-key=PEM\n"
+    "                       client certificate and key (mutual TLS; implies "
+    "TLS)\n"
+    "  --tls-server-name=N  name the server's certificate must carry (default:"
+    "\n"
+    "                       the address's host)\n"
+    "  --auth-token-file=F  send the bearer token in F (first line); or set\n"
+    "                       TENSOROPS_AUTH_TOKEN (a flag value would show in "
+    "ps)\n"
     "\n"
     "TENSOR is a nested list such as '[[1, 2], [3, 4]]' or a .npy file.\n"
     "dtypes: float32 float64 float16 bfloat16 int8 int16 int32 int64 uint8 "
@@ -92,6 +109,43 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
   return timeout;
 }
 
+// TLS from --tls, --tls-ca, --tls-cert, --tls-key and --tls-server-name;
+// nullopt (plaintext) when none is given.
+absl::StatusOr<std::optional<TlsOptions>> TlsFromArgs(const ParsedArgs& args) {
+  const std::string ca = args.Get("tls-ca").value_or("");
+  const std::string cert = args.Get("tls-cert").value_or("");
+  const std::string key = args.Get("tls-key").value_or("");
+  const std::string name = args.Get("tls-server-name").value_or("");
+  if (!args.Has("tls") && ca.empty() && cert.empty() && key.empty() &&
+      name.empty()) {
+    return std::nullopt;
+  }
+  absl::StatusOr<TlsOptions> tls = TlsOptionsFromFiles(ca, cert, key, name);
+  if (!tls.ok()) return UsageError(tls.status().message());
+  return *std::move(tls);
+}
+
+// The bearer token from --auth-token-file or $TENSOROPS_AUTH_TOKEN.
+absl::StatusOr<std::optional<std::string>> AuthTokenFromArgs(
+    const ParsedArgs& args) {
+  if (std::optional<std::string> path = args.Get("auth-token-file")) {
+    std::ifstream file(*path);
+    std::string token;
+    if (!file || !std::getline(file, token) ||
+        absl::StripAsciiWhitespace(token).empty()) {
+      return UsageError(absl::StrCat("--auth-token-file ", *path,
+                                     ": cannot read a token from its first "
+                                     "line"));
+    }
+    return std::string(absl::StripAsciiWhitespace(token));
+  }
+  if (const char* env = std::getenv("TENSOROPS_AUTH_TOKEN");
+      env != nullptr && *env != '\0') {
+    return std::string(env);
+  }
+  return std::nullopt;
+}
+
 absl::Status Run(absl::Span<const std::string> args, std::ostream& out) {
   const std::optional<std::string> name = FindCommandName(args);
   if (!name.has_value()) {
@@ -137,6 +191,9 @@ absl::Status Run(absl::Span<const std::string> args, std::ostream& out) {
   }
   ClientOptions client_options;
   client_options.affinity_key = parsed->Get("affinity-key");
+  TENSOROPS_ASSIGN_OR_RETURN(client_options.tls, TlsFromArgs(*parsed));
+  TENSOROPS_ASSIGN_OR_RETURN(client_options.auth_token,
+                             AuthTokenFromArgs(*parsed));
   if (std::optional<std::string> text = parsed->Get("timeout")) {
     TENSOROPS_ASSIGN_OR_RETURN(client_options.default_timeout,
                                ParseTimeout(*text));

@@ -154,7 +154,14 @@ absl::Status RunInfo(const CommandContext& context) {
               << "session_ttl_ms: " << info.session_ttl_ms() << "\n"
               << "session_cache_bytes: " << info.session_cache_bytes() << "\n"
               << "session_count: " << info.session_count() << "\n"
-              << "session_bytes: " << info.session_bytes() << "\n";
+              << "session_bytes: " << info.session_bytes() << "\n"
+              << "max_tensor_elements: " << info.max_tensor_elements() << "\n"
+              << "max_inflight_requests: " << info.max_inflight_requests()
+              << "\n"
+              << "max_sessions_per_caller: " << info.max_sessions_per_caller()
+              << "\n"
+              << "caller_session_count: " << info.caller_session_count()
+              << "\n";
   return absl::OkStatus();
 }
 

@@ -1,8 +1,11 @@
 #include "core/cpu/cpu_backend.h"
 
+#include <tbb/task_group.h>
+
 #include <cstring>
 #include <utility>
 
+#include "core/cancellation.h"
 #include "core/cpu/fill_kernel.h"
 #include "core/cpu/scatter_kernel.h"
 #include "core/cpu/topk_kernel.h"
@@ -15,6 +18,31 @@ CpuBackend::CpuBackend(CpuBackendOptions options)
     : arena_(options.num_threads > 0 ? options.num_threads
                                      : tbb::task_arena::automatic) {}
 
+absl::Status CpuBackend::RunInArena(absl::FunctionRef<void()> kernel) {
+  Cancellation* cancellation = CurrentCancellation();
+  if (cancellation == nullptr) {
+    arena_.execute([&] { kernel(); });
+    return absl::OkStatus();
+  }
+  if (cancellation->cancelled()) return CancelledComputationError();
+  // The kernel's parallel loops bind to this context, so cancelling it stops
+  // them from starting more chunks; other calls in the arena are unaffected.
+  tbb::task_group_context context;
+  const Cancellation::CallbackId subscription =
+      cancellation->Subscribe([&context] { context.cancel_group_execution(); });
+  tbb::task_group_status result = tbb::task_group_status::complete;
+  arena_.execute([&] {
+    tbb::task_group group(context);
+    result = group.run_and_wait([&] { kernel(); });
+  });
+  cancellation->Unsubscribe(subscription);
+  if (result == tbb::task_group_status::canceled ||
+      context.is_group_execution_cancelled()) {
+    return CancelledComputationError();
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Tensor> CpuBackend::Filled(DType dtype, ShapeView shape,
                                           uint64_t bits) {
   TENSOROPS_ASSIGN_OR_RETURN(
@@ -22,10 +50,10 @@ absl::StatusOr<Tensor> CpuBackend::Filled(DType dtype, ShapeView shape,
       Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
   std::byte value[8];
   std::memcpy(value, &bits, sizeof(value));  // little-endian low bytes first
-  arena_.execute([&] {
+  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
     cpu::FillKernel(output.mutable_data(), output.num_elements(),
                     DTypeSize(dtype), value);
-  });
+  }));
   return output;
 }
 
@@ -46,10 +74,10 @@ absl::StatusOr<TopKResult> CpuBackend::TopK(const Tensor& input,
       result.values, Tensor::Allocate(input.dtype(), plan.output_shape));
   TENSOROPS_ASSIGN_OR_RETURN(
       result.indices, Tensor::Allocate(DType::kInt64, plan.output_shape));
-  arena_.execute([&] {
+  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
     cpu::TopKKernel(input, plan, options.largest, options.sorted, result.values,
                     result.indices);
-  });
+  }));
   return result;
 }
 
@@ -65,9 +93,9 @@ absl::StatusOr<Tensor> CpuBackend::TopKBackward(const Tensor& grad_values,
       Tensor grad_input,
       Tensor::Allocate(grad_values.dtype(), plan.output_shape));
   absl::Status status;
-  arena_.execute([&] {
+  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
     status = cpu::ScatterKernel(grad_values, indices, plan, grad_input);
-  });
+  }));
   TENSOROPS_RETURN_IF_ERROR(status);
   return grad_input;
 }

@@ -4,6 +4,8 @@
 
 #include <tbb/task_arena.h>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "core/backend.h"
 
 namespace tensorops {
@@ -15,7 +17,9 @@ struct CpuBackendOptions {
 
 // Runs every operation in its own oneTBB arena of num_threads threads, so the
 // thread count is fixed per backend and independent of callers' threads.
-// Concurrent calls share the arena.
+// Concurrent calls share the arena. Honours the calling thread's
+// CancellationScope (core/cancellation.h): a cancelled call stops its
+// parallel loops between chunks and returns CANCELLED.
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(CpuBackendOptions options = {});
@@ -33,6 +37,10 @@ class CpuBackend final : public Backend {
                                       int64_t dim) override;
 
  private:
+  // Runs `kernel` in the arena, cancellable by the thread's
+  // CurrentCancellation(); CANCELLED if it was cancelled before or while
+  // running (then its output is incomplete).
+  absl::Status RunInArena(absl::FunctionRef<void()> kernel);
   absl::StatusOr<Tensor> Filled(DType dtype, ShapeView shape, uint64_t bits);
 
   mutable tbb::task_arena arena_;

@@ -68,10 +68,26 @@ inline void ZeroInCache(std::byte* dst, int64_t bytes) {
   if (i < bytes) std::memset(dst + i, 0, bytes - i);
 }
 
+// ThreadSanitizer instruments the ifunc resolver that target_clones
+// generates, and the loader runs it before the sanitizer's runtime is up, so
+// the program crashes at start (gcc 12 and clang 14): TSan builds keep the
+// default clone only.
+#if defined(__SANITIZE_THREAD__)
+#define TENSOROPS_CLONE_FOR_AVX2
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TENSOROPS_CLONE_FOR_AVX2
+#endif
+#endif
+#ifndef TENSOROPS_CLONE_FOR_AVX2
+#define TENSOROPS_CLONE_FOR_AVX2 \
+  __attribute__((target_clones("avx2", "default")))
+#endif
+
 // Whether every one of `count` int64 indices lies in [0, limit). Branch-free
 // and vectorized; cloned for AVX2, which compares four at a time.
-__attribute__((target_clones("avx2", "default"))) bool AllBelow(
-    const std::byte* index_bytes, int64_t count, uint64_t limit) {
+TENSOROPS_CLONE_FOR_AVX2 bool AllBelow(const std::byte* index_bytes,
+                                       int64_t count, uint64_t limit) {
   uint64_t bad = 0;
   for (int64_t j = 0; j < count; ++j) {
     uint64_t index;

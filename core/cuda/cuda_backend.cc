@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/cancellation.h"
 #include "core/cpu/fill_kernel.h"
 #include "core/cuda/cuda_status.h"
 #include "core/cuda/kernels.h"
@@ -77,7 +78,13 @@ class Request final : public cuda::ScratchAllocator {
     }
   }
 
+  // CANCELLED if the thread's CurrentCancellation() is already cancelled:
+  // device work, once queued, runs to the end (it takes milliseconds).
   absl::Status Start(int device) {
+    if (const Cancellation* cancellation = CurrentCancellation();
+        cancellation != nullptr && cancellation->cancelled()) {
+      return CancelledComputationError();
+    }
     TENSOROPS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device), "cudaSetDevice");
     TENSOROPS_CUDA_RETURN_IF_ERROR(
         cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),

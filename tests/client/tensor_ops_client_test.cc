@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -247,6 +249,110 @@ TEST_F(TensorOpsClientTest, EmptyAndScalarTensorsTravel) {
   ASSERT_THAT(scalar.status(), IsOk());
   EXPECT_THAT(Values<int32_t>(scalar->values), ElementsAre(-9));
   EXPECT_THAT(Values<int64_t>(scalar->indices), ElementsAre(0));
+}
+
+}  // namespace
+}  // namespace tensorops::client
+
+namespace tensorops::client {
+namespace {
+
+using ::tensorops::testing::IsOk;
+using ::tensorops::testing::MakeTensor;
+using ::tensorops::testing::StatusIs;
+using ::tensorops::testing::Values;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// A server with mutual TLS and bearer tokens (certificates made by
+// tests/support/make_test_certs.sh), and clients configured against it.
+class SecureClientTest : public ::testing::Test {
+ protected:
+  static constexpr char kToken[] = "client-test-token-0123456789";
+
+  static void SetUpTestSuite() {
+    dir_ = new std::string(
+        absl::StrCat(::testing::TempDir(), "tensorops-client-tls-", getpid()));
+    ASSERT_EQ(std::system(
+                  absl::StrCat(TENSOROPS_MAKE_TEST_CERTS, " ", *dir_).c_str()),
+              0);
+    std::ofstream(*dir_ + "/tokens") << kToken << "\n";
+    server::ServerConfig config;
+    config.address = "127.0.0.1:0";
+    config.metrics_address = "";
+    config.threads = 2;
+    config.backend = server::BackendChoice::kCpu;
+    config.tls_cert_file = *dir_ + "/server.pem";
+    config.tls_key_file = *dir_ + "/server.key";
+    config.tls_client_ca_file = *dir_ + "/ca.pem";
+    config.auth_tokens_file = *dir_ + "/tokens";
+    absl::StatusOr<std::unique_ptr<server::Server>> started =
+        server::Server::Start(config);
+    ASSERT_THAT(started.status(), IsOk());
+    server_ = started->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    std::system(absl::StrCat("rm -rf ", *dir_).c_str());
+    delete dir_;
+  }
+
+  static std::unique_ptr<TensorOpsClient> Client(
+      std::optional<std::string> token, bool with_certificate = true) {
+    absl::StatusOr<TlsOptions> tls = TlsOptionsFromFiles(
+        *dir_ + "/ca.pem", with_certificate ? *dir_ + "/alice.pem" : "",
+        with_certificate ? *dir_ + "/alice.key" : "",
+        /*server_name=*/"localhost");
+    EXPECT_THAT(tls.status(), IsOk());
+    ClientOptions options;
+    options.tls = *tls;
+    options.auth_token = std::move(token);
+    options.default_timeout = absl::Seconds(10);
+    return TensorOpsClient::Connect(absl::StrCat("127.0.0.1:", server_->port()),
+                                    options);
+  }
+
+  static std::string* dir_;
+  static server::Server* server_;
+};
+
+std::string* SecureClientTest::dir_ = nullptr;
+server::Server* SecureClientTest::server_ = nullptr;
+
+TEST_F(SecureClientTest, CertificateAndTokenReachTheServer) {
+  std::unique_ptr<TensorOpsClient> client = Client(kToken);
+  absl::StatusOr<TopKOutput> top = client->TopK(
+      MakeTensor<float>(DType::kFloat32, {4}, {3, 1, 4, 2}), {.k = 2});
+  ASSERT_THAT(top.status(), IsOk());
+  EXPECT_THAT(Values<int64_t>(top->indices), ElementsAre(2, 0));
+}
+
+TEST_F(SecureClientTest, WithoutATokenCallsAreUnauthenticated) {
+  std::unique_ptr<TensorOpsClient> client = Client(std::nullopt);
+  EXPECT_THAT(client->GetServerInfo().status(),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("authorization: Bearer")));
+  // Health stays open for probes.
+  EXPECT_THAT(client->Health(), IsOk());
+}
+
+TEST_F(SecureClientTest, WithoutACertificateNothingConnects) {
+  std::unique_ptr<TensorOpsClient> client =
+      Client(kToken, /*with_certificate=*/false);
+  EXPECT_THAT(client->GetServerInfo().status(),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(TlsOptionsTest, FilesMustBeReadableAndComeInPairs) {
+  EXPECT_THAT(TlsOptionsFromFiles("/nonexistent/ca.pem", "", ""),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("/nonexistent/ca.pem")));
+  EXPECT_THAT(
+      TlsOptionsFromFiles("", "/some/cert.pem", ""),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("private key")));
+  absl::StatusOr<TlsOptions> system_roots = TlsOptionsFromFiles("", "", "");
+  ASSERT_THAT(system_roots.status(), IsOk());
+  EXPECT_TRUE(system_roots->root_certs_pem.empty());
 }
 
 }  // namespace

@@ -72,6 +72,21 @@ TEST_F(TopKBackwardTest, EmptyGradGivesZeros) {
   EXPECT_THAT(Values<float>(*g), ElementsAre(0, 0, 0, 0, 0, 0));
 }
 
+// Empty, with other dimensions whose product overflows int64 (found by
+// tests/fuzz/request_fuzzer).
+TEST_F(TopKBackwardTest, EmptyWithHugeOtherDimensions) {
+  const int64_t huge = int64_t{1} << 62;
+  const Shape shape = {huge, huge, 0};
+  Tensor grad = MakeTensor<float>(DType::kFloat32, shape, {});
+  Tensor indices = MakeTensor<int64_t>(DType::kInt64, shape, {});
+  for (int64_t dim = 0; dim < 3; ++dim) {
+    absl::StatusOr<Tensor> g = backend_.TopKBackward(grad, indices, shape, dim);
+    ASSERT_THAT(g, IsOk());
+    EXPECT_EQ(g->shape(), shape);
+    EXPECT_EQ(g->num_elements(), 0);
+  }
+}
+
 TEST_F(TopKBackwardTest, LastDuplicateIndexWins) {
   Tensor grad = MakeTensor<float>(DType::kFloat32, {3}, {1, 2, 3});
   Tensor indices = MakeTensor<int64_t>(DType::kInt64, {3}, {1, 1, 0});

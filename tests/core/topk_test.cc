@@ -239,6 +239,26 @@ TEST_F(TopKTest, ZeroSizeInputs) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// A zero dimension makes a tensor empty however large the others are, even
+// when their product overflows int64 (found by tests/fuzz/request_fuzzer:
+// the plan's geometry multiplied them, which is undefined behaviour).
+TEST_F(TopKTest, ZeroSizeInputsWithHugeOtherDimensions) {
+  const int64_t huge = int64_t{1} << 62;
+  for (const Shape& shape :
+       {Shape{huge, huge, 0}, Shape{0, huge, huge}, Shape{huge, 0, huge}}) {
+    Tensor x = MakeTensor<float>(DType::kFloat32, shape, {});
+    for (int64_t dim = 0; dim < 3; ++dim) {
+      const int64_t k = std::min<int64_t>(shape[dim], 1);
+      TopKResult r = Run(x, {.k = k, .dim = dim});
+      Shape expected = shape;
+      expected[dim] = k;
+      EXPECT_EQ(r.values.shape(), expected);
+      EXPECT_EQ(r.indices.shape(), expected);
+      EXPECT_EQ(r.values.num_elements(), 0);
+    }
+  }
+}
+
 TEST_F(TopKTest, KZeroGivesEmptySlices) {
   Tensor x = MakeTensor<float>(DType::kFloat32, {3, 4}, std::vector<float>(12));
   TopKResult r = Run(x, {.k = 0, .dim = 1});

@@ -377,7 +377,9 @@ TEST(ServerBinaryTest, HelpDescribesTheFlags) {
   for (const char* flag :
        {"--address", "--metrics_address", "--max_message_bytes",
         "--session_ttl", "--session_cache_bytes", "--threads",
-        "--shutdown_timeout"}) {
+        "--shutdown_timeout", "--tls_cert", "--tls_key", "--tls_client_ca",
+        "--auth_tokens_file", "--max_tensor_elements",
+        "--max_inflight_requests", "--max_sessions_per_caller"}) {
     EXPECT_THAT(output, HasSubstr(flag));
   }
   EXPECT_THAT(output, HasSubstr("127.0.0.1:50051"));
@@ -386,11 +388,21 @@ TEST(ServerBinaryTest, HelpDescribesTheFlags) {
 }
 
 TEST(ServerBinaryTest, RejectsBadFlagValues) {
-  Child child = Spawn({"--session_ttl=-5s", "--metrics_address="});
-  const std::string output = ReadUntil(child.stderr_fd, "\xff");
-  ::close(child.stderr_fd);
-  EXPECT_THAT(output, HasSubstr("--session_ttl"));
-  EXPECT_EQ(WaitForExit(child.pid, absl::Seconds(10)), 2);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--session_ttl=-5s", "--session_ttl"},
+      {"--max_tensor_elements=0", "--max_tensor_elements"},
+      {"--max_inflight_requests=-1", "--max_inflight_requests"},
+      {"--max_sessions_per_caller=0", "--max_sessions_per_caller"},
+      {"--tls_cert=/some/cert.pem", "--tls_key"},
+      {"--tls_client_ca=/some/ca.pem", "--tls_client_ca"},
+  };
+  for (const auto& [flag, named] : cases) {
+    Child child = Spawn({flag, "--metrics_address="});
+    const std::string output = ReadUntil(child.stderr_fd, "\xff");
+    ::close(child.stderr_fd);
+    EXPECT_THAT(output, HasSubstr(named)) << flag;
+    EXPECT_EQ(WaitForExit(child.pid, absl::Seconds(10)), 2) << flag;
+  }
 }
 
 TEST(ServerBinaryTest, ServesAndExitsCleanlyOnSigterm) {

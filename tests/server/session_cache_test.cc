@@ -150,6 +150,84 @@ TEST(SessionCacheTest, UnknownAndMalformedIds) {
   }
 }
 
+TEST(SessionCacheTest, ASessionIsUnknownToEveryoneButItsOwner) {
+  FakeClock clock;
+  SessionCache cache(ManualOptions(clock));
+  absl::StatusOr<std::string> id = cache.Save(MakeState(4), "token:alice");
+  ASSERT_THAT(id, IsOk());
+  const std::string unknown =
+      std::string(
+          cache.Get(std::string(32, 'a'), "token:bob").status().message())
+          .replace(std::string("unknown session_id \"").size(), 32, *id);
+  for (absl::string_view stranger : {"token:bob", "", "x509:alice"}) {
+    EXPECT_THAT(cache.Get(*id, stranger),
+                StatusIs(absl::StatusCode::kNotFound, unknown));
+    EXPECT_THAT(cache.Take(*id, stranger),
+                StatusIs(absl::StatusCode::kNotFound, unknown));
+    EXPECT_THAT(cache.Release(*id, stranger),
+                StatusIs(absl::StatusCode::kNotFound, unknown));
+  }
+  EXPECT_EQ(cache.stats().entries, 1);
+  EXPECT_THAT(cache.Take(*id, "token:alice"), IsOk());
+  // Why it is gone is the owner's business only.
+  EXPECT_THAT(cache.Get(*id, "token:alice"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(cache.Get(*id, "token:bob"),
+              StatusIs(absl::StatusCode::kNotFound, unknown));
+}
+
+TEST(SessionCacheTest, EachOwnerHoldsAtMostItsLimit) {
+  FakeClock clock;
+  SessionCache::Options options = ManualOptions(clock);
+  options.max_sessions_per_owner = 2;
+  SessionCache cache(options);
+  absl::StatusOr<std::string> first = cache.Save(MakeState(1), "a");
+  absl::StatusOr<std::string> second = cache.Save(MakeState(1), "a");
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
+  EXPECT_THAT(cache.Save(MakeState(1), "a"),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("--max_sessions_per_caller")));
+  EXPECT_THAT(cache.Save(MakeState(1), "b"), IsOk());
+  EXPECT_EQ(cache.SessionsOf("a"), 2);
+  EXPECT_EQ(cache.SessionsOf("b"), 1);
+  // Every way a session goes frees its slot: release, consume, expiry.
+  ASSERT_THAT(cache.Release(*first, "a"), IsOk());
+  absl::StatusOr<std::string> third = cache.Save(MakeState(1), "a");
+  ASSERT_THAT(third, IsOk());
+  ASSERT_THAT(cache.Take(*second, "a"), IsOk());
+  EXPECT_EQ(cache.SessionsOf("a"), 1);
+  clock.Advance(options.ttl);
+  cache.ReapExpired();
+  EXPECT_EQ(cache.SessionsOf("a"), 0);
+  EXPECT_EQ(cache.SessionsOf("b"), 0);
+}
+
+TEST(SessionCacheTest, ConcurrentSavesNeverTakeTheTotalOverTheCap) {
+  SessionCache::Options options;
+  options.start_reaper = false;
+  options.max_bytes = 10 * FootprintOf(8);
+  SessionCache cache(options);
+  std::atomic<bool> done{false};
+  int64_t most = 0;
+  std::thread sampler([&] {
+    while (!done.load()) most = std::max(most, cache.stats().bytes);
+  });
+  std::vector<std::thread> savers;
+  for (int t = 0; t < 4; ++t) {
+    savers.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i)
+        ASSERT_THAT(cache.Save(MakeState(8)), IsOk());
+    });
+  }
+  for (std::thread& saver : savers) saver.join();
+  done.store(true);
+  sampler.join();
+  EXPECT_LE(most, options.max_bytes);
+  EXPECT_EQ(cache.stats().bytes, options.max_bytes);
+  EXPECT_EQ(cache.stats().evictions, 8000 - 10);
+}
+
 TEST(SessionCacheTest, EvictsLeastRecentlyUsedUnderTheByteCap) {
   FakeClock clock;
   SessionCache::Options options = ManualOptions(clock);

@@ -82,22 +82,46 @@ class Client:
     """
 
     def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, channel=None,
-                 affinity_key=None):
+                 affinity_key=None, auth_token=None, tls=False, tls_ca=None,
+                 tls_cert=None, tls_key=None, tls_server_name=None):
         """`timeout`: default deadline of each call in seconds (None for
         none). `channel`: an existing grpc.Channel to use instead of
         connecting to `address`. `affinity_key`: sent on every call as
         `x-tensorops-affinity` metadata, which the shipped load balancer
         configs hash on, so a session's TopK and Backward reach the same
-        replica."""
+        replica. `auth_token`: sent as `authorization: Bearer <token>` (for
+        servers with --auth_tokens_file). TLS: `tls=True` verifies the server
+        with the system's CAs, `tls_ca` (a PEM file path) with those CAs;
+        `tls_cert` and `tls_key` (PEM file paths) present a client
+        certificate for mutual TLS; `tls_server_name` is the name the
+        server's certificate must carry when it is not the address's host.
+        Any TLS argument implies tls=True."""
         if channel is None:
-            channel = grpc.insecure_channel(
-                address,
-                options=[
-                    # The server's limit (600 MiB by default) is the one that matters.
-                    ("grpc.max_receive_message_length", -1),
-                    ("grpc.max_send_message_length", -1),
-                ],
-            )
+            options = [
+                # The server's limit (600 MiB by default) is the one that matters.
+                ("grpc.max_receive_message_length", -1),
+                ("grpc.max_send_message_length", -1),
+            ]
+            if tls or tls_ca or tls_cert or tls_key or tls_server_name:
+                if bool(tls_cert) != bool(tls_key):
+                    raise ValueError("tls_cert and tls_key go together (a client "
+                                     "certificate needs its private key)")
+
+                def read(path):
+                    if path is None:
+                        return None
+                    with open(path, "rb") as f:
+                        return f.read()
+
+                credentials = grpc.ssl_channel_credentials(
+                    root_certificates=read(tls_ca),
+                    private_key=read(tls_key),
+                    certificate_chain=read(tls_cert))
+                if tls_server_name:
+                    options.append(("grpc.ssl_target_name_override", tls_server_name))
+                channel = grpc.secure_channel(address, credentials, options=options)
+            else:
+                channel = grpc.insecure_channel(address, options=options)
             self._owns_channel = True
         else:
             self._owns_channel = False
@@ -107,6 +131,7 @@ class Client:
         self.address = address
         self.timeout = timeout
         self.affinity_key = affinity_key
+        self.auth_token = auth_token
 
     def close(self):
         if self._owns_channel:
@@ -120,9 +145,11 @@ class Client:
 
     def _call(self, method, request, timeout):
         try:
-            metadata = None
+            metadata = []
             if self.affinity_key is not None:
-                metadata = ((AFFINITY_METADATA_KEY, str(self.affinity_key)),)
+                metadata.append((AFFINITY_METADATA_KEY, str(self.affinity_key)))
+            if self.auth_token is not None:
+                metadata.append(("authorization", "Bearer " + str(self.auth_token)))
             return method(request, timeout=self.timeout if timeout is None else timeout,
                           metadata=metadata)
         except grpc.RpcError as error:
