@@ -510,14 +510,8 @@ TEST(LimitsTest, EachCallerHoldsAtMostTheSessionLimit) {
 // --- cancellation --------------------------------------------------------
 
 // The value of a counter series in the server's metrics text.
-double MetricValue(Server& server, const std::string& series) {
-  std::istringstream text(server.metrics().Render());
-  for (std::string line; std::getline(text, line);) {
-    if (line.rfind(series + " ", 0) == 0) {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return -1;
+double ServerMetric(Server& server, const std::string& series) {
+  return MetricValue(server.metrics().Render(), series).value_or(-1);
 }
 
 constexpr char kAbandonedQueued[] =
@@ -528,7 +522,7 @@ constexpr char kAbandonedRunning[] =
 // Polls until `series` reaches `value`; false after 10 s.
 bool WaitForMetric(Server& server, const std::string& series, double value) {
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (MetricValue(server, series) < value) {
+  while (ServerMetric(server, series) < value) {
     if (absl::Now() > deadline) return false;
     absl::SleepFor(absl::Milliseconds(10));
   }
@@ -557,16 +551,16 @@ TEST(CancellationRpcTest, ACallWhoseDeadlinePassedInTheQueueIsNotComputed) {
   absl::SleepFor(absl::Milliseconds(300));
   executor.Open();
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (MetricValue(server->server(), kAbandonedQueued) +
-                 MetricValue(server->server(), kAbandonedRunning) <
+  while (ServerMetric(server->server(), kAbandonedQueued) +
+                 ServerMetric(server->server(), kAbandonedRunning) <
              1 &&
          absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   // Skipped in the queue (or, if the cancellation arrived only as it
   // started, stopped at once); either way no TopK result and no session.
-  EXPECT_EQ(MetricValue(server->server(), kAbandonedQueued) +
-                MetricValue(server->server(), kAbandonedRunning),
+  EXPECT_EQ(ServerMetric(server->server(), kAbandonedQueued) +
+                ServerMetric(server->server(), kAbandonedRunning),
             1);
   EXPECT_EQ(server->server().sessions().stats().entries, 0);
 }
@@ -626,7 +620,8 @@ TEST(CancellationRpcTest, CancellingDuringTheComputationStopsIt) {
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_TRUE(WaitForMetric(server->server(), kAbandonedRunning, 1))
-      << "queued abandons: " << MetricValue(server->server(), kAbandonedQueued);
+      << "queued abandons: "
+      << ServerMetric(server->server(), kAbandonedQueued);
   // The server goes on serving.
   Caller caller(server->channel());
   v1::TopKResponse top;

@@ -49,21 +49,6 @@ std::string StringField(int number, const std::string& value) {
                       std::string(1, static_cast<char>(value.size())), value);
 }
 
-// The value of the sample `series` (name and labels, exactly as exported)
-// in a Prometheus text exposition.
-std::optional<double> MetricValue(const std::string& exposition,
-                                  const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) ||
-        !absl::ConsumePrefix(&line, " ")) {
-      continue;
-    }
-    double value;
-    if (absl::SimpleAtod(line, &value)) return value;
-  }
-  return std::nullopt;
-}
-
 // An async TopK whose completion can be awaited.
 struct PendingTopK {
   grpc::ClientContext context;

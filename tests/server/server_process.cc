@@ -174,12 +174,7 @@ std::string ServerProcess::target() const {
 }
 
 std::shared_ptr<grpc::Channel> ServerProcess::NewChannel() const {
-  grpc::ChannelArguments arguments;
-  arguments.SetMaxReceiveMessageSize(-1);
-  arguments.SetMaxSendMessageSize(-1);
-  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(target(), grpc::InsecureChannelCredentials(),
-                                   arguments);
+  return NewTestChannel(target());
 }
 
 std::string ServerProcess::ScrapeMetrics() const {
@@ -216,19 +211,6 @@ int64_t ServerProcess::ResidentBytes() const {
     }
   }
   return -1;
-}
-
-std::optional<double> MetricValue(const std::string& exposition,
-                                  const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) ||
-        !absl::ConsumePrefix(&line, " ")) {
-      continue;
-    }
-    double value;
-    if (absl::SimpleAtod(line, &value)) return value;
-  }
-  return std::nullopt;
 }
 
 std::string RequestsSeries(const std::string& method, const std::string& code) {

@@ -15,6 +15,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "tests/server/server_test_util.h"
 
 namespace tensorops::server::testing {
 
@@ -91,10 +92,6 @@ class ServerProcess {
   int port_ = 0;
   int metrics_port_ = 0;
 };
-
-// The value of `series` in a Prometheus text exposition.
-std::optional<double> MetricValue(const std::string& exposition,
-                                  const std::string& series);
 
 // The tensorops_requests_total series for `method` and `code`.
 std::string RequestsSeries(const std::string& method, const std::string& code);

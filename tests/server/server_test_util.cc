@@ -7,7 +7,10 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
 namespace tensorops::server::testing {
@@ -41,14 +44,31 @@ std::string TestServer::target() const {
   return absl::StrCat("127.0.0.1:", server_->port());
 }
 
-std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {
+std::shared_ptr<grpc::Channel> NewTestChannel(const std::string& target) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(-1);
   arguments.SetMaxSendMessageSize(-1);
   // A connection of its own rather than one shared with other channels.
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(target(), grpc::InsecureChannelCredentials(),
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
                                    arguments);
+}
+
+std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {
+  return NewTestChannel(target());
+}
+
+std::optional<double> MetricValue(const std::string& exposition,
+                                  const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    if (!absl::ConsumePrefix(&line, series) ||
+        !absl::ConsumePrefix(&line, " ")) {
+      continue;
+    }
+    double value;
+    if (absl::SimpleAtod(line, &value)) return value;
+  }
+  return std::nullopt;
 }
 
 std::unique_ptr<grpc::ClientContext> ContextWithTimeout(

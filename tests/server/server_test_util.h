@@ -143,6 +143,15 @@ class GatedExecutor final : public Executor {
 // (headers and body), or "" if the connection fails.
 std::string HttpGet(int port, const std::string& path);
 
+// The value of the sample `series` (name and labels, exactly as exported) in
+// a Prometheus text exposition; nullopt if absent.
+std::optional<double> MetricValue(const std::string& exposition,
+                                  const std::string& series);
+
+// A plaintext channel to `target` on a connection of its own, without
+// message size limits (the server's own limits apply).
+std::shared_ptr<grpc::Channel> NewTestChannel(const std::string& target);
+
 }  // namespace tensorops::server::testing
 
 #endif  // TENSOROPS_TESTS_SERVER_SERVER_TEST_UTIL_H_
