@@ -52,16 +52,22 @@ bool BearerTokens::FileVersion::operator==(const FileVersion& other) const {
 
 BearerTokens::BearerTokens(Options options) : options_(std::move(options)) {}
 
-absl::StatusOr<BearerTokens::Parsed> BearerTokens::ReadFile(
+absl::StatusOr<BearerTokens::FileVersion> BearerTokens::VersionOf(
     const std::string& path) {
-  Parsed parsed;
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--auth_tokens_file ", path, ": cannot stat: ", std::strerror(errno)));
   }
-  parsed.version.modified = info.st_mtim;
-  parsed.version.size = info.st_size;
+  return FileVersion{.modified = info.st_mtim, .size = info.st_size};
+}
+
+absl::StatusOr<BearerTokens::Parsed> BearerTokens::ReadFile(
+    const std::string& path) {
+  Parsed parsed;
+  absl::StatusOr<FileVersion> version = VersionOf(path);
+  if (!version.ok()) return version.status();
+  parsed.version = *version;
   std::ifstream file(path);
   if (!file) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -122,12 +128,8 @@ void BearerTokens::MaybeReload() {
     known = version_;
   }
   // The file is read outside the lock; callers meanwhile use the old set.
-  struct stat info {};
-  FileVersion current;
-  if (::stat(options_.path.c_str(), &info) == 0) {
-    current.modified = info.st_mtim;
-    current.size = info.st_size;
-  }
+  // A missing file reads as a version of its own, so its loss is reported.
+  const FileVersion current = VersionOf(options_.path).value_or(FileVersion{});
   if (current == known) return;
   absl::StatusOr<Parsed> parsed = ReadFile(options_.path);
   absl::MutexLock lock(&mutex_);

@@ -65,6 +65,9 @@ class BearerTokens {
   };
 
   explicit BearerTokens(Options options);
+  // The file's modification time and size; INVALID_ARGUMENT if it cannot
+  // be stat'ed.
+  static absl::StatusOr<FileVersion> VersionOf(const std::string& path);
   static absl::StatusOr<Parsed> ReadFile(const std::string& path);
   absl::Time Now() const;
   void MaybeReload() ABSL_LOCKS_EXCLUDED(mutex_);
