@@ -13,6 +13,9 @@ PACKAGES=(
   # service
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libjemalloc-dev
+  # TLS: the server checks its PEM files with OpenSSL; the TLS tests make
+  # their certificates with the openssl command
+  libssl-dev openssl
   # tests, benchmarks and the PyTorch oracle
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev python3-torch
   # Python client
