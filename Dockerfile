@@ -19,7 +19,7 @@ RUN apt-get update \
       g++ cmake ninja-build pkg-config \
       libabsl-dev libtbb-dev \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
-      prometheus-cpp-dev libjemalloc-dev \
+      prometheus-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "core/chunked_tensor.h"
 #include "core/dtype.h"
 #include "core/shape.h"
 #include "core/tensor.h"
@@ -57,6 +58,12 @@ class Backend {
   // order.
   virtual absl::StatusOr<TopKResult> TopK(const Tensor& input,
                                           const TopKOptions& options) = 0;
+
+  // TopK of an input whose bytes lie in chunks (e.g. as a request arrived),
+  // with the same results. This default reads a contiguous copy
+  // (Materialize); a backend may read the chunks in place instead.
+  virtual absl::StatusOr<TopKResult> TopKOfChunks(const ChunkedTensor& input,
+                                                  const TopKOptions& options);
 
   // The gradient of topk's values with respect to its input:
   // zeros(input_shape, grad_values.dtype).scatter(dim, indices, grad_values).

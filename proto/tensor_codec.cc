@@ -100,6 +100,12 @@ absl::StatusOr<Shape> ShapeFromProto(
 absl::StatusOr<TensorSpec> SpecFromProto(const v1::Tensor& tensor,
                                          absl::string_view field,
                                          DataPolicy policy) {
+  return SpecFromProto(tensor, std::nullopt, field, policy);
+}
+
+absl::StatusOr<TensorSpec> SpecFromProto(
+    const v1::Tensor& tensor, const std::optional<ChunkedBytes>& lifted_data,
+    absl::string_view field, DataPolicy policy) {
   TensorSpec spec;
   absl::StatusOr<DType> dtype =
       DTypeFromProto(tensor.dtype(), absl::StrCat(field, ".dtype"));
@@ -117,7 +123,8 @@ absl::StatusOr<TensorSpec> SpecFromProto(const v1::Tensor& tensor,
         " has a byte size beyond int64; expected a smaller shape"));
   }
   spec.byte_size = *bytes;
-  const size_t data_size = tensor.data().size();
+  const size_t data_size =
+      lifted_data.has_value() ? lifted_data->size() : tensor.data().size();
   const bool data_ok = data_size == static_cast<size_t>(spec.byte_size) ||
                        (policy == DataPolicy::kOptional && data_size == 0);
   if (!data_ok) {
@@ -141,6 +148,24 @@ absl::StatusOr<Tensor> ViewFromProto(const v1::Tensor& tensor,
       spec->dtype, std::move(spec->shape),
       absl::MakeConstSpan(reinterpret_cast<const std::byte*>(data.data()),
                           data.size()),
+      /*owner=*/nullptr);
+}
+
+absl::StatusOr<ChunkedTensor> ChunkedViewFromProto(
+    const v1::Tensor& tensor, const std::optional<ChunkedBytes>& lifted_data,
+    absl::string_view field) {
+  absl::StatusOr<TensorSpec> spec =
+      SpecFromProto(tensor, lifted_data, field, DataPolicy::kRequired);
+  if (!spec.ok()) return spec.status();
+  if (lifted_data.has_value()) {
+    return ChunkedTensor::View(spec->dtype, std::move(spec->shape),
+                               *lifted_data, /*owner=*/nullptr);
+  }
+  const std::string& data = tensor.data();
+  return ChunkedTensor::View(
+      spec->dtype, std::move(spec->shape),
+      ChunkedBytes({absl::MakeConstSpan(
+          reinterpret_cast<const std::byte*>(data.data()), data.size())}),
       /*owner=*/nullptr);
 }
 

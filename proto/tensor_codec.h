@@ -8,9 +8,11 @@
 #define TENSOROPS_PROTO_TENSOR_CODEC_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/chunked_tensor.h"
 #include "core/dtype.h"
 #include "core/shape.h"
 #include "core/tensor.h"
@@ -45,12 +47,24 @@ enum class DataPolicy {
 absl::StatusOr<TensorSpec> SpecFromProto(const tensorops::v1::Tensor& tensor,
                                          absl::string_view field,
                                          DataPolicy policy);
+// As above, for a tensor whose data was lifted out of the message
+// (proto/lifted_field.h): `lifted_data` replaces tensor.data() when set.
+absl::StatusOr<TensorSpec> SpecFromProto(
+    const tensorops::v1::Tensor& tensor,
+    const std::optional<ChunkedBytes>& lifted_data, absl::string_view field,
+    DataPolicy policy);
 
 // A core tensor reading the message's bytes in place (no copy). The message
 // must outlive the returned tensor and all its copies: the service keeps the
 // request alive until it has sent the response.
 absl::StatusOr<Tensor> ViewFromProto(const tensorops::v1::Tensor& tensor,
                                      absl::string_view field);
+
+// As ViewFromProto, reading `lifted_data` in place when set (else
+// tensor.data()). The chunks must outlive the returned tensor and its copies.
+absl::StatusOr<ChunkedTensor> ChunkedViewFromProto(
+    const tensorops::v1::Tensor& tensor,
+    const std::optional<ChunkedBytes>& lifted_data, absl::string_view field);
 
 // Fills `out` with `tensor`, copying its bytes once.
 void TensorToProto(const Tensor& tensor, tensorops::v1::Tensor* out);

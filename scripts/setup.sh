@@ -12,7 +12,7 @@ PACKAGES=(
   libabsl-dev libtbb-dev
   # service
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  prometheus-cpp-dev libjemalloc-dev
+  prometheus-cpp-dev
   # TLS: the server checks its PEM files with OpenSSL; the TLS tests make
   # their certificates with the openssl command
   libssl-dev openssl

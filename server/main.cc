@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/log.h"
+#include "server/malloc_config.h"
 #include "server/server.h"
 #include "server/server_config.h"
 
@@ -26,6 +27,7 @@ bool IsOurFlagFile(absl::string_view filename) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tensorops::server::ConfigureMalloc();
   absl::FlagsUsageConfig usage_config;
   usage_config.contains_help_flags = IsOurFlagFile;
   usage_config.contains_helpshort_flags = IsOurFlagFile;

@@ -11,6 +11,7 @@
 #include "core/op_plans.h"
 #include "core/status_macros.h"
 #include "proto/tensor_codec.h"
+#include "server/outgoing_response.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {
@@ -24,6 +25,16 @@ absl::Status Annotate(const absl::Status& status, absl::string_view context) {
   return absl::Status(status.code(), absl::StrCat(context, status.message()));
 }
 
+// Where a large request's tensor payload is: field 1 (input) of ZerosLike-,
+// OnesLike- and TopKRequest, field 3 (data) of Tensor.
+constexpr int kInputDataPath[] = {1, 3};
+
+// Result tensor fields: output (ZerosLike-, OnesLikeResponse) and grad_input
+// (BackwardResponse) are field 1; TopKResponse has values 1 and indices 2.
+constexpr int kOutputField = 1;
+constexpr int kValuesField = 1;
+constexpr int kIndicesField = 2;
+
 absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
   return absl::InvalidArgumentError(
       absl::StrCat(field, " is not set; expected ", want));
@@ -31,21 +42,26 @@ absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
 
 }  // namespace
 
-// One RPC: finishes it with a Status and records its metrics once the
-// response has been sent (OnDone), then deletes itself. Counts itself in
+// One RPC: owns its request and response messages, finishes it with a
+// Status (sending the response serialized if OK) and records its metrics once
+// the response has been sent (OnDone), then deletes itself. Counts itself in
 // `inflight` for its lifetime, and turns gRPC's cancellation (client gone,
 // deadline passed) into a Cancellation its computation observes.
 class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
  public:
   Call(Metrics* metrics, std::atomic<int64_t>& inflight, Method method,
-       int64_t request_bytes, const google::protobuf::Message& response)
+       int64_t request_bytes, grpc::ByteBuffer* response_wire,
+       std::unique_ptr<google::protobuf::Message> request,
+       std::unique_ptr<google::protobuf::Message> response)
       : metrics_(metrics),
         inflight_(inflight),
         inflight_at_start_(inflight.fetch_add(1, std::memory_order_relaxed) +
                            1),
         method_(method),
         request_bytes_(request_bytes),
-        response_(response),
+        response_wire_(response_wire),
+        request_(std::move(request)),
+        response_(std::move(response)),
         start_(std::chrono::steady_clock::now()) {
     if (metrics_ != nullptr) metrics_->RequestStarted();
   }
@@ -53,13 +69,19 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
   // Calls in flight when this one arrived, itself included.
   int64_t inflight_at_start() const { return inflight_at_start_; }
   Cancellation& cancellation() { return cancellation_; }
+  google::protobuf::Message* request() { return request_.get(); }
+  // Holds the received slices that lifted request bytes point into.
+  ReceivedPayload& payload() { return payload_; }
+  OutgoingResponse& outgoing() { return outgoing_; }
 
   void Complete(const absl::Status& status) {
     grpc::Status grpc_status = ToGrpcStatus(status);
-    code_ = grpc_status.error_code();
-    if (status.ok()) {
-      response_bytes_ = static_cast<int64_t>(response_.ByteSizeLong());
+    if (grpc_status.ok()) {
+      grpc_status =
+          ToGrpcStatus(outgoing_.Serialize(*response_, response_wire_));
+      response_bytes_ = static_cast<int64_t>(response_wire_->Length());
     }
+    code_ = grpc_status.error_code();
     Finish(std::move(grpc_status));
   }
 
@@ -87,7 +109,11 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
   const int64_t inflight_at_start_;
   const Method method_;
   const int64_t request_bytes_;
-  const google::protobuf::Message& response_;
+  grpc::ByteBuffer* const response_wire_;
+  const std::unique_ptr<google::protobuf::Message> request_;
+  const std::unique_ptr<google::protobuf::Message> response_;
+  ReceivedPayload payload_;
+  OutgoingResponse outgoing_;
   const std::chrono::steady_clock::time_point start_;
   grpc::StatusCode code_ = grpc::StatusCode::UNKNOWN;
   int64_t response_bytes_ = 0;
@@ -106,10 +132,13 @@ TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
 
 grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
     grpc::CallbackServerContext* context, Method method,
-    const google::protobuf::Message& request,
-    const google::protobuf::Message& response, Prepare prepare) {
-  auto* call = new Call(metrics_, inflight_, method,
-                        static_cast<int64_t>(request.ByteSizeLong()), response);
+    const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
+    std::unique_ptr<google::protobuf::Message> request,
+    std::unique_ptr<google::protobuf::Message> response,
+    absl::Span<const int> lift_path, Prepare prepare) {
+  auto* call =
+      new Call(metrics_, inflight_, method, static_cast<int64_t>(wire.Length()),
+               response_wire, std::move(request), std::move(response));
   absl::StatusOr<std::string> caller =
       IdentifyCaller(*context, options_.callers);
   if (!caller.ok()) {
@@ -122,7 +151,15 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
         " calls, its limit (--max_inflight_requests); retry with backoff")));
     return call;
   }
-  absl::StatusOr<Work> work = prepare(*caller);
+  // Parsed only now: unauthenticated and over-limit calls cost no parsing.
+  if (absl::Status parsed = ParseRequest(wire, lift_path, kLiftMinBytes,
+                                         call->request(), &call->payload());
+      !parsed.ok()) {
+    call->Complete(parsed);
+    return call;
+  }
+  absl::StatusOr<Work> work =
+      prepare(*caller, call->payload(), call->outgoing());
   if (!work.ok()) {
     call->Complete(work.status());
   } else if (work->bytes <= options_.inline_work_bytes) {
@@ -152,6 +189,24 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
         });
   }
   return call;
+}
+
+template <typename Request, typename Response, typename PrepareTyped>
+grpc::ServerUnaryReactor* TensorOpsService::Serve(
+    grpc::CallbackServerContext* context, Method method,
+    const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
+    absl::Span<const int> lift_path, PrepareTyped prepare) {
+  auto request = std::make_unique<Request>();
+  auto response = std::make_unique<Response>();
+  const Request* typed_request = request.get();
+  Response* typed_response = response.get();
+  return Dispatch(context, method, wire, response_wire, std::move(request),
+                  std::move(response), lift_path,
+                  [&](const std::string& caller, const ReceivedPayload& payload,
+                      OutgoingResponse& outgoing) {
+                    return prepare(*typed_request, payload, caller,
+                                   typed_response, outgoing);
+                  });
 }
 
 absl::Status TensorOpsService::CheckResponseFits(int64_t data_bytes,
@@ -186,12 +241,14 @@ absl::Status TensorOpsService::CheckElementLimit(ShapeView shape,
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
-    const v1::Tensor* input, int dtype, bool ones, v1::Tensor* output) {
+    const v1::Tensor* input, const std::optional<ChunkedBytes>& lifted_data,
+    int dtype, bool ones, OutgoingResponse& outgoing) {
   if (input == nullptr) {
     return MissingTensor("input", "a tensor (dtype and shape; data optional)");
   }
   TENSOROPS_ASSIGN_OR_RETURN(
-      TensorSpec spec, SpecFromProto(*input, "input", DataPolicy::kOptional));
+      TensorSpec spec,
+      SpecFromProto(*input, lifted_data, "input", DataPolicy::kOptional));
   DType output_dtype = spec.dtype;
   if (dtype != v1::DTYPE_UNSPECIFIED) {
     TENSOROPS_ASSIGN_OR_RETURN(output_dtype, DTypeFromProto(dtype, "dtype"));
@@ -208,23 +265,25 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
   TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(spec.shape, "input"));
   return Work{.bytes = *output_bytes,
               .run = [this, output_dtype, shape = std::move(spec.shape), ones,
-                      output]() -> absl::Status {
+                      &outgoing]() -> absl::Status {
                 TENSOROPS_ASSIGN_OR_RETURN(
                     Tensor result, ones ? backend_.Ones(output_dtype, shape)
                                         : backend_.Zeros(output_dtype, shape));
-                TensorToProto(result, output);
+                outgoing.AttachTensor(kOutputField, std::move(result));
                 return absl::OkStatus();
               }};
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
-    const v1::TopKRequest& request, const std::string& caller,
-    v1::TopKResponse* response) {
+    const v1::TopKRequest& request,
+    const std::optional<ChunkedBytes>& lifted_data, const std::string& caller,
+    v1::TopKResponse* response, OutgoingResponse& outgoing) {
   if (!request.has_input()) {
     return MissingTensor("input", "the tensor to select from");
   }
-  TENSOROPS_ASSIGN_OR_RETURN(Tensor input,
-                             ViewFromProto(request.input(), "input"));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      ChunkedTensor input,
+      ChunkedViewFromProto(request.input(), lifted_data, "input"));
   TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(input.shape(), "input"));
   TopKOptions options;
   options.k = request.k();
@@ -252,10 +311,10 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
       static_cast<int64_t>(input.byte_size()) + values_bytes + indices_bytes;
   return Work{.bytes = bytes,
               .run = [this, input = std::move(input), options, wrapped_dim,
-                      save = request.save_for_backward(), caller,
-                      response]() -> absl::Status {
-                TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
-                                           backend_.TopK(input, options));
+                      save = request.save_for_backward(), caller, response,
+                      &outgoing]() -> absl::Status {
+                TENSOROPS_ASSIGN_OR_RETURN(
+                    TopKResult result, backend_.TopKOfChunks(input, options));
                 if (save) {
                   // The saved indices share the core's buffer with `result`;
                   // the response gets its own copy below.
@@ -267,15 +326,15 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
                                      caller));
                   response->set_session_id(std::move(session_id));
                 }
-                TensorToProto(result.values, response->mutable_values());
-                TensorToProto(result.indices, response->mutable_indices());
+                outgoing.AttachTensor(kValuesField, std::move(result.values));
+                outgoing.AttachTensor(kIndicesField, std::move(result.indices));
                 return absl::OkStatus();
               }};
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
     const v1::BackwardRequest& request, const std::string& caller,
-    v1::BackwardResponse* response) {
+    OutgoingResponse& outgoing) {
   if (!request.has_grad_values()) {
     return MissingTensor("grad_values",
                          "the gradient with respect to TopK's values");
@@ -341,81 +400,94 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
       .bytes = bytes,
       .run = [this, grad = std::move(grad), indices = std::move(indices),
               input_shape = std::move(input_shape), dim,
-              saved = std::move(saved), response]() -> absl::Status {
+              saved = std::move(saved), &outgoing]() -> absl::Status {
         TENSOROPS_ASSIGN_OR_RETURN(
             Tensor grad_input,
             backend_.TopKBackward(grad, indices, input_shape, dim));
-        TensorToProto(grad_input, response->mutable_grad_input());
+        outgoing.AttachTensor(kOutputField, std::move(grad_input));
         return absl::OkStatus();
       }};
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::ZerosLike(
-    grpc::CallbackServerContext* context, const v1::ZerosLikeRequest* request,
-    v1::ZerosLikeResponse* response) {
-  return Dispatch(context, Method::kZerosLike, *request, *response,
-                  [&](const std::string&) {
-                    return PrepareFill(
-                        request->has_input() ? &request->input() : nullptr,
-                        request->dtype(), /*ones=*/false,
-                        response->mutable_output());
-                  });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::ZerosLikeRequest, v1::ZerosLikeResponse>(
+      context, Method::kZerosLike, *request, response, kInputDataPath,
+      [&](const v1::ZerosLikeRequest& message, const ReceivedPayload& payload,
+          const std::string&, v1::ZerosLikeResponse*,
+          OutgoingResponse& outgoing) {
+        return PrepareFill(message.has_input() ? &message.input() : nullptr,
+                           payload.lifted, message.dtype(), /*ones=*/false,
+                           outgoing);
+      });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::OnesLike(
-    grpc::CallbackServerContext* context, const v1::OnesLikeRequest* request,
-    v1::OnesLikeResponse* response) {
-  return Dispatch(
-      context, Method::kOnesLike, *request, *response, [&](const std::string&) {
-        return PrepareFill(request->has_input() ? &request->input() : nullptr,
-                           request->dtype(), /*ones=*/true,
-                           response->mutable_output());
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::OnesLikeRequest, v1::OnesLikeResponse>(
+      context, Method::kOnesLike, *request, response, kInputDataPath,
+      [&](const v1::OnesLikeRequest& message, const ReceivedPayload& payload,
+          const std::string&, v1::OnesLikeResponse*,
+          OutgoingResponse& outgoing) {
+        return PrepareFill(message.has_input() ? &message.input() : nullptr,
+                           payload.lifted, message.dtype(), /*ones=*/true,
+                           outgoing);
       });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::TopK(
-    grpc::CallbackServerContext* context, const v1::TopKRequest* request,
-    v1::TopKResponse* response) {
-  return Dispatch(context, Method::kTopK, *request, *response,
-                  [&](const std::string& caller) {
-                    return PrepareTopK(*request, caller, response);
-                  });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::TopKRequest, v1::TopKResponse>(
+      context, Method::kTopK, *request, response, kInputDataPath,
+      [&](const v1::TopKRequest& message, const ReceivedPayload& payload,
+          const std::string& caller, v1::TopKResponse* out,
+          OutgoingResponse& outgoing) {
+        return PrepareTopK(message, payload.lifted, caller, out, outgoing);
+      });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::Backward(
-    grpc::CallbackServerContext* context, const v1::BackwardRequest* request,
-    v1::BackwardResponse* response) {
-  return Dispatch(context, Method::kBackward, *request, *response,
-                  [&](const std::string& caller) {
-                    return PrepareBackward(*request, caller, response);
-                  });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::BackwardRequest, v1::BackwardResponse>(
+      context, Method::kBackward, *request, response, /*lift_path=*/{},
+      [&](const v1::BackwardRequest& message, const ReceivedPayload&,
+          const std::string& caller, v1::BackwardResponse*,
+          OutgoingResponse& outgoing) {
+        return PrepareBackward(message, caller, outgoing);
+      });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::ReleaseSession(
-    grpc::CallbackServerContext* context,
-    const v1::ReleaseSessionRequest* request,
-    v1::ReleaseSessionResponse* response) {
-  return Dispatch(
-      context, Method::kReleaseSession, *request, *response,
-      [&](const std::string& caller) -> absl::StatusOr<Work> {
-        if (request->session_id().empty()) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::ReleaseSessionRequest, v1::ReleaseSessionResponse>(
+      context, Method::kReleaseSession, *request, response, /*lift_path=*/{},
+      [&](const v1::ReleaseSessionRequest& message, const ReceivedPayload&,
+          const std::string& caller, v1::ReleaseSessionResponse*,
+          OutgoingResponse&) -> absl::StatusOr<Work> {
+        if (message.session_id().empty()) {
           return absl::InvalidArgumentError(
               "session_id is empty; expected an id returned by TopK with "
               "save_for_backward");
         }
-        return Work{.bytes = 0, .run = [this, request, caller] {
-                      return sessions_.Release(request->session_id(), caller);
+        return Work{.bytes = 0, .run = [this, &message, caller] {
+                      return sessions_.Release(message.session_id(), caller);
                     }};
       });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::GetServerInfo(
-    grpc::CallbackServerContext* context,
-    const v1::GetServerInfoRequest* request,
-    v1::GetServerInfoResponse* response) {
-  return Dispatch(
-      context, Method::kGetServerInfo, *request, *response,
-      [&](const std::string& caller) -> absl::StatusOr<Work> {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::GetServerInfoRequest, v1::GetServerInfoResponse>(
+      context, Method::kGetServerInfo, *request, response, /*lift_path=*/{},
+      [&](const v1::GetServerInfoRequest&, const ReceivedPayload&,
+          const std::string& caller, v1::GetServerInfoResponse* response,
+          OutgoingResponse&) -> absl::StatusOr<Work> {
         return Work{
             .bytes = 0, .run = [this, response, caller] {
               response->set_version(options_.version);

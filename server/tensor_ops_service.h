@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -14,9 +16,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
+#include "google/protobuf/message.h"
 #include "server/caller_identity.h"
 #include "server/executor.h"
 #include "server/metrics.h"
+#include "server/outgoing_response.h"
+#include "server/received_request.h"
 #include "server/session_cache.h"
 #include "tensorops/v1/tensor_ops.grpc.pb.h"
 
@@ -42,49 +47,54 @@ struct TensorOpsServiceOptions {
   int compute_threads = 0;
 };
 
-// Each RPC identifies its caller (UNAUTHENTICATED without an accepted token
-// when tokens are configured), is admitted if fewer than
-// max_inflight_requests are being served, and validates its request on the
-// gRPC thread (a bad request is answered at once and allocates nothing sized
-// from it). It then computes on the executor, whose threads call the backend
-// (which runs its own TBB arena), and finishes the call from there. A call
-// cancelled by its client or its deadline is not started if still queued and
-// its backend computation stops early if running. Request tensors are read
-// in place; each result byte is copied once, into the response. Sessions are
+// Every method takes its request as raw bytes: each RPC identifies its caller
+// (UNAUTHENTICATED without an accepted token when tokens are configured), is
+// admitted if fewer than max_inflight_requests are being served, then parses
+// and validates its request on the gRPC thread (a bad request is answered at
+// once and allocates nothing sized from it; bytes that do not parse get
+// INVALID_ARGUMENT). It then computes on the executor, whose threads call the
+// backend (which runs its own TBB arena), and finishes the call from there. A
+// call cancelled by its client or its deadline is not started if still queued
+// and its backend computation stops early if running. Request tensors are read
+// in place: a large input's data is not even copied out of the received
+// slices (server/received_request.h); each result byte is copied once, into
+// the response. Sessions are
 // saved and looked up as the caller's own.
 //
 // Thread-safe; the backend, cache, executor and metrics must outlive it.
 class TensorOpsService final
-    : public tensorops::v1::TensorOps::CallbackService {
+    : public tensorops::v1::TensorOps::WithRawCallbackMethod_ZerosLike<
+          tensorops::v1::TensorOps::WithRawCallbackMethod_OnesLike<
+              tensorops::v1::TensorOps::WithRawCallbackMethod_TopK<
+                  tensorops::v1::TensorOps::WithRawCallbackMethod_Backward<
+                      tensorops::v1::TensorOps::
+                          WithRawCallbackMethod_ReleaseSession<
+                              tensorops::v1::TensorOps::
+                                  WithRawCallbackMethod_GetServerInfo<
+                                      tensorops::v1::TensorOps::Service>>>>>> {
  public:
   // `metrics` may be null.
   TensorOpsService(Backend& backend, SessionCache& sessions, Executor& executor,
                    Metrics* metrics, TensorOpsServiceOptions options);
 
-  grpc::ServerUnaryReactor* ZerosLike(
-      grpc::CallbackServerContext* context,
-      const tensorops::v1::ZerosLikeRequest* request,
-      tensorops::v1::ZerosLikeResponse* response) override;
-  grpc::ServerUnaryReactor* OnesLike(
-      grpc::CallbackServerContext* context,
-      const tensorops::v1::OnesLikeRequest* request,
-      tensorops::v1::OnesLikeResponse* response) override;
-  grpc::ServerUnaryReactor* TopK(
-      grpc::CallbackServerContext* context,
-      const tensorops::v1::TopKRequest* request,
-      tensorops::v1::TopKResponse* response) override;
-  grpc::ServerUnaryReactor* Backward(
-      grpc::CallbackServerContext* context,
-      const tensorops::v1::BackwardRequest* request,
-      tensorops::v1::BackwardResponse* response) override;
-  grpc::ServerUnaryReactor* ReleaseSession(
-      grpc::CallbackServerContext* context,
-      const tensorops::v1::ReleaseSessionRequest* request,
-      tensorops::v1::ReleaseSessionResponse* response) override;
-  grpc::ServerUnaryReactor* GetServerInfo(
-      grpc::CallbackServerContext* context,
-      const tensorops::v1::GetServerInfoRequest* request,
-      tensorops::v1::GetServerInfoResponse* response) override;
+  grpc::ServerUnaryReactor* ZerosLike(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* OnesLike(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* TopK(grpc::CallbackServerContext* context,
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Backward(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ReleaseSession(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
 
  private:
   class Call;
@@ -95,25 +105,45 @@ class TensorOpsService final
     absl::AnyInvocable<absl::Status() &&> run;
   };
 
-  // Turns a request from `caller` (IdentifyCaller's owner string) into work.
-  using Prepare =
-      absl::FunctionRef<absl::StatusOr<Work>(const std::string& caller)>;
+  // Turns a parsed request from `caller` (IdentifyCaller's owner string)
+  // into work.
+  // Result tensors are attached to `outgoing` rather than copied into the
+  // response message.
+  using Prepare = absl::FunctionRef<absl::StatusOr<Work>(
+      const std::string& caller, const ReceivedPayload& payload,
+      OutgoingResponse& outgoing)>;
 
-  grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
-                                     Method method,
-                                     const google::protobuf::Message& request,
-                                     const google::protobuf::Message& response,
-                                     Prepare prepare);
+  // Serves one call of `method`: parses `wire` into `request` (lifting the
+  // bytes field at `lift_path` out of large requests), prepares the work and
+  // runs it, and sends `response` serialized into `response_wire`.
+  grpc::ServerUnaryReactor* Dispatch(
+      grpc::CallbackServerContext* context, Method method,
+      const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
+      std::unique_ptr<google::protobuf::Message> request,
+      std::unique_ptr<google::protobuf::Message> response,
+      absl::Span<const int> lift_path, Prepare prepare);
 
-  absl::StatusOr<Work> PrepareFill(const tensorops::v1::Tensor* input,
-                                   int dtype, bool ones,
-                                   tensorops::v1::Tensor* output);
-  absl::StatusOr<Work> PrepareTopK(const tensorops::v1::TopKRequest& request,
-                                   const std::string& caller,
-                                   tensorops::v1::TopKResponse* response);
+  // Dispatch with typed messages: `prepare(request, payload, caller,
+  // response, outgoing)` returns the Work.
+  template <typename Request, typename Response, typename PrepareTyped>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
+                                  Method method, const grpc::ByteBuffer& wire,
+                                  grpc::ByteBuffer* response_wire,
+                                  absl::Span<const int> lift_path,
+                                  PrepareTyped prepare);
+
+  // `lifted_data`: input's data when it was lifted out of the message.
+  absl::StatusOr<Work> PrepareFill(
+      const tensorops::v1::Tensor* input,
+      const std::optional<ChunkedBytes>& lifted_data, int dtype, bool ones,
+      OutgoingResponse& outgoing);
+  absl::StatusOr<Work> PrepareTopK(
+      const tensorops::v1::TopKRequest& request,
+      const std::optional<ChunkedBytes>& lifted_data, const std::string& caller,
+      tensorops::v1::TopKResponse* response, OutgoingResponse& outgoing);
   absl::StatusOr<Work> PrepareBackward(
       const tensorops::v1::BackwardRequest& request, const std::string& caller,
-      tensorops::v1::BackwardResponse* response);
+      OutgoingResponse& outgoing);
 
   // RESOURCE_EXHAUSTED naming --max_tensor_elements if `shape` (of the
   // tensor `what`) has more elements than allowed.

@@ -81,6 +81,29 @@ absl::StatusOr<TopKResult> CpuBackend::TopK(const Tensor& input,
   return result;
 }
 
+absl::StatusOr<TopKResult> CpuBackend::TopKOfChunks(
+    const ChunkedTensor& input, const TopKOptions& options) {
+  if (input.bytes().chunks().size() <= 1) {
+    TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
+    return TopK(contiguous, options);
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
+                             PlanTopK(input.dtype(), input.shape(), options));
+  TopKResult result;
+  TENSOROPS_ASSIGN_OR_RETURN(
+      result.values, Tensor::Allocate(input.dtype(), plan.output_shape));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      result.indices, Tensor::Allocate(DType::kInt64, plan.output_shape));
+  bool done = false;
+  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
+    done = cpu::TopKKernelChunked(input, plan, options.largest, options.sorted,
+                                  result.values, result.indices);
+  }));
+  if (done) return result;
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
+  return TopK(contiguous, options);
+}
+
 absl::StatusOr<Tensor> CpuBackend::TopKBackward(const Tensor& grad_values,
                                                 const Tensor& indices,
                                                 ShapeView input_shape,

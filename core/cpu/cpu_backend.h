@@ -31,6 +31,9 @@ class CpuBackend final : public Backend {
   absl::StatusOr<Tensor> Ones(DType dtype, ShapeView shape) override;
   absl::StatusOr<TopKResult> TopK(const Tensor& input,
                                   const TopKOptions& options) override;
+  // Reads rows in place where the kernel can (see TopKKernelChunked).
+  absl::StatusOr<TopKResult> TopKOfChunks(const ChunkedTensor& input,
+                                          const TopKOptions& options) override;
   absl::StatusOr<Tensor> TopKBackward(const Tensor& grad_values,
                                       const Tensor& indices,
                                       ShapeView input_shape,

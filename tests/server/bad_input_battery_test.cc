@@ -902,13 +902,10 @@ std::string Field(int number, const std::string& value) {
          std::string(1, static_cast<char>(value.size())) + value;
 }
 
-TEST_F(BadInputBatteryTest, BytesThatAreNotARequestGetUnimplemented) {
-  // gRPC's callback API (1.51) answers a request it cannot parse with
-  // UNIMPLEMENTED and an empty message before the service runs: its unary
-  // handler replaces the deserializer's INTERNAL status with an
-  // UnimplementedUnaryReactor (server_callback_handlers.h). Misleading for
-  // clients, but gRPC's; asserted so that a change (a gRPC upgrade, or the
-  // service parsing requests itself) shows up here.
+TEST_F(BadInputBatteryTest, BytesThatAreNotARequestGetInvalidArgument) {
+  // The service parses requests itself (raw methods), so bytes that are not
+  // the method's request get INVALID_ARGUMENT naming the message type, and
+  // are counted, instead of gRPC's bare UNIMPLEMENTED.
   const std::vector<std::pair<std::string, std::string>> garbage = {
       {"invalid tag varint", std::string(11, '\xff')},
       {"field number 0", std::string("\x00\x01", 2)},
@@ -954,18 +951,23 @@ TEST_F(BadInputBatteryTest, BytesThatAreNotARequestGetUnimplemented) {
            {{"input truncated", Field(1, truncated_tensor)}}},
       };
   int cases = 0;
+  std::map<std::string, int> cases_of;
   for (const std::string& method : methods) {
+    const std::string name = method.substr(method.rfind('/') + 1);
     auto inputs = garbage;
     inputs.insert(inputs.end(), specific[method].begin(),
                   specific[method].end());
-    for (const auto& [name, bytes] : inputs) {
-      SCOPED_TRACE(method + ": " + name);
+    for (const auto& [what, bytes] : inputs) {
+      SCOPED_TRACE(method + ": " + what);
       RawResponse response = RawUnary(server_->channel(), method, bytes);
-      EXPECT_EQ(response.status.error_code(), grpc::StatusCode::UNIMPLEMENTED)
-          << response.status.error_message();
-      EXPECT_EQ(response.status.error_message(), "");
+      EXPECT_EQ(response.status.error_code(),
+                grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_THAT(response.status.error_message(),
+                  HasSubstr("the request is not a valid tensorops.v1." + name +
+                            "Request"));
       EXPECT_TRUE(response.message.empty());
       ++cases;
+      ++cases_of[name];
     }
   }
   EXPECT_GE(cases, 50);
@@ -974,7 +976,7 @@ TEST_F(BadInputBatteryTest, BytesThatAreNotARequestGetUnimplemented) {
       RawUnary(server_->channel(), "/tensorops.v1.TensorOps/Nope", "");
   EXPECT_EQ(unknown.status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 
-  // The service never saw them; it still answers.
+  // The service still answers.
   v1::OnesLikeRequest request;
   *request.mutable_input() = WireTensor<int32_t>(v1::DTYPE_INT32, {2}, {7, 8});
   v1::OnesLikeResponse response;
@@ -983,13 +985,15 @@ TEST_F(BadInputBatteryTest, BytesThatAreNotARequestGetUnimplemented) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(WireValues<int32_t>(response.output()),
             std::vector<int32_t>({1, 1}));
-  // Only that call was counted: the unparsable ones never reached it.
+  // Every refusal was counted as INVALID_ARGUMENT of its method.
   const int port = server_->server().metrics_port();
   EXPECT_EQ(WaitForMetric(port, RequestsSeries("OnesLike", "OK"), 1.0), 1.0);
   const std::string metrics = HttpGet(port, "/metrics");
-  for (const char* method :
-       {"TopK", "Backward", "ZerosLike", "OnesLike", "ReleaseSession"}) {
-    for (const char* code : {"UNIMPLEMENTED", "INTERNAL", "INVALID_ARGUMENT"}) {
+  for (const auto& [method, count] : cases_of) {
+    EXPECT_EQ(MetricValue(metrics, RequestsSeries(method, "INVALID_ARGUMENT")),
+              count)
+        << method;
+    for (const char* code : {"UNIMPLEMENTED", "INTERNAL"}) {
       EXPECT_EQ(MetricValue(metrics, RequestsSeries(method, code)),
                 std::nullopt)
           << method << " " << code;

@@ -50,13 +50,10 @@ constexpr size_t kBacklog = 48;
 // settings below, sampled 4 times a second) puts the slope's standard error
 // near 0.3 MiB/min.
 constexpr double kMaxSlopeMiBPerMinute = 2.0;
-// The server's allocator (jemalloc) keeps freed pages for 10 s and backs
-// memory with transparent huge pages, which makes its RSS swing by 10+ MiB
-// with the size mix of recent requests. For this test it returns freed
-// pages at once and uses 4 KiB pages, so RSS tracks live memory, which is
-// what a leak grows.
-constexpr char kMallocConf[] =
-    "MALLOC_CONF=thp:default,dirty_decay_ms:0,muzzy_decay_ms:0";
+// The server's allocator (glibc with server/malloc_config.h) keeps freed
+// heap memory for reuse instead of trimming it, so once the warm-up has run
+// every shape RSS sits at its working size; only live memory that keeps
+// growing (a leak) raises it further.
 constexpr double kWarmUpFraction = 0.2;
 // Before the measured load, two bounded caches of the server are brought to
 // their working size, as a server that has run for a while has them:
@@ -726,7 +723,7 @@ TEST(SoakTest, MixedLoadStaysCorrectWithFlatMemoryAndABoundedCache) {
   auto server = ServerProcess::Start(
       {"--threads=2",
        absl::StrCat("--session_cache_bytes=", kSessionCacheBytes)},
-      /*port=*/0, {kMallocConf});
+      /*port=*/0);
   ASSERT_NE(server, nullptr);
 
   // Bring the server's caches to their working size (see kPrefillSessions).

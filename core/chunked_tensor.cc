@@ -1,0 +1,109 @@
+#include "core/chunked_tensor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace tensorops {
+
+ChunkedBytes::ChunkedBytes(std::vector<absl::Span<const std::byte>> chunks) {
+  chunks_.reserve(chunks.size());
+  starts_.reserve(chunks.size());
+  for (absl::Span<const std::byte> chunk : chunks) {
+    if (chunk.empty()) continue;
+    chunks_.push_back(chunk);
+    starts_.push_back(size_);
+    size_ += chunk.size();
+  }
+}
+
+void ChunkedBytes::CopyTo(size_t offset, size_t length, std::byte* out) const {
+  if (length == 0) return;
+  size_t i = static_cast<size_t>(
+      std::upper_bound(starts_.begin(), starts_.end(), offset) -
+      starts_.begin() - 1);
+  size_t within = offset - starts_[i];
+  while (length > 0) {
+    const size_t take = std::min(length, chunks_[i].size() - within);
+    std::memcpy(out, chunks_[i].data() + within, take);
+    out += take;
+    length -= take;
+    within = 0;
+    ++i;
+  }
+}
+
+size_t ChunkedBytes::Reader::ChunkAt(size_t offset) {
+  const std::vector<size_t>& starts = bytes_->starts_;
+  // Scans read forward: try the last chunk and the next before searching.
+  for (size_t i = hint_; i < std::min(hint_ + 2, starts.size()); ++i) {
+    if (offset >= starts[i] && offset - starts[i] < bytes_->chunks_[i].size()) {
+      return hint_ = i;
+    }
+  }
+  hint_ = static_cast<size_t>(
+      std::upper_bound(starts.begin(), starts.end(), offset) - starts.begin() -
+      1);
+  return hint_;
+}
+
+const std::byte* ChunkedBytes::Reader::Read(size_t offset, size_t length,
+                                            std::byte* scratch) {
+  if (length == 0) return scratch;
+  const size_t i = ChunkAt(offset);
+  const size_t within = offset - bytes_->starts_[i];
+  if (bytes_->chunks_[i].size() - within >= length) {
+    return bytes_->chunks_[i].data() + within;
+  }
+  bytes_->CopyTo(offset, length, scratch);
+  return scratch;
+}
+
+ChunkedTensor::ChunkedTensor(DType dtype, Shape shape, int64_t num_elements,
+                             ChunkedBytes bytes,
+                             std::shared_ptr<const void> owner)
+    : dtype_(dtype),
+      shape_(std::move(shape)),
+      num_elements_(num_elements),
+      bytes_(std::move(bytes)),
+      owner_(std::move(owner)) {}
+
+absl::StatusOr<ChunkedTensor> ChunkedTensor::View(
+    DType dtype, Shape shape, ChunkedBytes bytes,
+    std::shared_ptr<const void> owner) {
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t expected, ByteSize(dtype, shape));
+  if (bytes.size() != static_cast<size_t>(expected)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor data has ", bytes.size(), " bytes but a ", DTypeName(dtype),
+        " tensor of shape ", ShapeToString(shape), " needs exactly ", expected,
+        " bytes (", DTypeSize(dtype),
+        " per element, row-major, little-endian)"));
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t count, NumElements(shape));
+  return ChunkedTensor(dtype, std::move(shape), count, std::move(bytes),
+                       std::move(owner));
+}
+
+ChunkedTensor ChunkedTensor::Of(const Tensor& tensor) {
+  return ChunkedTensor(tensor.dtype(), tensor.shape(), tensor.num_elements(),
+                       ChunkedBytes({tensor.bytes()}),
+                       std::make_shared<const Tensor>(tensor));
+}
+
+absl::StatusOr<Tensor> ChunkedTensor::Materialize() const {
+  if (bytes_.chunks().size() <= 1) {
+    const absl::Span<const std::byte> only = bytes_.chunks().empty()
+                                                 ? absl::Span<const std::byte>()
+                                                 : bytes_.chunks().front();
+    return Tensor::View(dtype_, shape_, only, owner_);
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor copy, Tensor::Allocate(dtype_, shape_));
+  bytes_.CopyTo(0, bytes_.size(), copy.mutable_data());
+  return copy;
+}
+
+}  // namespace tensorops

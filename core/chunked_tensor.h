@@ -1,0 +1,104 @@
+// A tensor whose bytes lie in several separate chunks, read where they are.
+//
+// A large request arrives from the network as a list of buffers (gRPC hands
+// over a 131 MB message as thousands of slices). Copying them into one
+// contiguous block first costs more than computing topk on them, so the
+// backends can read a ChunkedTensor directly; Materialize() gives the
+// contiguous copy where a kernel needs one.
+#ifndef TENSOROPS_CORE_CHUNKED_TENSOR_H_
+#define TENSOROPS_CORE_CHUNKED_TENSOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/dtype.h"
+#include "core/shape.h"
+#include "core/tensor.h"
+
+namespace tensorops {
+
+// An immutable byte sequence made of chunks, in order. Chunks may have any
+// size and alignment; empty ones are dropped. Does not own the bytes.
+class ChunkedBytes {
+ public:
+  ChunkedBytes() = default;
+  explicit ChunkedBytes(std::vector<absl::Span<const std::byte>> chunks);
+
+  size_t size() const { return size_; }
+  const std::vector<absl::Span<const std::byte>>& chunks() const {
+    return chunks_;
+  }
+
+  // Copies bytes [offset, offset + length) to `out`. The range must lie
+  // within size().
+  void CopyTo(size_t offset, size_t length, std::byte* out) const;
+
+  // Reads ranges, cheapest when offsets increase (a scan). Not thread-safe:
+  // one per thread.
+  class Reader {
+   public:
+    explicit Reader(const ChunkedBytes& bytes) : bytes_(&bytes) {}
+
+    // The bytes [offset, offset + length): a pointer into the chunk holding
+    // them all if there is one, else `scratch` (at least `length` bytes)
+    // filled with a copy. The range must lie within size().
+    const std::byte* Read(size_t offset, size_t length, std::byte* scratch);
+
+   private:
+    // Index of the chunk holding byte `offset`.
+    size_t ChunkAt(size_t offset);
+
+    const ChunkedBytes* bytes_;
+    size_t hint_ = 0;
+  };
+
+ private:
+  std::vector<absl::Span<const std::byte>> chunks_;
+  // starts_[i]: offset of chunks_[i]'s first byte.
+  std::vector<size_t> starts_;
+  size_t size_ = 0;
+};
+
+// A row-major tensor (as Tensor) whose bytes are a ChunkedBytes. Copies share
+// the chunks and their owner.
+class ChunkedTensor {
+ public:
+  // `bytes` must be exactly ByteSize(dtype, shape) long (INVALID_ARGUMENT
+  // otherwise). `owner` keeps the chunks alive as long as any copy; pass
+  // nullptr when the caller guarantees they outlive the tensor.
+  static absl::StatusOr<ChunkedTensor> View(DType dtype, Shape shape,
+                                            ChunkedBytes bytes,
+                                            std::shared_ptr<const void> owner);
+
+  // A view of a contiguous tensor's bytes as one chunk (shares its owner).
+  static ChunkedTensor Of(const Tensor& tensor);
+
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
+  int64_t num_elements() const { return num_elements_; }
+  size_t byte_size() const { return bytes_.size(); }
+  const ChunkedBytes& bytes() const { return bytes_; }
+
+  // A contiguous tensor of the same contents: a view when there is at most
+  // one chunk, else an owning copy (RESOURCE_EXHAUSTED if out of memory).
+  absl::StatusOr<Tensor> Materialize() const;
+
+ private:
+  ChunkedTensor(DType dtype, Shape shape, int64_t num_elements,
+                ChunkedBytes bytes, std::shared_ptr<const void> owner);
+
+  DType dtype_;
+  Shape shape_;
+  int64_t num_elements_;
+  ChunkedBytes bytes_;
+  std::shared_ptr<const void> owner_;
+};
+
+}  // namespace tensorops
+
+#endif  // TENSOROPS_CORE_CHUNKED_TENSOR_H_

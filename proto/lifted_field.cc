@@ -1,0 +1,142 @@
+#include "proto/lifted_field.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "proto/wire_varint.h"
+
+namespace tensorops::server {
+namespace {
+
+// Protobuf wire types.
+constexpr int kVarint = 0;
+constexpr int kFixed64 = 1;
+constexpr int kLengthDelimited = 2;
+constexpr int kFixed32 = 5;
+
+// Reads wire data from [offset, end) of a ChunkedBytes, moving forward.
+class WireReader {
+ public:
+  WireReader(const ChunkedBytes& bytes, size_t offset, size_t end)
+      : bytes_(bytes), reader_(bytes), offset_(offset), end_(end) {}
+
+  size_t offset() const { return offset_; }
+  bool done() const { return offset_ >= end_; }
+
+  bool ReadVarint(uint64_t* value) {
+    *value = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (offset_ >= end_) return false;
+      std::byte scratch;
+      const uint8_t byte =
+          static_cast<uint8_t>(*reader_.Read(offset_++, 1, &scratch));
+      if (shift < 64) *value |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80u) == 0) return true;
+    }
+    return false;  // more than 10 bytes
+  }
+
+  bool Skip(uint64_t length) {
+    if (length > end_ - offset_) return false;
+    offset_ += length;
+    return true;
+  }
+
+  // Appends bytes [from, offset()) to `out`.
+  void CopySince(size_t from, std::string* out) const {
+    const size_t length = offset_ - from;
+    const size_t at = out->size();
+    out->resize(at + length);
+    bytes_.CopyTo(from, length, reinterpret_cast<std::byte*>(out->data() + at));
+  }
+
+ private:
+  const ChunkedBytes& bytes_;
+  ChunkedBytes::Reader reader_;
+  size_t offset_;
+  const size_t end_;
+};
+
+// The chunks covering [offset, offset + length) of `bytes`.
+ChunkedBytes SubRange(const ChunkedBytes& bytes, size_t offset, size_t length) {
+  std::vector<absl::Span<const std::byte>> pieces;
+  size_t start = 0;
+  for (absl::Span<const std::byte> chunk : bytes.chunks()) {
+    const size_t chunk_end = start + chunk.size();
+    if (chunk_end > offset && start < offset + length) {
+      const size_t from = std::max(offset, start) - start;
+      const size_t to = std::min(offset + length, chunk_end) - start;
+      pieces.push_back(chunk.subspan(from, to - from));
+    }
+    start = chunk_end;
+    if (start >= offset + length) break;
+  }
+  return ChunkedBytes(std::move(pieces));
+}
+
+// Walks the message in [offset, end), appending all but the lifted field to
+// `rest`. false if the wire data is not understood.
+bool Walk(const ChunkedBytes& bytes, size_t offset, size_t end,
+          absl::Span<const int> path, std::string* rest,
+          std::optional<ChunkedBytes>* field) {
+  WireReader reader(bytes, offset, end);
+  while (!reader.done()) {
+    const size_t field_start = reader.offset();
+    uint64_t tag = 0;
+    if (!reader.ReadVarint(&tag)) return false;
+    const uint64_t number = tag >> 3;
+    const int wire_type = static_cast<int>(tag & 7);
+    if (number == 0 || number > (uint64_t{1} << 29) - 1) return false;
+    uint64_t value = 0;
+    switch (wire_type) {
+      case kVarint:
+        if (!reader.ReadVarint(&value)) return false;
+        break;
+      case kFixed64:
+        if (!reader.Skip(8)) return false;
+        break;
+      case kFixed32:
+        if (!reader.Skip(4)) return false;
+        break;
+      case kLengthDelimited: {
+        if (!reader.ReadVarint(&value)) return false;
+        const size_t payload = reader.offset();
+        if (!reader.Skip(value)) return false;
+        if (number != static_cast<uint64_t>(path.front())) break;
+        if (path.size() == 1) {
+          *field = SubRange(bytes, payload, value);
+        } else {
+          std::string inner;
+          if (!Walk(bytes, payload, payload + value, path.subspan(1), &inner,
+                    field)) {
+            return false;
+          }
+          AppendVarint(tag, rest);
+          AppendVarint(inner.size(), rest);
+          rest->append(inner);
+        }
+        continue;  // not copied as it arrived
+      }
+      default:
+        return false;  // groups (3, 4) and invalid wire types
+    }
+    reader.CopySince(field_start, rest);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<LiftedMessage> LiftBytesField(const ChunkedBytes& message,
+                                            absl::Span<const int> path) {
+  if (path.empty()) return std::nullopt;
+  LiftedMessage lifted;
+  if (!Walk(message, 0, message.size(), path, &lifted.rest, &lifted.field)) {
+    return std::nullopt;
+  }
+  return lifted;
+}
+
+}  // namespace tensorops::server

@@ -1,0 +1,65 @@
+#include "server/outgoing_response.h"
+
+#include <grpcpp/support/slice.h>
+
+#include <cstddef>
+#include <string>
+
+#include "proto/tensor_codec.h"
+#include "proto/wire_varint.h"
+
+namespace tensorops::server {
+namespace {
+
+// Smaller tensors are copied into the message buffer: a slice of its own
+// costs more than copying that much.
+constexpr size_t kOwnSliceMinBytes = size_t{64} << 10;
+
+constexpr int kTensorDataField = 3;  // tensorops.v1.Tensor.data
+
+void ReleaseTensor(void* tensor) { delete static_cast<Tensor*>(tensor); }
+
+}  // namespace
+
+absl::Status OutgoingResponse::Serialize(
+    const google::protobuf::Message& message, grpc::ByteBuffer* out) const {
+  std::string head;
+  if (!message.AppendToString(&head)) {
+    return absl::InternalError(
+        "the response message could not be serialized (over 2 GiB?)");
+  }
+  std::vector<grpc::Slice> slices;
+  for (const auto& [field_number, tensor] : tensors_) {
+    tensorops::v1::Tensor header;
+    header.set_dtype(DTypeToProto(tensor.dtype()));
+    header.mutable_shape()->Assign(tensor.shape().begin(),
+                                   tensor.shape().end());
+    const std::string header_bytes = header.SerializeAsString();
+    const size_t data_size = tensor.byte_size();
+    std::string data_prefix;
+    if (data_size > 0) {  // proto3 leaves empty bytes off the wire
+      AppendVarint(LengthDelimitedTag(kTensorDataField), &data_prefix);
+      AppendVarint(data_size, &data_prefix);
+    }
+    AppendVarint(LengthDelimitedTag(field_number), &head);
+    AppendVarint(header_bytes.size() + data_prefix.size() + data_size, &head);
+    head += header_bytes;
+    head += data_prefix;
+    const char* data = reinterpret_cast<const char*>(tensor.data());
+    if (data_size < kOwnSliceMinBytes) {
+      head.append(data, data_size);
+      continue;
+    }
+    slices.emplace_back(head);
+    head.clear();
+    // The slice keeps a copy of the tensor (sharing its bytes) alive until
+    // gRPC has sent it.
+    slices.emplace_back(const_cast<char*>(data), data_size, &ReleaseTensor,
+                        new Tensor(tensor));
+  }
+  if (!head.empty() || slices.empty()) slices.emplace_back(head);
+  *out = grpc::ByteBuffer(slices.data(), slices.size());
+  return absl::OkStatus();
+}
+
+}  // namespace tensorops::server

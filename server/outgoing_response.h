@@ -1,0 +1,45 @@
+// Sending result tensors without copying them into the response message.
+//
+// Protobuf would copy a result into the message's `bytes` field and gRPC
+// would copy the serialized message again into its buffers; for a 64 MiB
+// result both copies (and the fresh pages they land on) cost more than
+// computing it. OutgoingResponse instead sends each attached tensor's bytes
+// as a gRPC slice that points at the tensor (kept alive until gRPC has
+// written it), after the rest of the message.
+#ifndef TENSOROPS_SERVER_OUTGOING_RESPONSE_H_
+#define TENSOROPS_SERVER_OUTGOING_RESPONSE_H_
+
+#include <grpcpp/support/byte_buffer.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/tensor.h"
+#include "google/protobuf/message.h"
+
+namespace tensorops::server {
+
+// Not thread-safe; one per response.
+class OutgoingResponse {
+ public:
+  // Sends `tensor` as the tensorops.v1.Tensor in field `field_number` of the
+  // response message, which must be a singular Tensor field left unset in
+  // the message passed to Serialize.
+  void AttachTensor(int field_number, Tensor tensor) {
+    tensors_.emplace_back(field_number, std::move(tensor));
+  }
+
+  // `message` followed by the attached tensor fields, in the protobuf binary
+  // format (fields may come in any order; parsers merge them), into `out`.
+  // INTERNAL if the message cannot be serialized.
+  absl::Status Serialize(const google::protobuf::Message& message,
+                         grpc::ByteBuffer* out) const;
+
+ private:
+  std::vector<std::pair<int, Tensor>> tensors_;
+};
+
+}  // namespace tensorops::server
+
+#endif  // TENSOROPS_SERVER_OUTGOING_RESPONSE_H_

@@ -1,0 +1,226 @@
+#include "core/chunked_tensor.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/cpu/cpu_backend.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace tensorops {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::IsOk;
+using testing::StatusIs;
+
+using ByteSpan = absl::Span<const std::byte>;
+
+std::vector<std::byte> Iota(size_t n) {
+  std::vector<std::byte> bytes(n);
+  for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<std::byte>(i * 7 + 3);
+  return bytes;
+}
+
+// `bytes` copied into separately placed chunks, as a network stack hands a
+// message over: chunk sizes vary (some tiny, some empty) and each chunk
+// starts at an arbitrary address, so elements are misaligned.
+class Scattered {
+ public:
+  Scattered(const std::vector<std::byte>& bytes, size_t max_chunk,
+            uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<size_t> chunk_size(0, max_chunk);
+    std::uniform_int_distribution<size_t> misalign(0, 7);
+    std::vector<std::pair<size_t, size_t>> placement;  // (storage, length)
+    size_t offset = 0;
+    while (offset < bytes.size()) {
+      const size_t length = std::min(chunk_size(rng), bytes.size() - offset);
+      const size_t at = storage_.size() + misalign(rng);
+      storage_.resize(at + length + 8);
+      std::memcpy(storage_.data() + at, bytes.data() + offset, length);
+      placement.emplace_back(at, length);
+      offset += length;
+    }
+    std::vector<ByteSpan> chunks;
+    for (const auto& [at, length] : placement) {
+      chunks.emplace_back(storage_.data() + at, length);
+    }
+    bytes_ = ChunkedBytes(std::move(chunks));
+  }
+  const ChunkedBytes& bytes() const { return bytes_; }
+
+ private:
+  std::vector<std::byte> storage_;
+  ChunkedBytes bytes_;
+};
+
+TEST(ChunkedBytesTest, DropsEmptyChunksAndCountsBytes) {
+  const std::vector<std::byte> data = Iota(10);
+  ChunkedBytes bytes(
+      {ByteSpan(data.data(), 4), ByteSpan(), ByteSpan(data.data() + 4, 6)});
+  EXPECT_EQ(bytes.size(), 10u);
+  EXPECT_EQ(bytes.chunks().size(), 2u);
+  EXPECT_EQ(ChunkedBytes().size(), 0u);
+}
+
+TEST(ChunkedBytesTest, CopyToSpansChunks) {
+  const std::vector<std::byte> data = Iota(1000);
+  Scattered scattered(data, 37, /*seed=*/1);
+  for (size_t offset : {0, 1, 36, 37, 500, 999}) {
+    for (size_t length : {0, 1, 2, 80, 200}) {
+      if (offset + length > data.size()) continue;
+      std::vector<std::byte> out(length);
+      scattered.bytes().CopyTo(offset, length, out.data());
+      EXPECT_TRUE(std::equal(out.begin(), out.end(), data.begin() + offset))
+          << offset << "+" << length;
+    }
+  }
+}
+
+TEST(ChunkedBytesTest, ReaderReadsInPlaceWithinAChunk) {
+  const std::vector<std::byte> data = Iota(100);
+  ChunkedBytes bytes(
+      {ByteSpan(data.data(), 40), ByteSpan(data.data() + 40, 60)});
+  ChunkedBytes::Reader reader(bytes);
+  std::byte scratch[100];
+  EXPECT_EQ(reader.Read(0, 40, scratch), data.data());
+  EXPECT_EQ(reader.Read(45, 10, scratch), data.data() + 45);
+  // Backwards after a forward read still finds the right chunk.
+  EXPECT_EQ(reader.Read(10, 5, scratch), data.data() + 10);
+  // Across the boundary: a copy in the scratch buffer.
+  const std::byte* across = reader.Read(38, 4, scratch);
+  EXPECT_EQ(across, scratch);
+  EXPECT_TRUE(std::equal(across, across + 4, data.begin() + 38));
+}
+
+TEST(ChunkedBytesTest, ReaderMatchesDataForEveryRange) {
+  const std::vector<std::byte> data = Iota(3000);
+  Scattered scattered(data, 300, /*seed=*/2);
+  ChunkedBytes::Reader reader(scattered.bytes());
+  std::vector<std::byte> scratch(500);
+  std::mt19937 rng(3);
+  for (int i = 0; i < 2000; ++i) {
+    const size_t length = rng() % 500;
+    const size_t offset = rng() % (data.size() - length + 1);
+    const std::byte* got = reader.Read(offset, length, scratch.data());
+    ASSERT_TRUE(std::equal(got, got + length, data.begin() + offset))
+        << offset << "+" << length;
+  }
+}
+
+TEST(ChunkedTensorTest, ViewChecksTheByteCount) {
+  const std::vector<std::byte> data = Iota(12);
+  ChunkedBytes bytes({ByteSpan(data.data(), 5), ByteSpan(data.data() + 5, 7)});
+  EXPECT_THAT(ChunkedTensor::View(DType::kFloat32, {3}, bytes, nullptr),
+              IsOk());
+  EXPECT_THAT(ChunkedTensor::View(DType::kFloat32, {4}, bytes, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("has 12 bytes but a float32 tensor of shape "
+                                 "[4] needs exactly 16")));
+}
+
+TEST(ChunkedTensorTest, MaterializeConcatenatesTheChunks) {
+  const std::vector<std::byte> data = Iota(4096);
+  Scattered scattered(data, 100, /*seed=*/4);
+  absl::StatusOr<ChunkedTensor> chunked =
+      ChunkedTensor::View(DType::kInt32, {32, 32}, scattered.bytes(), nullptr);
+  ASSERT_THAT(chunked, IsOk());
+  absl::StatusOr<Tensor> flat = chunked->Materialize();
+  ASSERT_THAT(flat, IsOk());
+  EXPECT_EQ(flat->shape(), Shape({32, 32}));
+  EXPECT_TRUE(
+      std::equal(flat->bytes().begin(), flat->bytes().end(), data.begin()));
+}
+
+TEST(ChunkedTensorTest, OfAContiguousTensorIsOneChunkThatKeepsItAlive) {
+  const std::vector<std::byte> data = Iota(16);
+  absl::StatusOr<Tensor> tensor =
+      Tensor::CopyOf(DType::kFloat32, {4}, ByteSpan(data));
+  ASSERT_THAT(tensor, IsOk());
+  ChunkedTensor chunked = ChunkedTensor::Of(*tensor);
+  const std::byte* where = tensor->data();
+  *tensor = Tensor();  // the chunked view keeps the bytes alive
+  ASSERT_EQ(chunked.bytes().chunks().size(), 1u);
+  EXPECT_EQ(chunked.bytes().chunks()[0].data(), where);
+  absl::StatusOr<Tensor> again = chunked.Materialize();
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->data(), where);
+  EXPECT_TRUE(
+      std::equal(again->bytes().begin(), again->bytes().end(), data.begin()));
+}
+
+// TopK of a chunked input equals TopK of the same bytes contiguous, for the
+// plans read in place (rows along the last dim) and those that fall back to
+// a copy (other dims, few long rows, rows over 1 MiB).
+struct ChunkedCase {
+  DType dtype;
+  Shape shape;
+  TopKOptions options;
+  size_t max_chunk;
+};
+
+class ChunkedTopKTest : public ::testing::TestWithParam<ChunkedCase> {};
+
+TEST_P(ChunkedTopKTest, MatchesContiguous) {
+  const ChunkedCase& c = GetParam();
+  CpuBackend backend(CpuBackendOptions{.num_threads = 2});
+  const size_t n = static_cast<size_t>(*ByteSize(c.dtype, c.shape));
+  std::vector<std::byte> data(n);
+  std::mt19937 rng(5);
+  // Few distinct values, so ties (and their lower-index-first order) occur.
+  for (size_t i = 0; i < n; ++i) data[i] = static_cast<std::byte>(rng() % 64);
+  if (c.dtype == DType::kFloat32) {
+    for (size_t i = 0; i + 4 <= n; i += 4) {
+      const float value = static_cast<float>(rng() % 1000) - 500.0f;
+      std::memcpy(&data[i], &value, 4);
+    }
+  }
+  absl::StatusOr<Tensor> contiguous =
+      Tensor::CopyOf(c.dtype, c.shape, ByteSpan(data));
+  ASSERT_THAT(contiguous, IsOk());
+  absl::StatusOr<TopKResult> want = backend.TopK(*contiguous, c.options);
+  ASSERT_THAT(want, IsOk());
+  for (uint32_t seed : {11u, 12u}) {
+    Scattered scattered(data, c.max_chunk, seed);
+    absl::StatusOr<ChunkedTensor> chunked =
+        ChunkedTensor::View(c.dtype, c.shape, scattered.bytes(), nullptr);
+    ASSERT_THAT(chunked, IsOk());
+    absl::StatusOr<TopKResult> got = backend.TopKOfChunks(*chunked, c.options);
+    ASSERT_THAT(got, IsOk());
+    EXPECT_EQ(got->values.shape(), want->values.shape());
+    EXPECT_TRUE(std::equal(got->values.bytes().begin(),
+                           got->values.bytes().end(),
+                           want->values.bytes().begin()));
+    EXPECT_TRUE(std::equal(got->indices.bytes().begin(),
+                           got->indices.bytes().end(),
+                           want->indices.bytes().begin()));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Plans, ChunkedTopKTest,
+    ::testing::Values(
+        // Rows read in place or gathered, chunks smaller and larger than rows.
+        ChunkedCase{DType::kFloat32, {64, 1000}, {.k = 5}, 700},
+        ChunkedCase{DType::kFloat32, {64, 1000}, {.k = 5}, 16384},
+        ChunkedCase{DType::kFloat32,
+                    {32, 300},
+                    {.k = 300, .largest = false, .sorted = false},
+                    1000},
+        ChunkedCase{DType::kInt64, {100, 50}, {.k = 7, .sorted = false}, 333},
+        ChunkedCase{DType::kInt8, {256, 33}, {.k = 3}, 50},
+        ChunkedCase{DType::kFloat16, {16, 4096}, {.k = 200}, 5000},
+        // Fall back to a contiguous copy.
+        ChunkedCase{DType::kFloat32, {300, 40}, {.k = 4, .dim = 0}, 100},
+        ChunkedCase{DType::kFloat32, {2, 100000}, {.k = 10}, 9000},
+        ChunkedCase{DType::kFloat64, {4, 140000}, {.k = 3}, 70000},
+        ChunkedCase{DType::kFloat32, {}, {.k = 1}, 3},
+        ChunkedCase{DType::kFloat32, {8, 0}, {.k = 0}, 3}));
+
+}  // namespace
+}  // namespace tensorops
