@@ -42,11 +42,18 @@ absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
 
 }  // namespace
 
-// One RPC: owns its request and response messages, finishes it with a
-// Status (sending the response serialized if OK) and records its metrics once
-// the response has been sent (OnDone), then deletes itself. Counts itself in
-// `inflight` for its lifetime, and turns gRPC's cancellation (client gone,
-// deadline passed) into a Cancellation its computation observes.
+// One RPC: owns its request and response messages and finishes the call
+// with a Status (sending the response, serialized, if OK). At that point it
+// records the call's metrics and leaves the in-flight count: a finished call
+// no longer counts against --max_inflight_requests, even if gRPC runs its
+// OnDone later (under load OnDone can trail the response by hundreds of
+// calls). Turns gRPC's cancellation (client gone, deadline passed) into a
+// Cancellation its computation observes.
+//
+// A call answered inside the method handler is finished with gRPC's default
+// reactor, whose completion runs inline; a reactor of our own would have its
+// OnDone scheduled on gRPC's executor thread, a thread hop per call that
+// costs tiny calls a third of their rate.
 class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
  public:
   Call(Metrics* metrics, std::atomic<int64_t>& inflight, Method method,
@@ -74,15 +81,17 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
   ReceivedPayload& payload() { return payload_; }
   OutgoingResponse& outgoing() { return outgoing_; }
 
-  void Complete(const absl::Status& status) {
-    grpc::Status grpc_status = ToGrpcStatus(status);
-    if (grpc_status.ok()) {
-      grpc_status =
-          ToGrpcStatus(outgoing_.Serialize(*response_, response_wire_));
-      response_bytes_ = static_cast<int64_t>(response_wire_->Length());
-    }
-    code_ = grpc_status.error_code();
-    Finish(std::move(grpc_status));
+  // Finishes a call this reactor was returned for (work done later).
+  void Complete(const absl::Status& status) { Finish(Conclude(status)); }
+
+  // Finishes the call from within its method handler and deletes this
+  // Call; returns the reactor the handler must return.
+  grpc::ServerUnaryReactor* CompleteInHandler(
+      grpc::CallbackServerContext* context, const absl::Status& status) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(Conclude(status));
+    delete this;
+    return reactor;
   }
 
   void OnCancel() override {
@@ -90,20 +99,32 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
     cancellation_.Cancel();
   }
 
-  void OnDone() override {
+  void OnDone() override { delete this; }
+
+ private:
+  // The status to send, with the response serialized if OK; records the
+  // call as finished.
+  grpc::Status Conclude(const absl::Status& status) {
+    grpc::Status grpc_status = ToGrpcStatus(status);
+    int64_t response_bytes = 0;
+    if (grpc_status.ok()) {
+      grpc_status =
+          ToGrpcStatus(outgoing_.Serialize(*response_, response_wire_));
+      response_bytes = static_cast<int64_t>(response_wire_->Length());
+    }
     if (metrics_ != nullptr) {
-      const grpc::StatusCode code =
-          cancelled_.load() ? grpc::StatusCode::CANCELLED : code_;
+      const grpc::StatusCode code = cancelled_.load()
+                                        ? grpc::StatusCode::CANCELLED
+                                        : grpc_status.error_code();
       metrics_->RequestFinished(
           method_, code,
           absl::FromChrono(std::chrono::steady_clock::now() - start_),
-          request_bytes_, code == grpc::StatusCode::OK ? response_bytes_ : 0);
+          request_bytes_, code == grpc::StatusCode::OK ? response_bytes : 0);
     }
     inflight_.fetch_sub(1, std::memory_order_relaxed);
-    delete this;
+    return grpc_status;
   }
 
- private:
   Metrics* const metrics_;
   std::atomic<int64_t>& inflight_;
   const int64_t inflight_at_start_;
@@ -115,8 +136,6 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
   ReceivedPayload payload_;
   OutgoingResponse outgoing_;
   const std::chrono::steady_clock::time_point start_;
-  grpc::StatusCode code_ = grpc::StatusCode::UNKNOWN;
-  int64_t response_bytes_ = 0;
   std::atomic<bool> cancelled_{false};
   Cancellation cancellation_;
 };
@@ -141,53 +160,48 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
                response_wire, std::move(request), std::move(response));
   absl::StatusOr<std::string> caller =
       IdentifyCaller(*context, options_.callers);
-  if (!caller.ok()) {
-    call->Complete(caller.status());
-    return call;
-  }
+  if (!caller.ok()) return call->CompleteInHandler(context, caller.status());
   if (call->inflight_at_start() > options_.max_inflight_requests) {
-    call->Complete(absl::ResourceExhaustedError(absl::StrCat(
-        "the server is already serving ", options_.max_inflight_requests,
-        " calls, its limit (--max_inflight_requests); retry with backoff")));
-    return call;
+    return call->CompleteInHandler(
+        context,
+        absl::ResourceExhaustedError(absl::StrCat(
+            "the server is already serving ", options_.max_inflight_requests,
+            " calls, its limit (--max_inflight_requests); retry with "
+            "backoff")));
   }
   // Parsed only now: unauthenticated and over-limit calls cost no parsing.
   if (absl::Status parsed = ParseRequest(wire, lift_path, kLiftMinBytes,
                                          call->request(), &call->payload());
       !parsed.ok()) {
-    call->Complete(parsed);
-    return call;
+    return call->CompleteInHandler(context, parsed);
   }
   absl::StatusOr<Work> work =
       prepare(*caller, call->payload(), call->outgoing());
-  if (!work.ok()) {
-    call->Complete(work.status());
-  } else if (work->bytes <= options_.inline_work_bytes) {
-    call->Complete(std::move(work->run)());
-  } else {
-    // The request and response stay alive until Complete() finishes the
-    // call, so the work may keep reading the request's bytes in place.
-    executor_.Submit(
-        [this, call, context, run = std::move(work->run)]() mutable {
-          // OnCancel may have run before gRPC marks the context cancelled.
-          if (call->cancellation().cancelled() || context->IsCancelled()) {
-            if (metrics_ != nullptr) metrics_->ComputationAbandoned(false);
-            call->Complete(absl::CancelledError(
-                "the call was cancelled before its computation started"));
-            return;
-          }
-          absl::Status status;
-          {
-            CancellationScope scope(&call->cancellation());
-            status = std::move(run)();
-          }
-          if (status.code() == absl::StatusCode::kCancelled &&
-              call->cancellation().cancelled() && metrics_ != nullptr) {
-            metrics_->ComputationAbandoned(true);
-          }
-          call->Complete(status);
-        });
+  if (!work.ok()) return call->CompleteInHandler(context, work.status());
+  if (work->bytes <= options_.inline_work_bytes) {
+    return call->CompleteInHandler(context, std::move(work->run)());
   }
+  // The request and response stay alive until Complete() finishes the
+  // call, so the work may keep reading the request's bytes in place.
+  executor_.Submit([this, call, context, run = std::move(work->run)]() mutable {
+    // OnCancel may have run before gRPC marks the context cancelled.
+    if (call->cancellation().cancelled() || context->IsCancelled()) {
+      if (metrics_ != nullptr) metrics_->ComputationAbandoned(false);
+      call->Complete(absl::CancelledError(
+          "the call was cancelled before its computation started"));
+      return;
+    }
+    absl::Status status;
+    {
+      CancellationScope scope(&call->cancellation());
+      status = std::move(run)();
+    }
+    if (status.code() == absl::StatusCode::kCancelled &&
+        call->cancellation().cancelled() && metrics_ != nullptr) {
+      metrics_->ComputationAbandoned(true);
+    }
+    call->Complete(status);
+  });
   return call;
 }
 

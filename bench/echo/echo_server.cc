@@ -2,7 +2,9 @@
 // Any method, any request bytes in; 8 bytes out (the request's length,
 // little-endian). Same message limits as tensorops-server, no work at all:
 // the time a call takes here is the transfer, which TopK of the same bytes
-// is measured against (scripts/bench-service). Not part of the product.
+// is measured against (scripts/bench-service). It configures malloc as
+// tensorops-server does (server/malloc_config.h), so the two receive large
+// messages into the same warm memory. Not part of the product.
 //
 //   tensorops-bench-echo --address=127.0.0.1:0
 //   -> "serving echo on 127.0.0.1:PORT" on stderr; stops on SIGTERM/SIGINT.
@@ -19,6 +21,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "server/malloc_config.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:0", "host:port to listen on.");
 ABSL_FLAG(int64_t, max_message_bytes, int64_t{600} << 20,
@@ -63,6 +66,7 @@ volatile std::sig_atomic_t stop_requested = 0;
 }  // namespace
 
 int main(int argc, char** argv) {
+  tensorops::server::ConfigureMalloc();
   absl::ParseCommandLine(argc, argv);
   const std::string address = absl::GetFlag(FLAGS_address);
   const int max_bytes =

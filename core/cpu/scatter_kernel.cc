@@ -1,7 +1,6 @@
 #include "core/cpu/scatter_kernel.h"
 
 #include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/cpu/fill_kernel.h"
+#include "core/cpu/parallel_rows.h"
 
 namespace tensorops::cpu {
 namespace {
@@ -35,9 +35,8 @@ int64_t ScatterTyped(const Tensor& grad_values, const Tensor& indices,
   std::atomic<int64_t> first_bad{-1};
   const int64_t grain =
       std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(k, 1));
-  tbb::parallel_for(
-      tbb::blocked_range<int64_t>(0, slices, grain),
-      [&](const tbb::blocked_range<int64_t>& range) {
+  ParallelForRanges(
+      slices, grain, [&](const tbb::blocked_range<int64_t>& range) {
         for (int64_t slice = range.begin(); slice < range.end(); ++slice) {
           const int64_t o = slice / g.inner;
           const int64_t i = slice % g.inner;
@@ -141,13 +140,13 @@ int64_t ScatterRows(const Tensor& grad_values, const Tensor& indices,
   std::atomic<int64_t> first_bad{-1};
   const int64_t grain =
       std::max<int64_t>(1, kElementsPerTask * 16 / std::max<int64_t>(size, 1));
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, plan.output.outer, grain),
-                    [&](const tbb::blocked_range<int64_t>& range) {
-                      const int64_t bad = ScatterRowRange<kSize>(
-                          out, grad_values.data(), indices.data(), size, k,
-                          range.begin(), range.end());
-                      if (bad >= 0) KeepLowest(first_bad, bad);
-                    });
+  ParallelForRanges(
+      plan.output.outer, grain, [&](const tbb::blocked_range<int64_t>& range) {
+        const int64_t bad =
+            ScatterRowRange<kSize>(out, grad_values.data(), indices.data(),
+                                   size, k, range.begin(), range.end());
+        if (bad >= 0) KeepLowest(first_bad, bad);
+      });
   return first_bad.load();
 }
 

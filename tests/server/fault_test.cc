@@ -524,15 +524,16 @@ TEST(FaultTest, DISABLED_ExitsWithinTheShutdownTimeoutWithAnIdleClient) {
   EXPECT_LT(exit_after, kShutdownTimeout);
 }
 
-// Four calls in flight at SIGTERM are done within a second and their
-// connection closed: the process exits right after, well within
-// --shutdown_timeout=3s.
+// Four calls in flight at SIGTERM (about 2 s of work on one thread) all
+// finish, and once they are done and their connection closed the process
+// exits right after, well within --shutdown_timeout. The timeout leaves room
+// for a loaded CI machine to take several times as long over the calls.
 TEST(FaultTest, ExitsSoonAfterTheCallsInFlightAreDone) {
-  constexpr absl::Duration kShutdownTimeout = absl::Seconds(3);
+  constexpr absl::Duration kShutdownTimeout = absl::Seconds(12);
   const Permutation input(int64_t{1} << 22);
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto server =
-        ServerProcess::Start({"--threads=1", "--shutdown_timeout=3s"});
+        ServerProcess::Start({"--threads=1", "--shutdown_timeout=12s"});
     ASSERT_NE(server, nullptr);
     auto stub = v1::TensorOps::NewStub(server->NewChannel());
     std::vector<std::unique_ptr<PendingTopK>> calls;
@@ -557,6 +558,7 @@ TEST(FaultTest, ExitsSoonAfterTheCallsInFlightAreDone) {
                 attempt, absl::FormatDuration(calls_done).c_str(),
                 absl::FormatDuration(exit_after).c_str());
     EXPECT_LT(exit_after, kShutdownTimeout);
+    EXPECT_LT(exit_after - calls_done, absl::Seconds(1));
   }
 }
 
