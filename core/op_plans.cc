@@ -117,4 +117,14 @@ absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(
   return plan;
 }
 
+absl::StatusOr<TopKResult> AllocateTopKResult(DType dtype,
+                                              const TopKPlan& plan) {
+  TopKResult result;
+  TENSOROPS_ASSIGN_OR_RETURN(result.values,
+                             Tensor::Allocate(dtype, plan.output_shape));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      result.indices, Tensor::Allocate(DType::kInt64, plan.output_shape));
+  return result;
+}
+
 }  // namespace tensorops

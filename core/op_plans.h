@@ -38,6 +38,11 @@ struct TopKPlan {
 absl::StatusOr<TopKPlan> PlanTopK(DType dtype, ShapeView input_shape,
                                   const TopKOptions& options);
 
+// For backends: TopK's outputs for `plan` (of a `dtype` input), allocated and
+// uninitialized. RESOURCE_EXHAUSTED if out of memory.
+absl::StatusOr<TopKResult> AllocateTopKResult(DType dtype,
+                                              const TopKPlan& plan);
+
 struct TopKBackwardPlan {
   DimGeometry output;  // geometry of grad_input (input_shape) around dim
   int64_t k = 0;       // grad_values' extent along dim

@@ -69,11 +69,8 @@ absl::StatusOr<TopKResult> CpuBackend::TopK(const Tensor& input,
                                             const TopKOptions& options) {
   TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
                              PlanTopK(input.dtype(), input.shape(), options));
-  TopKResult result;
-  TENSOROPS_ASSIGN_OR_RETURN(
-      result.values, Tensor::Allocate(input.dtype(), plan.output_shape));
-  TENSOROPS_ASSIGN_OR_RETURN(
-      result.indices, Tensor::Allocate(DType::kInt64, plan.output_shape));
+  TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
+                             AllocateTopKResult(input.dtype(), plan));
   TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
     cpu::TopKKernel(input, plan, options.largest, options.sorted, result.values,
                     result.indices);
@@ -83,25 +80,26 @@ absl::StatusOr<TopKResult> CpuBackend::TopK(const Tensor& input,
 
 absl::StatusOr<TopKResult> CpuBackend::TopKOfChunks(
     const ChunkedTensor& input, const TopKOptions& options) {
-  if (input.bytes().chunks().size() <= 1) {
-    TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
-    return TopK(contiguous, options);
-  }
   TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
                              PlanTopK(input.dtype(), input.shape(), options));
-  TopKResult result;
-  TENSOROPS_ASSIGN_OR_RETURN(
-      result.values, Tensor::Allocate(input.dtype(), plan.output_shape));
-  TENSOROPS_ASSIGN_OR_RETURN(
-      result.indices, Tensor::Allocate(DType::kInt64, plan.output_shape));
+  TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
+                             AllocateTopKResult(input.dtype(), plan));
   bool done = false;
-  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
-    done = cpu::TopKKernelChunked(input, plan, options.largest, options.sorted,
-                                  result.values, result.indices);
-  }));
+  if (input.bytes().chunks().size() > 1) {
+    TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
+      done =
+          cpu::TopKKernelChunked(input, plan, options.largest, options.sorted,
+                                 result.values, result.indices);
+    }));
+  }
   if (done) return result;
+  // One chunk (a view, no copy), or a plan the chunked kernel does not take.
   TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
-  return TopK(contiguous, options);
+  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
+    cpu::TopKKernel(contiguous, plan, options.largest, options.sorted,
+                    result.values, result.indices);
+  }));
+  return result;
 }
 
 absl::StatusOr<Tensor> CpuBackend::TopKBackward(const Tensor& grad_values,

@@ -185,11 +185,8 @@ class CudaBackend final : public Backend {
                                   const TopKOptions& options) override {
     TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
                                PlanTopK(input.dtype(), input.shape(), options));
-    TopKResult result;
-    TENSOROPS_ASSIGN_OR_RETURN(
-        result.values, Tensor::Allocate(input.dtype(), plan.output_shape));
-    TENSOROPS_ASSIGN_OR_RETURN(
-        result.indices, Tensor::Allocate(DType::kInt64, plan.output_shape));
+    TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
+                               AllocateTopKResult(input.dtype(), plan));
     if (result.values.num_elements() == 0) return result;
     const std::optional<cuda::KernelDType> kernel_dtype =
         KernelDTypeOf(input.dtype());
