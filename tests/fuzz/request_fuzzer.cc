@@ -16,6 +16,12 @@
 //     bytes 1-2 are the TopKRequest's length (little-endian), then the
 //     TopKRequest, then the BackwardRequest.
 // tests/fuzz/make_corpus.py writes seeds in this layout.
+//
+// For ZerosLike-, OnesLike- and TopKRequests it also checks the server's
+// copy-free parsing (proto/lifted_field.h) against protobuf: the message is
+// split into chunks (their size from byte 0), input.data lifted out, and the
+// rest parsed must equal the whole message parsed; for a valid TopK, the
+// backend's TopK on the lifted chunks must equal TopK on the whole data.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -23,7 +29,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,6 +45,8 @@
 #include "core/shape.h"
 #include "core/tensor.h"
 #include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "proto/lifted_field.h"
 #include "proto/tensor_codec.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
@@ -387,6 +397,65 @@ void FuzzTopK(const v1::TopKRequest& request) {
   RunTopK(*valid).IgnoreError();
 }
 
+// --- Lifting ----------------------------------------------------------------
+
+// TopK on the lifted chunks equals TopK on the whole message's data.
+void CheckChunkedTopK(const v1::TopKRequest& whole, const v1::TopKRequest& rest,
+                      const ChunkedBytes& data) {
+  absl::StatusOr<ValidTopK> valid = ValidateTopK(whole);
+  if (!valid.ok() || valid->input.num_elements() > kMaxElements) return;
+  absl::StatusOr<ChunkedTensor> chunked =
+      server::ChunkedViewFromProto(rest.input(), data, "input");
+  Check(chunked.ok(), "the lifted data does not make the validated tensor: " +
+                          chunked.status().ToString());
+  absl::StatusOr<TopKResult> want =
+      TheBackend().TopK(valid->input, valid->options);
+  absl::StatusOr<TopKResult> got =
+      TheBackend().TopKOfChunks(*chunked, valid->options);
+  Check(want.ok() == got.ok(), "TopKOfChunks and TopK disagree on success");
+  if (!want.ok()) return;
+  Check(
+      std::equal(want->values.bytes().begin(), want->values.bytes().end(),
+                 got->values.bytes().begin(), got->values.bytes().end()) &&
+          std::equal(want->indices.bytes().begin(), want->indices.bytes().end(),
+                     got->indices.bytes().begin(), got->indices.bytes().end()),
+      "TopK of the lifted chunks differs from TopK of the whole data");
+}
+
+template <typename Request>
+void CheckLifting(const uint8_t* message, int length, size_t chunk_bytes) {
+  std::vector<absl::Span<const std::byte>> chunks;
+  const auto* bytes = reinterpret_cast<const std::byte*>(message);
+  for (size_t at = 0; at < static_cast<size_t>(length); at += chunk_bytes) {
+    chunks.emplace_back(
+        bytes + at, std::min(chunk_bytes, static_cast<size_t>(length) - at));
+  }
+  constexpr int kInputData[] = {1, 3};
+  std::optional<server::LiftedMessage> lifted =
+      server::LiftBytesField(ChunkedBytes(std::move(chunks)), kInputData);
+  if (!lifted.has_value()) return;  // the server parses it whole
+  Request whole;
+  Request rest;
+  const bool whole_ok = whole.ParseFromArray(message, length);
+  Check(rest.ParseFromString(lifted->rest) == whole_ok,
+        "the lifted rest parses differently from the whole message");
+  if (!whole_ok) return;
+  Check(rest.input().data().empty(), "input.data left in the lifted rest");
+  Request merged = rest;
+  if (lifted->field.has_value()) {
+    std::string data(lifted->field->size(), '\0');
+    lifted->field->CopyTo(0, data.size(),
+                          reinterpret_cast<std::byte*>(data.data()));
+    merged.mutable_input()->set_data(std::move(data));
+  }
+  Check(google::protobuf::util::MessageDifferencer::Equals(merged, whole),
+        "the lifted message differs from the whole message");
+  if constexpr (std::is_same_v<Request, v1::TopKRequest>) {
+    if (lifted->field.has_value())
+      CheckChunkedTopK(whole, rest, *lifted->field);
+  }
+}
+
 // --- Backward -------------------------------------------------------------
 
 // Runs a validated backward and compares it with
@@ -524,6 +593,20 @@ int FuzzOne(const uint8_t* data, size_t size) {
   const uint8_t kind = data[0] % 5;
   const uint8_t* message = data + 1;
   const int length = static_cast<int>(size - 1);
+  const size_t chunk_bytes = 1 + data[0] / 5;
+  switch (kind) {
+    case 0:
+      CheckLifting<v1::ZerosLikeRequest>(message, length, chunk_bytes);
+      break;
+    case 1:
+      CheckLifting<v1::OnesLikeRequest>(message, length, chunk_bytes);
+      break;
+    case 2:
+      CheckLifting<v1::TopKRequest>(message, length, chunk_bytes);
+      break;
+    default:
+      break;
+  }
   switch (kind) {
     case 0:
     case 1: {
