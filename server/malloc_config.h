@@ -9,9 +9,9 @@ namespace tensorops::server {
 // blocks are trimmed back to the kernel after each call and the next one
 // page-faults fresh memory (about 12 us per 4 KiB page on small VMs), which
 // made receiving 131 MB take 2-8x as long as with warm memory. Measured on
-// 2 vCPUs, TopK of float32 [1024,32000] end to end (p50): default glibc
-// 358 ms, jemalloc 137 ms, these settings 57 ms (page faults per call: about
-// 4900, 2900 and 0).
+// 2 vCPUs, TopK of float32 [1024,32000] end to end (p50 over runs): glibc
+// defaults 76-358 ms, jemalloc 127-155 ms, these settings 50-73 ms (page
+// faults per call: 2,000-4,900, about 2,850, and 0).
 // - M_TRIM_THRESHOLD: keep up to 1 GiB of freed heap for reuse;
 // - M_MMAP_THRESHOLD at its maximum (32 MiB): blocks below it come from the
 //   reusable heap rather than fresh mappings (tensor buffers above it are
