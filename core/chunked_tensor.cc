@@ -21,11 +21,15 @@ ChunkedBytes::ChunkedBytes(std::vector<absl::Span<const std::byte>> chunks) {
   }
 }
 
-void ChunkedBytes::CopyTo(size_t offset, size_t length, std::byte* out) const {
-  if (length == 0) return;
-  size_t i = static_cast<size_t>(
+size_t ChunkedBytes::FirstChunkAt(size_t offset) const {
+  return static_cast<size_t>(
       std::upper_bound(starts_.begin(), starts_.end(), offset) -
       starts_.begin() - 1);
+}
+
+void ChunkedBytes::CopyTo(size_t offset, size_t length, std::byte* out) const {
+  if (length == 0) return;
+  size_t i = FirstChunkAt(offset);
   size_t within = offset - starts_[i];
   while (length > 0) {
     const size_t take = std::min(length, chunks_[i].size() - within);
@@ -37,6 +41,19 @@ void ChunkedBytes::CopyTo(size_t offset, size_t length, std::byte* out) const {
   }
 }
 
+ChunkedBytes ChunkedBytes::Subrange(size_t offset, size_t length) const {
+  if (length == 0) return ChunkedBytes();
+  std::vector<absl::Span<const std::byte>> pieces;
+  for (size_t i = FirstChunkAt(offset); length > 0; ++i) {
+    const size_t within = offset - starts_[i];
+    const size_t take = std::min(length, chunks_[i].size() - within);
+    pieces.push_back(chunks_[i].subspan(within, take));
+    offset += take;
+    length -= take;
+  }
+  return ChunkedBytes(std::move(pieces));
+}
+
 size_t ChunkedBytes::Reader::ChunkAt(size_t offset) {
   const std::vector<size_t>& starts = bytes_->starts_;
   // Scans read forward: try the last chunk and the next before searching.
@@ -45,10 +62,7 @@ size_t ChunkedBytes::Reader::ChunkAt(size_t offset) {
       return hint_ = i;
     }
   }
-  hint_ = static_cast<size_t>(
-      std::upper_bound(starts.begin(), starts.end(), offset) - starts.begin() -
-      1);
-  return hint_;
+  return hint_ = bytes_->FirstChunkAt(offset);
 }
 
 const std::byte* ChunkedBytes::Reader::Read(size_t offset, size_t length,
@@ -86,12 +100,6 @@ absl::StatusOr<ChunkedTensor> ChunkedTensor::View(
   TENSOROPS_ASSIGN_OR_RETURN(const int64_t count, NumElements(shape));
   return ChunkedTensor(dtype, std::move(shape), count, std::move(bytes),
                        std::move(owner));
-}
-
-ChunkedTensor ChunkedTensor::Of(const Tensor& tensor) {
-  return ChunkedTensor(tensor.dtype(), tensor.shape(), tensor.num_elements(),
-                       ChunkedBytes({tensor.bytes()}),
-                       std::make_shared<const Tensor>(tensor));
 }
 
 absl::StatusOr<Tensor> ChunkedTensor::Materialize() const {

@@ -37,6 +37,10 @@ class ChunkedBytes {
   // within size().
   void CopyTo(size_t offset, size_t length, std::byte* out) const;
 
+  // The bytes [offset, offset + length), in place: the parts of the chunks
+  // that hold them. The range must lie within size().
+  ChunkedBytes Subrange(size_t offset, size_t length) const;
+
   // Reads ranges, cheapest when offsets increase (a scan). Not thread-safe:
   // one per thread.
   class Reader {
@@ -57,6 +61,9 @@ class ChunkedBytes {
   };
 
  private:
+  // Index of the chunk holding byte `offset` (< size()).
+  size_t FirstChunkAt(size_t offset) const;
+
   std::vector<absl::Span<const std::byte>> chunks_;
   // starts_[i]: offset of chunks_[i]'s first byte.
   std::vector<size_t> starts_;
@@ -73,9 +80,6 @@ class ChunkedTensor {
   static absl::StatusOr<ChunkedTensor> View(DType dtype, Shape shape,
                                             ChunkedBytes bytes,
                                             std::shared_ptr<const void> owner);
-
-  // A view of a contiguous tensor's bytes as one chunk (shares its owner).
-  static ChunkedTensor Of(const Tensor& tensor);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

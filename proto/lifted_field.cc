@@ -8,6 +8,13 @@
 #include "proto/wire_varint.h"
 
 namespace tensorops::server {
+
+static_assert(
+    static_cast<int>(tensorops::v1::ZerosLikeRequest::kInputFieldNumber) ==
+        kInputDataPath[0] &&
+    static_cast<int>(tensorops::v1::OnesLikeRequest::kInputFieldNumber) ==
+        kInputDataPath[0]);
+
 namespace {
 
 // Protobuf wire types.
@@ -59,23 +66,6 @@ class WireReader {
   const size_t end_;
 };
 
-// The chunks covering [offset, offset + length) of `bytes`.
-ChunkedBytes SubRange(const ChunkedBytes& bytes, size_t offset, size_t length) {
-  std::vector<absl::Span<const std::byte>> pieces;
-  size_t start = 0;
-  for (absl::Span<const std::byte> chunk : bytes.chunks()) {
-    const size_t chunk_end = start + chunk.size();
-    if (chunk_end > offset && start < offset + length) {
-      const size_t from = std::max(offset, start) - start;
-      const size_t to = std::min(offset + length, chunk_end) - start;
-      pieces.push_back(chunk.subspan(from, to - from));
-    }
-    start = chunk_end;
-    if (start >= offset + length) break;
-  }
-  return ChunkedBytes(std::move(pieces));
-}
-
 // Walks the message in [offset, end), appending all but the lifted field to
 // `rest`. false if the wire data is not understood.
 bool Walk(const ChunkedBytes& bytes, size_t offset, size_t end,
@@ -106,7 +96,7 @@ bool Walk(const ChunkedBytes& bytes, size_t offset, size_t end,
         if (!reader.Skip(value)) return false;
         if (number != static_cast<uint64_t>(path.front())) break;
         if (path.size() == 1) {
-          *field = SubRange(bytes, payload, value);
+          *field = bytes.Subrange(payload, value);
         } else {
           std::string inner;
           if (!Walk(bytes, payload, payload + value, path.subspan(1), &inner,

@@ -14,8 +14,15 @@
 
 #include "absl/types/span.h"
 #include "core/chunked_tensor.h"
+#include "tensorops/v1/tensor_ops.pb.h"
 
 namespace tensorops::server {
+
+// input.data of ZerosLike-, OnesLike- and TopKRequest: the payload of a large
+// request (all three hold their input tensor in the same field).
+inline constexpr int kInputDataPath[] = {
+    tensorops::v1::TopKRequest::kInputFieldNumber,
+    tensorops::v1::Tensor::kDataFieldNumber};
 
 struct LiftedMessage {
   // The message minus every occurrence of the lifted field, serialized.

@@ -15,8 +15,6 @@ namespace {
 // costs more than copying that much.
 constexpr size_t kOwnSliceMinBytes = size_t{64} << 10;
 
-constexpr int kTensorDataField = 3;  // tensorops.v1.Tensor.data
-
 void ReleaseTensor(void* tensor) { delete static_cast<Tensor*>(tensor); }
 
 }  // namespace
@@ -38,7 +36,8 @@ absl::Status OutgoingResponse::Serialize(
     const size_t data_size = tensor.byte_size();
     std::string data_prefix;
     if (data_size > 0) {  // proto3 leaves empty bytes off the wire
-      AppendVarint(LengthDelimitedTag(kTensorDataField), &data_prefix);
+      AppendVarint(LengthDelimitedTag(tensorops::v1::Tensor::kDataFieldNumber),
+                   &data_prefix);
       AppendVarint(data_size, &data_prefix);
     }
     AppendVarint(LengthDelimitedTag(field_number), &head);

@@ -10,6 +10,7 @@
 #include "core/cancellation.h"
 #include "core/op_plans.h"
 #include "core/status_macros.h"
+#include "proto/lifted_field.h"
 #include "proto/tensor_codec.h"
 #include "server/outgoing_response.h"
 #include "server/status_mapping.h"
@@ -25,15 +26,10 @@ absl::Status Annotate(const absl::Status& status, absl::string_view context) {
   return absl::Status(status.code(), absl::StrCat(context, status.message()));
 }
 
-// Where a large request's tensor payload is: field 1 (input) of ZerosLike-,
-// OnesLike- and TopKRequest, field 3 (data) of Tensor.
-constexpr int kInputDataPath[] = {1, 3};
-
-// Result tensor fields: output (ZerosLike-, OnesLikeResponse) and grad_input
-// (BackwardResponse) are field 1; TopKResponse has values 1 and indices 2.
-constexpr int kOutputField = 1;
-constexpr int kValuesField = 1;
-constexpr int kIndicesField = 2;
+// PrepareFill attaches its result as the output of either response.
+static_assert(static_cast<int>(v1::ZerosLikeResponse::kOutputFieldNumber) ==
+              static_cast<int>(v1::OnesLikeResponse::kOutputFieldNumber));
+constexpr int kFillOutputField = v1::ZerosLikeResponse::kOutputFieldNumber;
 
 absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
   return absl::InvalidArgumentError(
@@ -283,7 +279,7 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
                 TENSOROPS_ASSIGN_OR_RETURN(
                     Tensor result, ones ? backend_.Ones(output_dtype, shape)
                                         : backend_.Zeros(output_dtype, shape));
-                outgoing.AttachTensor(kOutputField, std::move(result));
+                outgoing.AttachTensor(kFillOutputField, std::move(result));
                 return absl::OkStatus();
               }};
 }
@@ -340,8 +336,10 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
                                      caller));
                   response->set_session_id(std::move(session_id));
                 }
-                outgoing.AttachTensor(kValuesField, std::move(result.values));
-                outgoing.AttachTensor(kIndicesField, std::move(result.indices));
+                outgoing.AttachTensor(v1::TopKResponse::kValuesFieldNumber,
+                                      std::move(result.values));
+                outgoing.AttachTensor(v1::TopKResponse::kIndicesFieldNumber,
+                                      std::move(result.indices));
                 return absl::OkStatus();
               }};
 }
@@ -418,7 +416,8 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
         TENSOROPS_ASSIGN_OR_RETURN(
             Tensor grad_input,
             backend_.TopKBackward(grad, indices, input_shape, dim));
-        outgoing.AttachTensor(kOutputField, std::move(grad_input));
+        outgoing.AttachTensor(v1::BackwardResponse::kGradInputFieldNumber,
+                              std::move(grad_input));
         return absl::OkStatus();
       }};
 }

@@ -29,6 +29,7 @@ using ::tensorops::testing::MakeTensor;
 using ::tensorops::testing::StatusIs;
 using ::tensorops::testing::Values;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
@@ -250,19 +251,6 @@ TEST_F(TensorOpsClientTest, EmptyAndScalarTensorsTravel) {
   EXPECT_THAT(Values<int32_t>(scalar->values), ElementsAre(-9));
   EXPECT_THAT(Values<int64_t>(scalar->indices), ElementsAre(0));
 }
-
-}  // namespace
-}  // namespace tensorops::client
-
-namespace tensorops::client {
-namespace {
-
-using ::tensorops::testing::IsOk;
-using ::tensorops::testing::MakeTensor;
-using ::tensorops::testing::StatusIs;
-using ::tensorops::testing::Values;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 
 // A server with mutual TLS and bearer tokens (certificates made by
 // tests/support/make_test_certs.sh), and clients configured against it.

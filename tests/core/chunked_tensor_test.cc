@@ -82,6 +82,33 @@ TEST(ChunkedBytesTest, CopyToSpansChunks) {
   }
 }
 
+TEST(ChunkedBytesTest, SubrangeIsThePartsOfTheChunksInPlace) {
+  const std::vector<std::byte> data = Iota(100);
+  ChunkedBytes bytes({ByteSpan(data.data(), 40), ByteSpan(data.data() + 40, 25),
+                      ByteSpan(data.data() + 65, 35)});
+  const ChunkedBytes middle = bytes.Subrange(30, 50);
+  ASSERT_EQ(middle.chunks().size(), 3u);
+  EXPECT_EQ(middle.chunks()[0].data(), data.data() + 30);
+  EXPECT_EQ(middle.chunks()[0].size(), 10u);
+  EXPECT_EQ(middle.chunks()[1].size(), 25u);
+  EXPECT_EQ(middle.chunks()[2].data(), data.data() + 65);
+  EXPECT_EQ(middle.chunks()[2].size(), 15u);
+  EXPECT_EQ(bytes.Subrange(45, 10).chunks().size(), 1u);
+  EXPECT_EQ(bytes.Subrange(100, 0).size(), 0u);
+  Scattered scattered(Iota(3000), 200, /*seed=*/9);
+  std::mt19937 rng(10);
+  for (int i = 0; i < 200; ++i) {
+    const size_t length = rng() % 1000;
+    const size_t offset = rng() % (3000 - length + 1);
+    const ChunkedBytes sub = scattered.bytes().Subrange(offset, length);
+    ASSERT_EQ(sub.size(), length);
+    std::vector<std::byte> out(length);
+    sub.CopyTo(0, length, out.data());
+    const std::vector<std::byte> all = Iota(3000);
+    ASSERT_TRUE(std::equal(out.begin(), out.end(), all.begin() + offset));
+  }
+}
+
 TEST(ChunkedBytesTest, ReaderReadsInPlaceWithinAChunk) {
   const std::vector<std::byte> data = Iota(100);
   ChunkedBytes bytes(
@@ -135,23 +162,6 @@ TEST(ChunkedTensorTest, MaterializeConcatenatesTheChunks) {
   EXPECT_EQ(flat->shape(), Shape({32, 32}));
   EXPECT_TRUE(
       std::equal(flat->bytes().begin(), flat->bytes().end(), data.begin()));
-}
-
-TEST(ChunkedTensorTest, OfAContiguousTensorIsOneChunkThatKeepsItAlive) {
-  const std::vector<std::byte> data = Iota(16);
-  absl::StatusOr<Tensor> tensor =
-      Tensor::CopyOf(DType::kFloat32, {4}, ByteSpan(data));
-  ASSERT_THAT(tensor, IsOk());
-  ChunkedTensor chunked = ChunkedTensor::Of(*tensor);
-  const std::byte* where = tensor->data();
-  *tensor = Tensor();  // the chunked view keeps the bytes alive
-  ASSERT_EQ(chunked.bytes().chunks().size(), 1u);
-  EXPECT_EQ(chunked.bytes().chunks()[0].data(), where);
-  absl::StatusOr<Tensor> again = chunked.Materialize();
-  ASSERT_THAT(again, IsOk());
-  EXPECT_EQ(again->data(), where);
-  EXPECT_TRUE(
-      std::equal(again->bytes().begin(), again->bytes().end(), data.begin()));
 }
 
 // TopK of a chunked input equals TopK of the same bytes contiguous, for the

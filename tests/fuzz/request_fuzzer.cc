@@ -430,9 +430,8 @@ void CheckLifting(const uint8_t* message, int length, size_t chunk_bytes) {
     chunks.emplace_back(
         bytes + at, std::min(chunk_bytes, static_cast<size_t>(length) - at));
   }
-  constexpr int kInputData[] = {1, 3};
-  std::optional<server::LiftedMessage> lifted =
-      server::LiftBytesField(ChunkedBytes(std::move(chunks)), kInputData);
+  std::optional<server::LiftedMessage> lifted = server::LiftBytesField(
+      ChunkedBytes(std::move(chunks)), server::kInputDataPath);
   if (!lifted.has_value()) return;  // the server parses it whole
   Request whole;
   Request rest;

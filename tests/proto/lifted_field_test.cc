@@ -19,8 +19,6 @@ namespace {
 namespace v1 = ::tensorops::v1;
 using google::protobuf::util::MessageDifferencer;
 
-constexpr int kInputData[] = {1, 3};
-
 // `wire` as chunks of at most `max_chunk` bytes (some empty).
 class Chunked {
  public:
@@ -70,7 +68,7 @@ void ExpectAgreesWithProtobuf(const std::string& wire, size_t max_chunk,
                               bool expect_lifted) {
   Chunked chunked(wire, max_chunk, /*seed=*/7);
   std::optional<LiftedMessage> lifted =
-      LiftBytesField(chunked.bytes(), kInputData);
+      LiftBytesField(chunked.bytes(), kInputDataPath);
   ASSERT_EQ(lifted.has_value(), expect_lifted);
   if (!lifted.has_value()) return;
   v1::TopKRequest whole;
@@ -92,7 +90,7 @@ TEST(LiftedFieldTest, LiftsTheTensorDataAndKeepsEverythingElse) {
   const v1::TopKRequest request = Request(100000);
   Chunked chunked(request.SerializeAsString(), 4096, /*seed=*/1);
   std::optional<LiftedMessage> lifted =
-      LiftBytesField(chunked.bytes(), kInputData);
+      LiftBytesField(chunked.bytes(), kInputDataPath);
   ASSERT_TRUE(lifted.has_value());
   ASSERT_TRUE(lifted->field.has_value());
   EXPECT_EQ(Concat(*lifted->field), request.input().data());
@@ -112,7 +110,7 @@ TEST(LiftedFieldTest, AbsentFieldIsNullopt) {
   v1::TopKRequest request = Request(0);
   Chunked chunked(request.SerializeAsString(), 3, /*seed=*/2);
   std::optional<LiftedMessage> lifted =
-      LiftBytesField(chunked.bytes(), kInputData);
+      LiftBytesField(chunked.bytes(), kInputDataPath);
   ASSERT_TRUE(lifted.has_value());
   EXPECT_FALSE(lifted->field.has_value());
   EXPECT_EQ(lifted->rest, request.SerializeAsString());
@@ -177,7 +175,7 @@ TEST(LiftedFieldTest, RandomlyDamagedMessagesAgreeWithProtobuf) {
     }
     Chunked chunked(wire, 1 + rng() % 64, static_cast<uint32_t>(i));
     std::optional<LiftedMessage> lifted =
-        LiftBytesField(chunked.bytes(), kInputData);
+        LiftBytesField(chunked.bytes(), kInputDataPath);
     if (!lifted.has_value()) continue;
     ++lifted_count;
     v1::TopKRequest whole;

@@ -112,18 +112,6 @@ v1::TopKRequest TopK(v1::Tensor input, int64_t k) {
   return request;
 }
 
-// grad float32 [2, 2], indices int64 [2, 2], input_shape [2, 3].
-v1::BackwardRequest Stateless() {
-  v1::BackwardRequest request;
-  *request.mutable_grad_values() =
-      WireTensor<float>(v1::DTYPE_FLOAT32, {2, 2}, {1, 2, 3, 4});
-  *request.mutable_indices() =
-      WireTensor<int64_t>(v1::DTYPE_INT64, {2, 2}, {2, 1, 0, 2});
-  request.add_input_shape(2);
-  request.add_input_shape(3);
-  return request;
-}
-
 // A Backward on `session` (a placeholder or an id) with a float32 [2] grad,
 // which fits the live session (TopK k=2 of a [4] input).
 v1::BackwardRequest OnSession(const std::string& session) {
@@ -189,11 +177,11 @@ std::vector<Case> BuildBattery() {
   add("missing tensor", "Backward without anything", v1::BackwardRequest(),
       kInvalid, "grad_values is not set");
   {
-    v1::BackwardRequest request = Stateless();
+    v1::BackwardRequest request = ValidStatelessBackward();
     request.clear_grad_values();
     add("missing tensor", "stateless Backward without grad_values", request,
         kInvalid, "grad_values is not set");
-    request = Stateless();
+    request = ValidStatelessBackward();
     request.clear_indices();
     add("missing tensor", "stateless Backward without indices", request,
         kInvalid, "indices is not set");
@@ -231,7 +219,7 @@ std::vector<Case> BuildBattery() {
             "input" + message);
       }
       if (IsFloating(info.dtype)) {
-        v1::BackwardRequest request = Stateless();
+        v1::BackwardRequest request = ValidStatelessBackward();
         *request.mutable_grad_values() = Wire(info.dtype, {2, 2}, size);
         add("data size", "Backward grad_values " + name, request, kInvalid,
             "grad_values.data has");
@@ -239,7 +227,7 @@ std::vector<Case> BuildBattery() {
     }
   }
   for (int64_t size : {0, 1, 31, 33, 64}) {
-    v1::BackwardRequest request = Stateless();
+    v1::BackwardRequest request = ValidStatelessBackward();
     *request.mutable_indices() = Wire(v1::DTYPE_INT64, {2, 2}, size);
     add("data size",
         absl::StrCat("Backward indices int64 [2, 2] with ", size,
@@ -274,18 +262,18 @@ std::vector<Case> BuildBattery() {
       *zeros.mutable_input() = Wire(v1::DTYPE_INT32, shape, 0);
       add("negative shape", "ZerosLike input.shape" + where, zeros, kInvalid,
           "input" + message);
-      v1::BackwardRequest request = Stateless();
+      v1::BackwardRequest request = ValidStatelessBackward();
       request.clear_input_shape();
       for (int64_t d : shape) request.add_input_shape(d);
       add("negative shape", "Backward input_shape" + where, request, kInvalid,
           absl::StrCat("input_shape[", position, "] is ", negative));
     }
-    v1::BackwardRequest grad = Stateless();
+    v1::BackwardRequest grad = ValidStatelessBackward();
     grad.mutable_grad_values()->set_shape(1, negative);
     add("negative shape",
         absl::StrCat("Backward grad_values.shape[1] = ", negative), grad,
         kInvalid, absl::StrCat("grad_values.shape[1] is ", negative));
-    v1::BackwardRequest indices = Stateless();
+    v1::BackwardRequest indices = ValidStatelessBackward();
     indices.mutable_indices()->set_shape(0, negative);
     add("negative shape",
         absl::StrCat("Backward indices.shape[0] = ", negative), indices,
@@ -316,12 +304,12 @@ std::vector<Case> BuildBattery() {
     *ones.mutable_input() = Wire(v1::DTYPE_BOOL, shape, 0);
     add("overflowing shape", "OnesLike input " + text, ones, kInvalid,
         "more elements than fit in int64");
-    v1::BackwardRequest request = Stateless();
+    v1::BackwardRequest request = ValidStatelessBackward();
     request.clear_input_shape();
     for (int64_t d : shape) request.add_input_shape(d);
     add("overflowing shape", "Backward input_shape " + text, request, kInvalid,
         "more elements than fit in int64");
-    v1::BackwardRequest grad = Stateless();
+    v1::BackwardRequest grad = ValidStatelessBackward();
     *grad.mutable_grad_values() = Wire(v1::DTYPE_FLOAT32, shape, 0);
     add("overflowing shape", "Backward grad_values " + text, grad, kInvalid,
         "more elements than fit in int64");
@@ -385,11 +373,11 @@ std::vector<Case> BuildBattery() {
     *zeros.mutable_input() = Wire(dtype, {4}, 0);
     add("unknown dtype", absl::StrCat("ZerosLike input.dtype ", value), zeros,
         kInvalid, "input.dtype " + what);
-    v1::BackwardRequest grad = Stateless();
+    v1::BackwardRequest grad = ValidStatelessBackward();
     grad.mutable_grad_values()->set_dtype(dtype);
     add("unknown dtype", absl::StrCat("Backward grad_values.dtype ", value),
         grad, kInvalid, "grad_values.dtype " + what);
-    v1::BackwardRequest indices = Stateless();
+    v1::BackwardRequest indices = ValidStatelessBackward();
     indices.mutable_indices()->set_dtype(dtype);
     add("unknown dtype", absl::StrCat("Backward indices.dtype ", value),
         indices, kInvalid, "indices.dtype " + what);
@@ -475,7 +463,7 @@ std::vector<Case> BuildBattery() {
   // --- gradients that do not fit -------------------------------------------
   for (const DTypeInfo& info : kDTypes) {
     if (IsFloating(info.dtype)) continue;
-    v1::BackwardRequest request = Stateless();
+    v1::BackwardRequest request = ValidStatelessBackward();
     *request.mutable_grad_values() = Valid(info.dtype, {2, 2}, info.size);
     add("wrong grad", absl::StrCat("stateless grad dtype ", info.name), request,
         kInvalid,
@@ -504,7 +492,7 @@ std::vector<Case> BuildBattery() {
   // Stateless: grad [2, 2] and indices [2, 2] against input_shape.
   for (const auto& input_shape : std::vector<std::vector<int64_t>>{
            {2}, {4}, {2, 3, 1}, {}, {3, 3}, {1, 3}, {2, 1}, {0, 3}}) {
-    v1::BackwardRequest request = Stateless();
+    v1::BackwardRequest request = ValidStatelessBackward();
     request.clear_input_shape();
     for (int64_t d : input_shape) request.add_input_shape(d);
     const bool rank_differs = input_shape.size() != 2;
@@ -514,7 +502,7 @@ std::vector<Case> BuildBattery() {
   }
   for (const auto& indices_shape : std::vector<std::vector<int64_t>>{
            {2}, {4}, {2, 1}, {1, 2}, {2, 2, 1}, {}}) {
-    v1::BackwardRequest request = Stateless();
+    v1::BackwardRequest request = ValidStatelessBackward();
     *request.mutable_indices() = Valid(v1::DTYPE_INT64, indices_shape, 8);
     std::fill(request.mutable_indices()->mutable_data()->begin(),
               request.mutable_indices()->mutable_data()->end(), '\0');
@@ -525,7 +513,7 @@ std::vector<Case> BuildBattery() {
   }
   for (const DTypeInfo& info : kDTypes) {
     if (info.dtype == v1::DTYPE_INT64) continue;
-    v1::BackwardRequest request = Stateless();
+    v1::BackwardRequest request = ValidStatelessBackward();
     *request.mutable_indices() = Valid(info.dtype, {2, 2}, info.size);
     add("wrong grad", absl::StrCat("stateless indices dtype ", info.name),
         request, kInvalid,
@@ -540,7 +528,7 @@ std::vector<Case> BuildBattery() {
     for (int position : {0, 3}) {
       std::vector<int64_t> values = {2, 1, 0, 2};
       values[position] = bad;
-      v1::BackwardRequest request = Stateless();
+      v1::BackwardRequest request = ValidStatelessBackward();
       *request.mutable_indices() =
           WireTensor<int64_t>(v1::DTYPE_INT64, {2, 2}, values);
       add("index out of range",
@@ -554,7 +542,7 @@ std::vector<Case> BuildBattery() {
   }
   {
     // Along dim 0: valid indices are 0..1.
-    v1::BackwardRequest request = Stateless();
+    v1::BackwardRequest request = ValidStatelessBackward();
     request.set_dim(0);
     *request.mutable_indices() =
         WireTensor<int64_t>(v1::DTYPE_INT64, {2, 2}, {0, 1, 2, 0});
@@ -854,7 +842,8 @@ TEST_F(BadInputBatteryTest, EveryCaseGetsItsCodeAndTheServerKeepsServing) {
   EXPECT_EQ(WireValues<float>(grad.grad_input()),
             std::vector<float>({0, 10, 20, 30, 40, 0}));
   v1::BackwardResponse stateless;
-  status = stub().Backward(ContextWithTimeout().get(), Stateless(), &stateless);
+  status = stub().Backward(ContextWithTimeout().get(), ValidStatelessBackward(),
+                           &stateless);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(WireValues<float>(stateless.grad_input()),
             std::vector<float>({0, 2, 1, 3, 0, 4}));

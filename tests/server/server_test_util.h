@@ -55,6 +55,19 @@ inline std::vector<int64_t> WireShape(const v1::Tensor& tensor) {
   return {tensor.shape().begin(), tensor.shape().end()};
 }
 
+// A valid stateless Backward: grad float32 [2, 2] = {1, 2, 3, 4}, indices
+// int64 [2, 2] = {2, 1, 0, 2}, input_shape [2, 3] (dim -1).
+inline v1::BackwardRequest ValidStatelessBackward() {
+  v1::BackwardRequest request;
+  *request.mutable_grad_values() =
+      WireTensor<float>(v1::DTYPE_FLOAT32, {2, 2}, {1, 2, 3, 4});
+  *request.mutable_indices() =
+      WireTensor<int64_t>(v1::DTYPE_INT64, {2, 2}, {2, 1, 0, 2});
+  request.add_input_shape(2);
+  request.add_input_shape(3);
+  return request;
+}
+
 // A config for tests: a free loopback port, no metrics endpoint, two
 // compute threads.
 ServerConfig TestConfig();

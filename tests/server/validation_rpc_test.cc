@@ -77,17 +77,6 @@ v1::TopKRequest ValidTopK() {
   return request;
 }
 
-v1::BackwardRequest ValidStatelessBackward() {
-  v1::BackwardRequest request;
-  *request.mutable_grad_values() =
-      WireTensor<float>(v1::DTYPE_FLOAT32, {2, 2}, {1, 2, 3, 4});
-  *request.mutable_indices() =
-      WireTensor<int64_t>(v1::DTYPE_INT64, {2, 2}, {2, 1, 0, 2});
-  request.add_input_shape(2);
-  request.add_input_shape(3);
-  return request;
-}
-
 TEST_F(ValidationRpcTest, TheValidRequestsHereSucceed) {
   EXPECT_TRUE(TopK(ValidTopK()).ok());
   EXPECT_TRUE(Backward(ValidStatelessBackward()).ok());

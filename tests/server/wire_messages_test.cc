@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "proto/lifted_field.h"
 #include "proto/tensor_codec.h"
 #include "server/outgoing_response.h"
 #include "server/received_request.h"
@@ -26,8 +27,6 @@ using ::google::protobuf::util::MessageDifferencer;
 using ::tensorops::testing::IsOk;
 using ::tensorops::testing::StatusIs;
 using ::testing::HasSubstr;
-
-constexpr int kInputData[] = {1, 3};
 
 // `wire` split into slices of `slice_bytes`, as gRPC receives a message.
 grpc::ByteBuffer Sliced(const std::string& wire, size_t slice_bytes) {
@@ -64,8 +63,9 @@ TEST(ParseRequestTest, LargeRequestKeepsItsPayloadInTheSlices) {
   const grpc::ByteBuffer wire = Sliced(sent.SerializeAsString(), 16384);
   v1::TopKRequest parsed;
   ReceivedPayload payload;
-  ASSERT_THAT(ParseRequest(wire, kInputData, kLiftMinBytes, &parsed, &payload),
-              IsOk());
+  ASSERT_THAT(
+      ParseRequest(wire, kInputDataPath, kLiftMinBytes, &parsed, &payload),
+      IsOk());
   ASSERT_TRUE(payload.lifted.has_value());
   EXPECT_TRUE(parsed.input().data().empty());
   EXPECT_EQ(parsed.k(), 5);
@@ -88,7 +88,7 @@ TEST(ParseRequestTest, SmallRequestsAndNoPathParseWhole) {
   const v1::TopKRequest sent = LargeRequest(1000);
   for (const auto& [path, min_bytes] :
        std::vector<std::pair<absl::Span<const int>, int64_t>>{
-           {kInputData, kLiftMinBytes}, {{}, 0}}) {
+           {kInputDataPath, kLiftMinBytes}, {{}, 0}}) {
     v1::TopKRequest parsed;
     ReceivedPayload payload;
     ASSERT_THAT(ParseRequest(Sliced(sent.SerializeAsString(), 100), path,
@@ -105,7 +105,7 @@ TEST(ParseRequestTest, WhatTheWalkDeclinesProtobufDecides) {
       LargeRequest(100000).SerializeAsString() + std::string("\x3b\x3c", 2);
   v1::TopKRequest parsed;
   ReceivedPayload payload;
-  ASSERT_THAT(ParseRequest(Sliced(wire, 8192), kInputData, kLiftMinBytes,
+  ASSERT_THAT(ParseRequest(Sliced(wire, 8192), kInputDataPath, kLiftMinBytes,
                            &parsed, &payload),
               IsOk());
   EXPECT_FALSE(payload.lifted.has_value());
@@ -119,7 +119,7 @@ TEST(ParseRequestTest, BytesThatAreNotTheMessageAreInvalidArgument) {
     v1::TopKRequest parsed;
     ReceivedPayload payload;
     EXPECT_THAT(
-        ParseRequest(Sliced(wire, 4096), kInputData, 0, &parsed, &payload),
+        ParseRequest(Sliced(wire, 4096), kInputDataPath, 0, &parsed, &payload),
         StatusIs(absl::StatusCode::kInvalidArgument,
                  HasSubstr("not a valid tensorops.v1.TopKRequest")));
   }
