@@ -18,7 +18,9 @@ namespace tensorops::server {
 //   pooled by BufferPool);
 // - M_ARENA_MAX 1: every thread reuses the same freed blocks (blocks freed by
 //   a compute thread were otherwise stranded in its own arena).
-// No effect under the sanitizers, which replace malloc.
+// No effect under the sanitizers, which replace malloc. The environment
+// variable TENSOROPS_MALLOC_DEFAULTS=1 keeps glibc's defaults instead, so
+// that resident memory tracks live memory (the soak test's leak check).
 void ConfigureMalloc();
 
 }  // namespace tensorops::server
