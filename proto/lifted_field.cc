@@ -1,5 +1,6 @@
 #include "proto/lifted_field.h"
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -23,6 +24,11 @@ constexpr int kFixed64 = 1;
 constexpr int kLengthDelimited = 2;
 constexpr int kFixed32 = 5;
 
+// Tags and lengths are re-encoded when the walk rewrites a message field, so
+// it declines any that protobuf would reject (over 5 bytes or 2^31), rather
+// than turn them into valid ones.
+constexpr int kMaxTagOrLengthBytes = 5;
+
 // Reads wire data from [offset, end) of a ChunkedBytes, moving forward.
 class WireReader {
  public:
@@ -32,9 +38,11 @@ class WireReader {
   size_t offset() const { return offset_; }
   bool done() const { return offset_ >= end_; }
 
-  bool ReadVarint(uint64_t* value) {
+  // A varint of at most `max_bytes` bytes (protobuf reads tags and lengths
+  // as 32-bit varints of at most 5 bytes and rejects longer ones).
+  bool ReadVarint(uint64_t* value, int max_bytes = 10) {
     *value = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
+    for (int shift = 0; shift < 7 * max_bytes; shift += 7) {
       if (offset_ >= end_) return false;
       std::byte scratch;
       const uint8_t byte =
@@ -42,7 +50,7 @@ class WireReader {
       if (shift < 64) *value |= uint64_t{byte & 0x7fu} << shift;
       if ((byte & 0x80u) == 0) return true;
     }
-    return false;  // more than 10 bytes
+    return false;  // longer than max_bytes
   }
 
   bool Skip(uint64_t length) {
@@ -75,7 +83,7 @@ bool Walk(const ChunkedBytes& bytes, size_t offset, size_t end,
   while (!reader.done()) {
     const size_t field_start = reader.offset();
     uint64_t tag = 0;
-    if (!reader.ReadVarint(&tag)) return false;
+    if (!reader.ReadVarint(&tag, kMaxTagOrLengthBytes)) return false;
     const uint64_t number = tag >> 3;
     const int wire_type = static_cast<int>(tag & 7);
     if (number == 0 || number > (uint64_t{1} << 29) - 1) return false;
@@ -91,7 +99,10 @@ bool Walk(const ChunkedBytes& bytes, size_t offset, size_t end,
         if (!reader.Skip(4)) return false;
         break;
       case kLengthDelimited: {
-        if (!reader.ReadVarint(&value)) return false;
+        if (!reader.ReadVarint(&value, kMaxTagOrLengthBytes) ||
+            value > static_cast<uint64_t>(INT32_MAX)) {
+          return false;
+        }
         const size_t payload = reader.offset();
         if (!reader.Skip(value)) return false;
         if (number != static_cast<uint64_t>(path.front())) break;

@@ -146,6 +146,11 @@ TEST(LiftedFieldTest, DeclinesWhatItDoesNotUnderstand) {
   ExpectAgreesWithProtobuf(wire + std::string("\x3f", 1), 64, false);
   // Field number 0.
   ExpectAgreesWithProtobuf(std::string("\x00\x01", 2) + wire, 64, false);
+  // A length of 0 written in 8 bytes (protobuf reads lengths in at most 5):
+  // found by the fuzzer, when the walk re-encoded it as a valid length.
+  ExpectAgreesWithProtobuf(
+      std::string("\x0a\x80\x80\x80\x80\x80\x80\x80\x00\x40\x04\x10\x09", 13),
+      64, false);
   // An 11-byte varint.
   ExpectAgreesWithProtobuf(
       wire + "\x10" + std::string(10, '\xff') + std::string("\x01", 1), 64,
