@@ -1,15 +1,16 @@
 #include "server/server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
-#include <chrono>
 #include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/cuda/cuda_backend.h"
 #include "server/log.h"
@@ -21,10 +22,6 @@ namespace {
 #ifndef TENSOROPS_VERSION
 #define TENSOROPS_VERSION "0.0.0"
 #endif
-
-std::chrono::system_clock::time_point ChronoDeadline(absl::Duration timeout) {
-  return absl::ToChronoTime(absl::Now() + timeout);
-}
 
 struct SelectedBackend {
   std::unique_ptr<Backend> backend;
@@ -168,11 +165,52 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 void Server::Shutdown(absl::Duration timeout) {
   if (shut_down_ || grpc_server_ == nullptr) return;
   shut_down_ = true;
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Notification drained;
+  std::thread closer([this, deadline, &drained] {
+    CloseIdleConnectionsOnceCallsAreDone(drained, deadline);
+  });
   // NOT_SERVING first, so health watchers and load balancers see it while
   // the calls in flight finish. The health service freezes in that state.
+  // gRPC's shutdown follows at once: a call that reaches it in its first
+  // moments can be cancelled instead of refused (docs/SECURITY.md).
   grpc_server_->GetHealthCheckService()->Shutdown();
-  grpc_server_->Shutdown(ChronoDeadline(timeout));
+  grpc_server_->Shutdown(absl::ToChronoTime(deadline));
+  drained.Notify();
+  closer.join();
   grpc_server_->Wait();
+}
+
+void Server::CloseIdleConnectionsOnceCallsAreDone(
+    const absl::Notification& drained, absl::Time deadline) {
+  // gRPC's graceful shutdown sends each connection a GOAWAY and a ping, and
+  // closes the connection when the client answers the ping. A client with a
+  // call in flight answers at once; an idle one only at its next poll (gRPC
+  // C-core clients poll idle channels every 5 s), so idle clients alone
+  // would hold the drain for up to 5 s, or the whole timeout. Once none of
+  // our calls has been unfinished for this long, the connections left are
+  // closed as at the deadline. The health and reflection services' calls
+  // are not counted: their unary calls answer within the grace, and a
+  // health Watch, which never ends by itself, is cancelled here rather than
+  // at the deadline.
+  constexpr absl::Duration kIdleGrace = absl::Milliseconds(250);
+  constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
+  absl::Time idle_since = absl::InfiniteFuture();
+  while (!drained.WaitForNotificationWithDeadline(
+      std::min(deadline, absl::Now() + kPollInterval))) {
+    const absl::Time now = absl::Now();
+    // At the deadline gRPC cancels what is left itself.
+    if (now >= deadline) return;
+    if (service_->unfinished_calls() > 0) {
+      idle_since = absl::InfiniteFuture();
+      continue;
+    }
+    idle_since = std::min(idle_since, now);
+    if (now - idle_since >= kIdleGrace) {
+      grpc_server_cancel_all_calls(grpc_server_->c_server());
+      return;
+    }
+  }
 }
 
 }  // namespace tensorops::server

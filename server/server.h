@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
 #include "server/bearer_tokens.h"
@@ -58,11 +59,19 @@ class Server {
 
   // Graceful shutdown: health turns NOT_SERVING, new calls are refused,
   // calls in flight get `timeout` to finish and are cancelled after that.
-  // Returns once every call is done. Idempotent; call from one thread.
+  // Connections close as soon as their calls are done (idle ones shortly
+  // after the last call anywhere is done, not at their client's next
+  // poll). Returns once every call is done. Idempotent; call from one
+  // thread.
   void Shutdown(absl::Duration timeout);
 
  private:
   Server() = default;
+  // Runs beside gRPC's shutdown until `drained`: closes the connections
+  // left once no call has been unfinished for a short grace, or returns at
+  // `deadline`.
+  void CloseIdleConnectionsOnceCallsAreDone(const absl::Notification& drained,
+                                            absl::Time deadline);
 
   ServerConfig config_;
   std::unique_ptr<Backend> backend_;

@@ -52,14 +52,16 @@ absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
 // costs tiny calls a third of their rate.
 class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
  public:
-  Call(Metrics* metrics, std::atomic<int64_t>& inflight, Method method,
-       int64_t request_bytes, grpc::ByteBuffer* response_wire,
+  Call(Metrics* metrics, std::atomic<int64_t>& inflight,
+       std::atomic<int64_t>& unfinished, Method method, int64_t request_bytes,
+       grpc::ByteBuffer* response_wire,
        std::unique_ptr<google::protobuf::Message> request,
        std::unique_ptr<google::protobuf::Message> response)
       : metrics_(metrics),
         inflight_(inflight),
         inflight_at_start_(inflight.fetch_add(1, std::memory_order_relaxed) +
                            1),
+        unfinished_(unfinished),
         method_(method),
         request_bytes_(request_bytes),
         response_wire_(response_wire),
@@ -67,7 +69,9 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
         response_(std::move(response)),
         start_(std::chrono::steady_clock::now()) {
     if (metrics_ != nullptr) metrics_->RequestStarted();
+    unfinished_.fetch_add(1, std::memory_order_relaxed);
   }
+  ~Call() override { unfinished_.fetch_sub(1, std::memory_order_release); }
 
   // Calls in flight when this one arrived, itself included.
   int64_t inflight_at_start() const { return inflight_at_start_; }
@@ -124,6 +128,7 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
   Metrics* const metrics_;
   std::atomic<int64_t>& inflight_;
   const int64_t inflight_at_start_;
+  std::atomic<int64_t>& unfinished_;
   const Method method_;
   const int64_t request_bytes_;
   grpc::ByteBuffer* const response_wire_;
@@ -151,9 +156,9 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
     std::unique_ptr<google::protobuf::Message> request,
     std::unique_ptr<google::protobuf::Message> response,
     absl::Span<const int> lift_path, Prepare prepare) {
-  auto* call =
-      new Call(metrics_, inflight_, method, static_cast<int64_t>(wire.Length()),
-               response_wire, std::move(request), std::move(response));
+  auto* call = new Call(metrics_, inflight_, unfinished_, method,
+                        static_cast<int64_t>(wire.Length()), response_wire,
+                        std::move(request), std::move(response));
   absl::StatusOr<std::string> caller =
       IdentifyCaller(*context, options_.callers);
   if (!caller.ok()) return call->CompleteInHandler(context, caller.status());

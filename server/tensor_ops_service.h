@@ -96,6 +96,14 @@ class TensorOpsService final
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
 
+  // Calls that gRPC is still working on: a call finished later counts until
+  // gRPC is done with it (its response and status are written to the
+  // connection, or the call is cancelled); a call answered inside its method
+  // handler (inline work or a refusal) counts until the handler returns.
+  int64_t unfinished_calls() const {
+    return unfinished_.load(std::memory_order_acquire);
+  }
+
  private:
   class Call;
 
@@ -159,8 +167,12 @@ class TensorOpsService final
   Executor& executor_;
   Metrics* const metrics_;
   const TensorOpsServiceOptions options_;
-  // Calls between Dispatch and OnDone.
+  // Calls between Dispatch and their response (the --max_inflight_requests
+  // count).
   std::atomic<int64_t> inflight_{0};
+  // Calls between Dispatch and the end of gRPC's work on them (see
+  // unfinished_calls()).
+  std::atomic<int64_t> unfinished_{0};
 };
 
 }  // namespace tensorops::server
