@@ -9,6 +9,8 @@
 //
 // ctest runs it for 120 s (label soak, 300 s timeout); run longer by hand:
 //   TENSOROPS_SOAK_SECONDS=1800 build/tests/server/server_soak_test
+// and with the server's production allocator settings:
+//   TENSOROPS_SOAK_MALLOC=tuned TENSOROPS_SOAK_SECONDS=1800 ...
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -58,7 +60,17 @@ constexpr double kMaxSlopeMiBPerMinute = 2.0;
 // leak grows. Even so RSS rises for a while first (glibc adds arenas as gRPC
 // grows its thread pool; at ~2,300 calls/s it plateaued after 20-55 s), so
 // the first half of the run is warm-up.
-const std::vector<std::string> kMallocEnv = {"TENSOROPS_MALLOC_DEFAULTS=1"};
+// TENSOROPS_SOAK_MALLOC=tuned keeps the production settings instead, to see
+// where their RSS levels off over a long run by hand (the slope check then
+// also counts fragmentation, so a short run can fail it).
+bool TunedMalloc() {
+  const char* value = std::getenv("TENSOROPS_SOAK_MALLOC");
+  return value != nullptr && std::string(value) == "tuned";
+}
+std::vector<std::string> ServerEnvironment() {
+  if (TunedMalloc()) return {};
+  return {"TENSOROPS_MALLOC_DEFAULTS=1"};
+}
 constexpr double kWarmUpFraction = 0.5;
 // Before the measured load, two bounded caches of the server are brought to
 // their working size, as a server that has run for a while has them:
@@ -798,7 +810,7 @@ TEST(SoakTest, MixedLoadStaysCorrectWithFlatMemoryAndABoundedCache) {
   auto server = ServerProcess::Start(
       {"--threads=2",
        absl::StrCat("--session_cache_bytes=", kSessionCacheBytes)},
-      /*port=*/0, kMallocEnv);
+      /*port=*/0, ServerEnvironment());
   ASSERT_NE(server, nullptr);
   // On a failure, what the server printed (the end of it) goes to the log.
   absl::Cleanup print_server_output = [&server] {
@@ -949,8 +961,8 @@ TEST(SoakTest, MixedLoadStaysCorrectWithFlatMemoryAndABoundedCache) {
                     "\n");
   }
   std::printf(
-      "soak summary (%s, %d threads; warm-up before it: %d sessions saved "
-      "and released, %lld large calls, in %s):\n"
+      "soak summary (%s, %d threads, %s malloc; warm-up before it: %d "
+      "sessions saved and released, %lld large calls, in %s):\n"
       "  calls: %lld (%.0f/s), %lld tensor elements sent or asked for\n"
       "  rounds by kind:\n%s"
       "  sessions found evicted: %lld; server evictions %.0f, "
@@ -962,7 +974,8 @@ TEST(SoakTest, MixedLoadStaysCorrectWithFlatMemoryAndABoundedCache) {
       "  unexpected errors: %zu\n"
       "  connections: %s (warm-up: %s)\n"
       "  resident MiB each second: %s\n",
-      absl::FormatDuration(ran).c_str(), kThreads, kPrefillSessions,
+      absl::FormatDuration(ran).c_str(), kThreads,
+      TunedMalloc() ? "tuned" : "default", kPrefillSessions,
       static_cast<long long>(warm_up_tally.calls),
       absl::FormatDuration(prefill).c_str(),
       static_cast<long long>(total.calls),
