@@ -526,8 +526,9 @@ TEST(FaultTest, ExitsSoonWithAnIdleClientConnected) {
   EXPECT_LT(exit_after, absl::Seconds(3));
   // The client sees the server gone, not a hung connection.
   v1::TopKResponse response;
-  grpc::Status after = stub->TopK(ContextWithTimeout(absl::Seconds(5)).get(),
-                                  TopKOf(std::vector<float>{1, 2}, 1), &response);
+  grpc::Status after =
+      stub->TopK(ContextWithTimeout(absl::Seconds(5)).get(),
+                 TopKOf(std::vector<float>{1, 2}, 1), &response);
   EXPECT_EQ(after.error_code(), grpc::StatusCode::UNAVAILABLE)
       << after.error_message();
 }
