@@ -189,8 +189,9 @@ void Server::CloseIdleConnectionsOnceCallsAreDone(
   // C-core clients poll idle channels every 5 s), so idle clients alone
   // would hold the drain for up to 5 s, or the whole timeout. Once none of
   // our calls has been unfinished for this long, the connections left are
-  // closed as at the deadline. The health and reflection services' calls
-  // are not counted: their unary calls answer within the grace, and a
+  // closed as at the deadline. Calls answered inside their handler, and the
+  // health and reflection services' calls, are not counted: unary ones
+  // answer well within the grace, and a
   // health Watch, which never ends by itself, is cancelled here rather than
   // at the deadline.
   constexpr absl::Duration kIdleGrace = absl::Milliseconds(250);

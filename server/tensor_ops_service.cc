@@ -69,9 +69,7 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
         response_(std::move(response)),
         start_(std::chrono::steady_clock::now()) {
     if (metrics_ != nullptr) metrics_->RequestStarted();
-    unfinished_.fetch_add(1, std::memory_order_relaxed);
   }
-  ~Call() override { unfinished_.fetch_sub(1, std::memory_order_release); }
 
   // Calls in flight when this one arrived, itself included.
   int64_t inflight_at_start() const { return inflight_at_start_; }
@@ -80,6 +78,13 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
   // Holds the received slices that lifted request bytes point into.
   ReceivedPayload& payload() { return payload_; }
   OutgoingResponse& outgoing() { return outgoing_; }
+
+  // Marks a call whose work runs later, on the executor: it counts as
+  // unfinished until its OnDone. Calls answered in the handler are not
+  // counted, which keeps the count off the tiny calls' path.
+  void WillCompleteLater() {
+    unfinished_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   // Finishes a call this reactor was returned for (work done later).
   void Complete(const absl::Status& status) { Finish(Conclude(status)); }
@@ -99,7 +104,10 @@ class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
     cancellation_.Cancel();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    unfinished_.fetch_sub(1, std::memory_order_release);
+    delete this;
+  }
 
  private:
   // The status to send, with the response serialized if OK; records the
@@ -184,6 +192,7 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
   }
   // The request and response stay alive until Complete() finishes the
   // call, so the work may keep reading the request's bytes in place.
+  call->WillCompleteLater();
   executor_.Submit([this, call, context, run = std::move(work->run)]() mutable {
     // OnCancel may have run before gRPC marks the context cancelled.
     if (call->cancellation().cancelled() || context->IsCancelled()) {

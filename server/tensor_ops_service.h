@@ -96,10 +96,11 @@ class TensorOpsService final
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
 
-  // Calls that gRPC is still working on: a call finished later counts until
-  // gRPC is done with it (its response and status are written to the
-  // connection, or the call is cancelled); a call answered inside its method
-  // handler (inline work or a refusal) counts until the handler returns.
+  // Calls whose work went to the executor and that gRPC is still working
+  // on: each counts until gRPC is done with it (its response and status are
+  // written to the connection, or the call is cancelled). Calls answered
+  // inside their method handler (inline work or a refusal) are not counted:
+  // they are done within microseconds of arriving.
   int64_t unfinished_calls() const {
     return unfinished_.load(std::memory_order_acquire);
   }
@@ -170,8 +171,7 @@ class TensorOpsService final
   // Calls between Dispatch and their response (the --max_inflight_requests
   // count).
   std::atomic<int64_t> inflight_{0};
-  // Calls between Dispatch and the end of gRPC's work on them (see
-  // unfinished_calls()).
+  // See unfinished_calls().
   std::atomic<int64_t> unfinished_{0};
 };
 

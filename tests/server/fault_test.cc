@@ -513,8 +513,7 @@ TEST(FaultTest, SigtermUnderLoadFinishesCallsInFlightAndRefusesNewOnes) {
 TEST(FaultTest, ExitsSoonWithAnIdleClientConnected) {
   auto server = ServerProcess::Start({"--shutdown_timeout=20s"});
   ASSERT_NE(server, nullptr);
-  auto channel = server->NewChannel();
-  auto stub = v1::TensorOps::NewStub(channel);
+  auto stub = v1::TensorOps::NewStub(server->NewChannel());
   ExpectSmallTopKWorks(*stub);
   const absl::Time sigterm = absl::Now();
   ASSERT_TRUE(server->process().Signal(SIGTERM));

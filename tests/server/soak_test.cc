@@ -374,7 +374,8 @@ struct Tally {
 // "failed to connect to all addresses; last error: UNKNOWN:
 // ipv4:127.0.0.1:PORT: No such file or directory": an errno that connect()
 // cannot return, as if gRPC's TCP client read errno after other calls had
-// overwritten it (its code reads it after creating the fd object). A call
+// overwritten it (a later release's source reads it after creating the fd
+// object). A call
 // that does not wait for ready fails with that. A server that is gone still
 // fails every call, at its deadline.
 std::unique_ptr<grpc::ClientContext> SoakContext(
