@@ -54,7 +54,13 @@ absl::StatusOr<int64_t> WrapDim(int64_t dim, int64_t rank) {
 }
 
 std::string ShapeToString(ShapeView shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+  // Enough to recognize a shape; a message stays short whatever the rank.
+  constexpr size_t kShownDims = 8;
+  if (shape.size() <= kShownDims) {
+    return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+  }
+  return absl::StrCat("[", absl::StrJoin(shape.first(kShownDims), ", "),
+                      ", ... (rank ", shape.size(), ")]");
 }
 
 }  // namespace tensorops

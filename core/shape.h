@@ -17,6 +17,10 @@ namespace tensorops {
 using Shape = std::vector<int64_t>;
 using ShapeView = absl::Span<const int64_t>;
 
+// The most dimensions a tensor may have in a request (PyTorch allows more,
+// NumPy 32). Its only purpose is to refuse absurd ranks early.
+inline constexpr int kMaxRank = 64;
+
 // Product of the dimensions. INVALID_ARGUMENT if a dimension is negative or
 // the product overflows int64.
 absl::StatusOr<int64_t> NumElements(ShapeView shape);
@@ -29,7 +33,8 @@ absl::StatusOr<int64_t> ByteSize(DType dtype, ShapeView shape);
 // PyTorch does. INVALID_ARGUMENT naming the valid range otherwise.
 absl::StatusOr<int64_t> WrapDim(int64_t dim, int64_t rank);
 
-// "[2, 3]" style rendering for messages.
+// "[2, 3]" style rendering for messages. Long shapes show their first
+// dimensions only: "[1, 1, 1, 1, 1, 1, 1, 1, ... (rank 100)]".
 std::string ShapeToString(ShapeView shape);
 
 }  // namespace tensorops

@@ -80,6 +80,13 @@ v1::DType DTypeToProto(DType dtype) {
 absl::StatusOr<Shape> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& dims,
     absl::string_view field) {
+  if (dims.size() > kMaxRank) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " has ", dims.size(), " dimensions, more than the ", kMaxRank,
+        " this server accepts; expected a tensor of "
+        "rank <= ",
+        kMaxRank));
+  }
   for (int i = 0; i < dims.size(); ++i) {
     if (dims[i] < 0) {
       return absl::InvalidArgumentError(

@@ -27,7 +27,8 @@ absl::StatusOr<DType> DTypeFromProto(int proto_dtype, absl::string_view field);
 
 tensorops::v1::DType DTypeToProto(DType dtype);
 
-// A validated shape: every dimension >= 0 and the element count fits int64.
+// A validated shape: at most kMaxRank dimensions, every one >= 0, and the
+// element count fits int64.
 absl::StatusOr<Shape> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& dims,
     absl::string_view field);

@@ -25,6 +25,8 @@
 #
 # Environment:
 #   SANITIZER_STAGES  stages to run, default "asan tsan fuzz"
+#   SANITIZER_BUILD_ONLY  1: build the stages' targets, run nothing
+#                     (scripts/repeat-timing-tests.sh uses the asan build)
 #   FUZZ_SECONDS      fuzzing time, default 60
 #   FUZZ_MAX_LEN      largest fuzzer input in bytes, default 4096
 # scripts/test.sh skips this script when TENSOROPS_SKIP_SANITIZERS=1.
@@ -51,6 +53,10 @@ if command -v ccache >/dev/null; then
 fi
 
 log() { echo "check-sanitizers: $*"; }
+
+# asan_environment LOGDIR: the ASan/UBSan run-time options for the asan
+# stage, reports into LOGDIR.
+source "$ROOT/scripts/sanitizer-env.sh"
 
 # Fresh, empty report directory for a stage.
 reset_logs() {
@@ -83,29 +89,28 @@ stage_asan() {
   # the server and CLI binaries they start (and the Python stubs, which are
   # quick), so new test executables are picked up without editing this.
   ninja -C "$build"
+  [[ ${SANITIZER_BUILD_ONLY:-0} == 1 ]] && return 0
   reset_logs "$logs"
-  # allocator_may_return_null: tests ask for absurd sizes and expect
-  # RESOURCE_EXHAUSTED, not an ASan abort. lsan.supp: leaks inside Debian
-  # libraries, each explained there.
   local status=0
-  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:allocator_may_return_null=1:check_initialization_order=1:log_path=$logs/asan" \
-  LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0" \
-  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan" \
-    ctest --test-dir "$build" --output-on-failure --no-tests=error \
+  (
+    asan_environment "$logs"
+    exec ctest --test-dir "$build" --output-on-failure --no-tests=error \
       --timeout 600 -j "$JOBS" \
       -E '^(python|deploy|load)\.|^FaultTest\.' \
-      -LE 'bench|deploy|load|soak|fuzz' \
-      || status=1
+      -LE 'bench|deploy|load|soak|fuzz'
+  ) || status=1
   check_logs "$logs" || status=1
   return "$status"
 }
 
 stage_tsan() {
   local build=build-tsan logs=$ROOT/build-tsan/sanitizer-logs
-  local tests=(tests/core/core_unit_test tests/server/server_unit_test)
+  local tests=(tests/core/core_unit_test tests/core/core_concurrency_test
+    tests/server/server_unit_test)
   CXX=g++ cmake -S . -B "$build" "${COMMON_CMAKE[@]}" \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -DTENSOROPS_SANITIZE=thread
   ninja -C "$build" "${tests[@]##*/}"
+  [[ ${SANITIZER_BUILD_ONLY:-0} == 1 ]] && return 0
   reset_logs "$logs"
   # Each executable runs all its tests in one process: TSan's start-up is
   # slow, and one process also lets it see the tests' threads side by side.
@@ -125,6 +130,7 @@ stage_fuzz() {
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
     -DTENSOROPS_SANITIZE=address,undefined -DTENSOROPS_BUILD_FUZZERS=ON
   ninja -C "$build" request_fuzzer
+  [[ ${SANITIZER_BUILD_ONLY:-0} == 1 ]] && return 0
   # The fuzzer adds what it finds to its corpus directory: a copy, so the
   # checked-in seeds stay as they are.
   local corpus=$build/fuzz-corpus/request_fuzzer artifacts=$build/fuzz-artifacts

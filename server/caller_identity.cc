@@ -1,12 +1,14 @@
 #include "server/caller_identity.h"
 
+#include <grpc/grpc_security_constants.h>
+
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 
 namespace tensorops::server {
 namespace {
@@ -38,7 +40,51 @@ absl::StatusOr<absl::string_view> BearerToken(
   return absl::StripAsciiWhitespace(value.substr(kBearerScheme.size()));
 }
 
+// One name of the identity: its type, its length and the name itself, so
+// that no name (whatever characters it holds) can pass for several or for
+// one of another type.
+void AppendName(absl::string_view type, absl::string_view name,
+                std::string& out) {
+  absl::StrAppend(&out, type, ":", name.size(), ":", name, ";");
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> CertificateIdentity(const grpc::AuthContext& auth) {
+  // The subject alternative names grouped by type, each type in the
+  // certificate's order (gRPC reads DNS, URI, email and IP names); the
+  // common name only when there is none, as RFC 6125 says.
+  static constexpr std::pair<const char*, const char*> kSanProperties[] = {
+      {GRPC_PEER_DNS_PROPERTY_NAME, "dns"},
+      {GRPC_PEER_URI_PROPERTY_NAME, "uri"},
+      {GRPC_PEER_EMAIL_PROPERTY_NAME, "email"},
+      {GRPC_PEER_IP_PROPERTY_NAME, "ip"},
+  };
+  std::string identity;
+  for (const auto& [property, type] : kSanProperties) {
+    for (const grpc::string_ref& name : auth.FindPropertyValues(property)) {
+      if (name.empty()) continue;
+      AppendName(type, absl::string_view(name.data(), name.size()), identity);
+    }
+  }
+  if (identity.empty()) {
+    for (const grpc::string_ref& name :
+         auth.FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
+      if (name.empty()) continue;
+      AppendName("cn", absl::string_view(name.data(), name.size()), identity);
+    }
+  }
+  // The TLS handshake already required a verified certificate; one
+  // without a name cannot own sessions apart from others.
+  if (identity.empty()) {
+    return absl::UnauthenticatedError(
+        "the client certificate names no identity (no DNS, URI, email or IP "
+        "subject alternative name and no common name), so its sessions "
+        "could not be kept apart from other callers'; expected a client "
+        "certificate with a subject alternative name or a common name");
+  }
+  return identity;
+}
 
 absl::StatusOr<std::string> IdentifyCaller(
     const grpc::ServerContextBase& context, const CallerPolicy& policy) {
@@ -53,20 +99,13 @@ absl::StatusOr<std::string> IdentifyCaller(
   if (policy.client_certificates) {
     const std::shared_ptr<const grpc::AuthContext> auth =
         context.auth_context();
-    std::vector<absl::string_view> names;
-    if (auth != nullptr) {
-      for (const grpc::string_ref& name : auth->GetPeerIdentity()) {
-        names.emplace_back(name.data(), name.size());
-      }
-    }
-    // The TLS handshake already required a verified certificate; one
-    // without a name cannot own sessions apart from others.
-    if (names.empty()) {
-      return absl::UnauthenticatedError(
-          "the client certificate names no identity; expected a certificate "
-          "with a subject alternative name or common name");
-    }
-    return absl::StrCat("x509:", absl::StrJoin(names, ","));
+    absl::StatusOr<std::string> identity =
+        auth == nullptr
+            ? absl::UnauthenticatedError(
+                  "the call has no TLS peer; expected a client certificate")
+            : CertificateIdentity(*auth);
+    if (!identity.ok()) return identity.status();
+    return absl::StrCat("x509:", *identity);
   }
   return std::string();
 }

@@ -23,11 +23,20 @@ struct CallerPolicy {
   bool client_certificates = false;
 };
 
+// The identity of a verified client certificate: its subject alternative
+// names (DNS, URI, email, IP), each as "<type>:<length>:<name>;", grouped
+// by type, or "cn:<length>:<common name>;" when it has none.
+// Two certificates get the same identity only if they carry the same names
+// of the same types (one SAN "DNS:alice,bob" is not the two SANs "alice"
+// and "bob"). UNAUTHENTICATED for a certificate with neither.
+absl::StatusOr<std::string> CertificateIdentity(const grpc::AuthContext& auth);
+
 // The owner string of the caller's sessions: "token:<token>" with bearer
-// auth, else "x509:<certificate identity>" (subject alternative names, or the
-// common name) under mutual TLS, else "" (anonymous: every caller alike).
-// UNAUTHENTICATED when `policy.tokens` is set and the call carries no token
-// it accepts; the message says what was expected, never the token.
+// auth, else "x509:" + CertificateIdentity under mutual TLS, else ""
+// (anonymous: every caller alike). UNAUTHENTICATED when `policy.tokens` is
+// set and the call carries no token it accepts (the message says what was
+// expected, never the token), or under mutual TLS for a certificate that
+// names no identity.
 absl::StatusOr<std::string> IdentifyCaller(
     const grpc::ServerContextBase& context, const CallerPolicy& policy);
 

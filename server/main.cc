@@ -85,7 +85,10 @@ int main(int argc, char** argv) {
   sigwait(&shutdown_signals, &signal_number);
   tensorops::server::LogInfo(
       absl::StrCat("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-                   "; health is NOT_SERVING, finishing calls in flight (up to ",
+                   "; lame duck (at least ",
+                   absl::FormatDuration(config->lame_duck),
+                   "): health is NOT_SERVING, new calls are refused, calls in "
+                   "flight finish (up to ",
                    absl::FormatDuration(config->shutdown_timeout), ")"));
   (*server)->Shutdown(config->shutdown_timeout);
   tensorops::server::LogInfo("stopped");

@@ -101,7 +101,9 @@ Metrics::Metrics(Options options)
   auto& durations =
       prometheus::BuildHistogram()
           .Name("tensorops_request_duration_seconds")
-          .Help("Time from receiving an RPC to having sent its response.")
+          .Help(
+              "Time from receiving an RPC until gRPC was done with it "
+              "(response sent, or the call cancelled).")
           .Register(*registry_);
   auto& request_bytes = prometheus::BuildCounter()
                             .Name("tensorops_request_bytes_total")
@@ -113,7 +115,9 @@ Metrics::Metrics(Options options)
                              .Register(*registry_);
   inflight_ = &prometheus::BuildGauge()
                    .Name("tensorops_inflight_requests")
-                   .Help("RPCs received and not yet finished.")
+                   .Help(
+                       "RPCs received and not yet finished by gRPC (a "
+                       "response its client has not taken still counts).")
                    .Register(*registry_)
                    .Add({});
   auto& abandoned =
@@ -125,6 +129,15 @@ Metrics::Metrics(Options options)
           .Register(*registry_);
   abandoned_queued_ = &abandoned.Add({{"stage", "queued"}});
   abandoned_running_ = &abandoned.Add({{"stage", "running"}});
+  write_timeouts_ =
+      &prometheus::BuildCounter()
+           .Name("tensorops_response_write_timeouts_total")
+           .Help(
+               "Calls cancelled because their client did not take the "
+               "response within --response_write_timeout (their memory was "
+               "freed).")
+           .Register(*registry_)
+           .Add({});
   if (!options.backend.empty()) {
     prometheus::BuildGauge()
         .Name("tensorops_backend_info")
@@ -190,6 +203,8 @@ void Metrics::RequestStarted() { inflight_->Increment(); }
 void Metrics::ComputationAbandoned(bool while_running) {
   (while_running ? abandoned_running_ : abandoned_queued_)->Increment();
 }
+
+void Metrics::ResponseWriteTimedOut() { write_timeouts_->Increment(); }
 
 void Metrics::RequestFinished(Method method, grpc::StatusCode code,
                               absl::Duration latency, int64_t request_bytes,

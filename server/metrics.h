@@ -53,6 +53,9 @@ absl::string_view MethodName(Method method);
 //   abandoned_computations_total{stage}    counter, computations of cancelled
 //                                          calls skipped ("queued") or
 //                                          stopped ("running")
+//   response_write_timeouts_total          counter, calls cancelled because
+//                                          their client did not take the
+//                                          response in time
 //   backend_info{backend}                  gauge, 1 for the serving backend
 //
 // Thread-safe.
@@ -77,6 +80,9 @@ class Metrics {
   // A cancelled call's computation was skipped before it started
   // (while_running false) or stopped partway (true).
   void ComputationAbandoned(bool while_running);
+  // A call was cancelled because its client did not take its response
+  // within --response_write_timeout.
+  void ResponseWriteTimedOut();
   void RequestFinished(Method method, grpc::StatusCode code,
                        absl::Duration latency, int64_t request_bytes,
                        int64_t response_bytes);
@@ -107,6 +113,7 @@ class Metrics {
   prometheus::Gauge* inflight_;
   prometheus::Counter* abandoned_queued_;
   prometheus::Counter* abandoned_running_;
+  prometheus::Counter* write_timeouts_;
   // Declared last: stops serving before the metrics it reads go away.
   std::unique_ptr<prometheus::Exposer> exposer_;
 };

@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
+#include <climits>
 #include <thread>
 #include <utility>
 
@@ -69,6 +70,13 @@ absl::StatusOr<SelectedBackend> SelectBackend(const ServerConfig& config) {
   return selected;
 }
 
+// A duration as gRPC's int milliseconds; INT_MAX (gRPC's "never") for
+// longer ones and infinity.
+int ChannelArgMillis(absl::Duration duration) {
+  if (duration >= absl::Milliseconds(INT_MAX)) return INT_MAX;
+  return static_cast<int>(absl::ToInt64Milliseconds(duration));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
@@ -88,6 +96,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   cache_options.max_bytes = config.session_cache_bytes;
   cache_options.ttl = config.session_ttl;
   cache_options.max_sessions_per_owner = config.max_sessions_per_caller;
+  cache_options.max_bytes_per_owner = config.session_bytes_per_caller;
   server->sessions_ = std::make_unique<SessionCache>(std::move(cache_options));
 
   Executor* executor = overrides.executor;
@@ -122,6 +131,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   service_options.max_message_bytes = config.max_message_bytes;
   service_options.max_tensor_elements = config.max_tensor_elements;
   service_options.max_inflight_requests = config.max_inflight_requests;
+  service_options.max_inflight_response_bytes =
+      config.max_inflight_response_bytes;
+  service_options.response_write_timeout = config.response_write_timeout;
   service_options.callers = {
       .tokens = server->tokens_.get(),
       .client_certificates = !config.tls_client_ca_file.empty()};
@@ -143,7 +155,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   // Without SO_REUSEPORT a second server on the same port fails to start
   // instead of silently splitting the traffic with the first.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             ChannelArgMillis(config.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             ChannelArgMillis(config.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             ChannelArgMillis(config.max_connection_age_grace));
+  // The service checks request sizes itself, so that a refusal is answered
+  // with its own message and counted. gRPC's limit would not save memory:
+  // it refuses a message only once it has received all of it.
+  builder.SetMaxReceiveMessageSize(-1);
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
   builder.RegisterService(server->service_.get());
   server->grpc_server_ = builder.BuildAndStart();
@@ -165,16 +186,26 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 void Server::Shutdown(absl::Duration timeout) {
   if (shut_down_ || grpc_server_ == nullptr) return;
   shut_down_ = true;
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + timeout;
+  // Lame duck first: new calls are answered UNAVAILABLE by the service
+  // itself and health watchers and load balancers see NOT_SERVING (the
+  // health service freezes in that state), while the calls in flight
+  // finish. gRPC's own shutdown comes only after: a call that reaches a
+  // server in gRPC's shutdown is cancelled (CANCELLED) rather than refused.
+  service_->StartDraining();
+  grpc_server_->GetHealthCheckService()->Shutdown();
+  const absl::Time lame_duck_end = start + std::min(config_.lame_duck, timeout);
+  constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
+  for (absl::Time now = start; now < deadline;) {
+    if (now >= lame_duck_end && service_->inflight_calls() == 0) break;
+    absl::SleepFor(std::min(kPollInterval, deadline - now));
+    now = absl::Now();
+  }
   absl::Notification drained;
   std::thread closer([this, deadline, &drained] {
     CloseIdleConnectionsOnceCallsAreDone(drained, deadline);
   });
-  // NOT_SERVING first, so health watchers and load balancers see it while
-  // the calls in flight finish. The health service freezes in that state.
-  // gRPC's shutdown follows at once: a call that reaches it in its first
-  // moments can be cancelled instead of refused (docs/SECURITY.md).
-  grpc_server_->GetHealthCheckService()->Shutdown();
   grpc_server_->Shutdown(absl::ToChronoTime(deadline));
   drained.Notify();
   closer.join();
@@ -187,13 +218,12 @@ void Server::CloseIdleConnectionsOnceCallsAreDone(
   // closes the connection when the client answers the ping. A client with a
   // call in flight answers at once; an idle one only at its next poll (gRPC
   // C-core clients poll idle channels every 5 s), so idle clients alone
-  // would hold the drain for up to 5 s, or the whole timeout. Once none of
-  // our calls has been unfinished for this long, the connections left are
-  // closed as at the deadline. Calls answered inside their handler, and the
-  // health and reflection services' calls, are not counted: unary ones
-  // answer well within the grace, and a
-  // health Watch, which never ends by itself, is cancelled here rather than
-  // at the deadline.
+  // would hold the drain for up to 5 s, or the whole timeout. Once no call
+  // of ours has been in flight for this long, the connections left are
+  // closed as at the deadline. The health and reflection services' calls
+  // are not counted: unary ones answer well within the grace, and a health
+  // Watch, which never ends by itself, is cancelled here rather than at the
+  // deadline.
   constexpr absl::Duration kIdleGrace = absl::Milliseconds(250);
   constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
   absl::Time idle_since = absl::InfiniteFuture();
@@ -202,7 +232,7 @@ void Server::CloseIdleConnectionsOnceCallsAreDone(
     const absl::Time now = absl::Now();
     // At the deadline gRPC cancels what is left itself.
     if (now >= deadline) return;
-    if (service_->unfinished_calls() > 0) {
+    if (service_->inflight_calls() > 0) {
       idle_since = absl::InfiniteFuture();
       continue;
     }

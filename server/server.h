@@ -57,8 +57,10 @@ class Server {
   const Backend& backend() const { return *backend_; }
   SessionCache& sessions() { return *sessions_; }
 
-  // Graceful shutdown: health turns NOT_SERVING, new calls are refused,
-  // calls in flight get `timeout` to finish and are cancelled after that.
+  // Graceful shutdown: health turns NOT_SERVING and new calls are answered
+  // UNAVAILABLE ("shutting down") for at least --lame_duck and until the
+  // calls in flight are done; then gRPC shuts down. Calls in flight get
+  // `timeout` (from now) to finish and are cancelled after that.
   // Connections close as soon as their calls are done (idle ones shortly
   // after the last call anywhere is done, not at their client's next
   // poll). Returns once every call is done. Idempotent; call from one

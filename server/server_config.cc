@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
@@ -28,6 +29,11 @@ ABSL_FLAG(int32_t, threads, 0,
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
           "On SIGTERM or SIGINT, how long in-flight calls may take to finish "
           "before they are cancelled.");
+ABSL_FLAG(absl::Duration, lame_duck, absl::Seconds(1),
+          "On SIGTERM or SIGINT, health turns NOT_SERVING and new calls get "
+          "UNAVAILABLE ('shutting down') for at least this long, and until "
+          "the calls in flight are done, before connections close (within "
+          "--shutdown_timeout).");
 
 ABSL_FLAG(std::string, backend, "auto",
           "Compute backend: cpu, cuda (fails to start without a usable GPU) "
@@ -59,6 +65,31 @@ ABSL_FLAG(int64_t, max_sessions_per_caller, 16384,
           "Most saved sessions one caller may hold (a caller is a bearer "
           "token, a client certificate identity, or every anonymous caller "
           "together); more fail with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, session_bytes_per_caller, 0,
+          "Most session bytes one caller may hold; a save beyond it evicts "
+          "that caller's own least recently used sessions. 0: no fixed "
+          "quota. Either way, when the cache is full only callers over their "
+          "fair share (--session_cache_bytes / callers holding sessions) "
+          "lose sessions.");
+ABSL_FLAG(int64_t, max_inflight_response_bytes, int64_t{2} << 30,
+          "Most response bytes held at once by calls not yet fully sent "
+          "(default 2 GiB; at least --max_message_bytes). A call that would "
+          "pass it fails with RESOURCE_EXHAUSTED before computing.");
+ABSL_FLAG(absl::Duration, response_write_timeout, absl::Seconds(10),
+          "A response its client has not taken this long after it was ready "
+          "is cancelled and its memory freed (counted in "
+          "tensorops_response_write_timeouts_total).");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(10),
+          "A client connection with no call for this long is closed "
+          "gracefully (GOAWAY); 'inf' never.");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Hours(1),
+          "A client connection older than this is closed gracefully (GOAWAY; "
+          "clients reconnect, which spreads load after scaling); 'inf' "
+          "never.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(5),
+          "How long calls still running on a connection past "
+          "--max_connection_age may take before it is closed; 'inf' waits "
+          "for them.");
 
 namespace tensorops::server {
 
@@ -126,6 +157,40 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         "; expected at least 1 (use --session_cache_bytes=0 to refuse every "
         "session)"));
   }
+  if (config.session_bytes_per_caller < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--session_bytes_per_caller is ", config.session_bytes_per_caller,
+        "; expected 0 (no fixed quota) or a positive byte count"));
+  }
+  if (config.max_inflight_response_bytes < config.max_message_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_inflight_response_bytes is ",
+                     config.max_inflight_response_bytes, "; expected at least ",
+                     "--max_message_bytes (", config.max_message_bytes,
+                     "), or no response of the largest size could be sent"));
+  }
+  if (config.response_write_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--response_write_timeout is ",
+                     absl::FormatDuration(config.response_write_timeout),
+                     "; expected a positive duration such as 10s"));
+  }
+  for (const auto& [flag, value] :
+       {std::pair<const char*, absl::Duration>{"max_connection_idle",
+                                               config.max_connection_idle},
+        {"max_connection_age", config.max_connection_age},
+        {"max_connection_age_grace", config.max_connection_age_grace}}) {
+    if (value <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " is ", absl::FormatDuration(value),
+                       "; expected a positive duration, or inf"));
+    }
+  }
+  if (config.lame_duck < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--lame_duck is ", absl::FormatDuration(config.lame_duck),
+                     "; expected a duration >= 0"));
+  }
   if (config.shutdown_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--shutdown_timeout is ", absl::FormatDuration(config.shutdown_timeout),
@@ -143,6 +208,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.session_cache_bytes = absl::GetFlag(FLAGS_session_cache_bytes);
   config.threads = absl::GetFlag(FLAGS_threads);
   config.shutdown_timeout = absl::GetFlag(FLAGS_shutdown_timeout);
+  config.lame_duck = absl::GetFlag(FLAGS_lame_duck);
   config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   config.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
@@ -150,6 +216,15 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.max_tensor_elements = absl::GetFlag(FLAGS_max_tensor_elements);
   config.max_inflight_requests = absl::GetFlag(FLAGS_max_inflight_requests);
   config.max_sessions_per_caller = absl::GetFlag(FLAGS_max_sessions_per_caller);
+  config.session_bytes_per_caller =
+      absl::GetFlag(FLAGS_session_bytes_per_caller);
+  config.max_inflight_response_bytes =
+      absl::GetFlag(FLAGS_max_inflight_response_bytes);
+  config.response_write_timeout = absl::GetFlag(FLAGS_response_write_timeout);
+  config.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
+  config.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  config.max_connection_age_grace =
+      absl::GetFlag(FLAGS_max_connection_age_grace);
   const std::string backend = absl::GetFlag(FLAGS_backend);
   if (backend == "auto") {
     config.backend = BackendChoice::kAuto;

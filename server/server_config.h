@@ -37,6 +37,10 @@ struct ServerConfig {
   int threads = 0;
   // How long in-flight calls may take to finish after SIGTERM/SIGINT.
   absl::Duration shutdown_timeout = absl::Seconds(10);
+  // The drain's lame-duck phase: health NOT_SERVING and new calls answered
+  // UNAVAILABLE for at least this long (and until the calls in flight are
+  // done) before gRPC shuts down. Capped by shutdown_timeout.
+  absl::Duration lame_duck = absl::Seconds(1);
   // The compute backend (--backend).
   BackendChoice backend = BackendChoice::kAuto;
 
@@ -58,6 +62,23 @@ struct ServerConfig {
   // Sessions one caller (token, certificate, or all anonymous callers
   // together) may hold at once.
   int64_t max_sessions_per_caller = 16384;
+  // Session bytes one caller may hold; 0: no fixed quota (each caller is
+  // still held to its fair share when the cache is full).
+  int64_t session_bytes_per_caller = 0;
+  // Response bytes held at once by calls that gRPC has not finished
+  // sending (computed or being computed); a call that would pass it fails
+  // with RESOURCE_EXHAUSTED before computing.
+  int64_t max_inflight_response_bytes = int64_t{2} << 30;
+  // A response its client has not taken this long after it was handed to
+  // gRPC is cancelled and its memory freed.
+  absl::Duration response_write_timeout = absl::Seconds(10);
+  // gRPC's connection management: a connection without calls for
+  // max_connection_idle, or older than max_connection_age, is sent a
+  // GOAWAY; calls still running on an aged one get max_connection_age_grace
+  // before it is closed. absl::InfiniteDuration() disables each.
+  absl::Duration max_connection_idle = absl::Minutes(10);
+  absl::Duration max_connection_age = absl::Hours(1);
+  absl::Duration max_connection_age_grace = absl::Minutes(5);
 };
 
 // The configuration the command-line flags describe (call after

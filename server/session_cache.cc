@@ -6,9 +6,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <utility>
+#include <vector>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 
 namespace tensorops::server {
@@ -71,12 +72,34 @@ absl::Duration PickReapInterval(const SessionCache::Options& options) {
 
 }  // namespace
 
-SessionCache::SessionCache(Options options) : options_(std::move(options)) {
-  const int num_shards = std::max(1, options_.num_shards);
-  shards_.reserve(num_shards);
-  for (int i = 0; i < num_shards; ++i) {
-    shards_.push_back(std::make_unique<Shard>());
+SessionCache::Claim::Claim(Claim&& other) noexcept
+    : cache_(std::exchange(other.cache_, nullptr)),
+      id_(std::move(other.id_)),
+      owner_(std::move(other.owner_)),
+      state_(std::move(other.state_)) {}
+
+SessionCache::Claim& SessionCache::Claim::operator=(Claim&& other) noexcept {
+  if (this != &other) {
+    if (cache_ != nullptr) Finish(false);
+    cache_ = std::exchange(other.cache_, nullptr);
+    id_ = std::move(other.id_);
+    owner_ = std::move(other.owner_);
+    state_ = std::move(other.state_);
   }
+  return *this;
+}
+
+SessionCache::Claim::~Claim() {
+  if (cache_ != nullptr) Finish(false);
+}
+
+void SessionCache::Claim::Finish(bool consumed) {
+  if (cache_ == nullptr) return;
+  std::exchange(cache_, nullptr)->FinishClaim(id_, consumed);
+  state_.reset();
+}
+
+SessionCache::SessionCache(Options options) : options_(std::move(options)) {
   if (options_.start_reaper) {
     reaper_ = std::thread([this, interval = PickReapInterval(options_)] {
       ReaperLoop(interval);
@@ -101,12 +124,22 @@ int64_t SessionCache::SessionFootprintBytes(const SavedTopK& state) {
 }
 
 absl::Status SessionCache::CheckFits(int64_t footprint_bytes) const {
-  if (footprint_bytes <= options_.max_bytes) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "the session for this TopK needs ", footprint_bytes,
-      " bytes, more than the whole session cache holds (", options_.max_bytes,
-      " bytes, --session_cache_bytes); call TopK without save_for_backward "
-      "and use the stateless Backward"));
+  if (footprint_bytes > options_.max_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the session for this TopK needs ", footprint_bytes,
+        " bytes, more than the whole session cache holds (", options_.max_bytes,
+        " bytes, --session_cache_bytes); call TopK without save_for_backward "
+        "and use the stateless Backward"));
+  }
+  if (options_.max_bytes_per_owner > 0 &&
+      footprint_bytes > options_.max_bytes_per_owner) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the session for this TopK needs ", footprint_bytes,
+        " bytes, more than one caller may hold (", options_.max_bytes_per_owner,
+        " bytes, --session_bytes_per_caller); call TopK without "
+        "save_for_backward and use the stateless Backward"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Time SessionCache::Now() const {
@@ -117,83 +150,138 @@ bool SessionCache::IsExpired(const Entry& entry, absl::Time now) const {
   return now - entry.last_used >= options_.ttl;
 }
 
-SessionCache::Shard& SessionCache::ShardFor(absl::string_view id) {
-  return *shards_[absl::Hash<absl::string_view>{}(id) % shards_.size()];
-}
-
-absl::Status SessionCache::ReserveOwnerSlot(absl::string_view owner) {
-  absl::MutexLock lock(&owners_mutex_);
-  int64_t& held = owner_sessions_[owner];
-  if (options_.max_sessions_per_owner > 0 &&
-      held >= options_.max_sessions_per_owner) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "this caller already holds ", held,
-        " sessions, the most one caller may keep "
-        "(--max_sessions_per_caller); free some with ReleaseSession or a "
-        "Backward without retain_session, let them expire (--session_ttl), "
-        "or use the stateless Backward"));
-  }
-  ++held;
-  return absl::OkStatus();
-}
-
-void SessionCache::ReleaseOwnerSlot(absl::string_view owner) {
-  absl::MutexLock lock(&owners_mutex_);
-  auto it = owner_sessions_.find(owner);
-  if (it != owner_sessions_.end() && --it->second <= 0) {
-    owner_sessions_.erase(it);
-  }
-}
-
 int64_t SessionCache::SessionsOf(absl::string_view owner) const {
-  absl::MutexLock lock(&owners_mutex_);
-  auto it = owner_sessions_.find(owner);
-  return it == owner_sessions_.end() ? 0 : it->second;
+  absl::MutexLock lock(&mutex_);
+  auto it = owners_.find(owner);
+  return it == owners_.end() ? 0 : static_cast<int64_t>(it->second->lru.size());
+}
+
+int64_t SessionCache::BytesOf(absl::string_view owner) const {
+  absl::MutexLock lock(&mutex_);
+  auto it = owners_.find(owner);
+  return it == owners_.end() ? 0 : it->second->bytes;
 }
 
 absl::StatusOr<std::string> SessionCache::Save(SavedTopK state,
                                                absl::string_view owner) {
   const int64_t bytes = SessionFootprintBytes(state);
   if (absl::Status fits = CheckFits(bytes); !fits.ok()) return fits;
-  if (absl::Status slot = ReserveOwnerSlot(owner); !slot.ok()) return slot;
   auto shared_state = std::make_shared<const SavedTopK>(std::move(state));
-  // Room first, so that the byte total never passes the cap, not even
-  // between this insert and the evictions it causes.
-  ReserveBytes(bytes);
-  std::string id;
-  for (bool stored = false; !stored;) {
-    absl::StatusOr<std::string> new_id = NewSessionId();
-    if (!new_id.ok()) {
-      ReleaseOwnerSlot(owner);
-      bytes_.fetch_sub(bytes, std::memory_order_relaxed);
-      return new_id.status();
-    }
-    id = *std::move(new_id);
-    Shard& shard = ShardFor(id);
-    absl::MutexLock lock(&shard.mutex);
+  // Destroyed after the lock is dropped.
+  std::vector<std::shared_ptr<const SavedTopK>> freed;
+  while (true) {
+    // Drawn outside the lock (a system call).
+    absl::StatusOr<std::string> id = NewSessionId();
+    if (!id.ok()) return id.status();
+    absl::MutexLock lock(&mutex_);
     // 128 random bits do not collide in practice; if they ever did, draw
     // again rather than shadow a live session.
-    if (shard.index.contains(id)) continue;
-    shard.lru.push_front(
-        Entry{id, std::string(owner), shared_state, bytes, Now()});
-    shard.index.emplace(absl::string_view(shard.lru.front().id),
-                        shard.lru.begin());
-    // Counted under the shard lock, like removals, so the count never
-    // misses an entry that is already reachable (its bytes were reserved).
-    entries_.fetch_add(1, std::memory_order_relaxed);
-    stored = true;
+    if (index_.contains(*id) || claimed_.contains(*id)) continue;
+    if (options_.max_sessions_per_owner > 0) {
+      auto it = owners_.find(owner);
+      const int64_t held = it == owners_.end()
+                               ? 0
+                               : static_cast<int64_t>(it->second->lru.size());
+      if (held >= options_.max_sessions_per_owner) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "this caller already holds ", held,
+            " sessions, the most one caller may keep "
+            "(--max_sessions_per_caller); free some with ReleaseSession or a "
+            "Backward without retain_session, let them expire "
+            "(--session_ttl), or use the stateless Backward"));
+      }
+    }
+    if (absl::Status stored = InsertLocked(*id, owner, shared_state, freed);
+        !stored.ok()) {
+      return stored;
+    }
+    return id;
   }
-  return id;
+}
+
+absl::Status SessionCache::InsertLocked(
+    const std::string& id, absl::string_view owner_name,
+    std::shared_ptr<const SavedTopK> state,
+    std::vector<std::shared_ptr<const SavedTopK>>& freed) {
+  const int64_t bytes = SessionFootprintBytes(*state);
+  std::unique_ptr<Owner>& slot = owners_[owner_name];
+  if (slot == nullptr) {
+    slot = std::make_unique<Owner>();
+    slot->name = std::string(owner_name);
+  }
+  Owner& owner = *slot;
+  // Over its fixed quota, the saver makes room from its own oldest.
+  while (options_.max_bytes_per_owner > 0 && !owner.lru.empty() &&
+         owner.bytes + bytes > options_.max_bytes_per_owner) {
+    freed.push_back(RemoveLocked(owner.lru.back(), FreedReason::kEvicted));
+    ++evictions_;
+  }
+  while (bytes_ + bytes > options_.max_bytes) {
+    Entry* victim = EvictionCandidateLocked(owner, bytes);
+    if (victim == nullptr) {
+      const int64_t share =
+          options_.max_bytes / static_cast<int64_t>(owners_.size());
+      if (owner.lru.empty()) owners_.erase(owner_name);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the session cache (", options_.max_bytes,
+          " bytes, --session_cache_bytes) is full of other callers' "
+          "sessions, each caller within its fair share of ",
+          share, " bytes, and this session needs ", bytes,
+          " bytes; release sessions you no longer need, or use the stateless "
+          "Backward"));
+    }
+    Owner* victim_owner = victim->owner;
+    freed.push_back(RemoveLocked(*victim, FreedReason::kEvicted));
+    ++evictions_;
+    if (victim_owner != &owner && victim_owner->lru.empty()) {
+      owners_.erase(victim_owner->name);
+    }
+  }
+  owner.lru.push_front(Entry{id, &owner, std::move(state), bytes, Now()});
+  index_.emplace(absl::string_view(owner.lru.front().id), owner.lru.begin());
+  owner.bytes += bytes;
+  bytes_ += bytes;
+  return absl::OkStatus();
+}
+
+SessionCache::Entry* SessionCache::EvictionCandidateLocked(const Owner& saver,
+                                                           int64_t incoming) {
+  const int64_t share =
+      options_.max_bytes / static_cast<int64_t>(owners_.size());
+  Entry* oldest = nullptr;
+  for (const auto& [name, owner] : owners_) {
+    if (owner->lru.empty()) continue;
+    const int64_t held =
+        owner->bytes + (owner.get() == &saver ? incoming : int64_t{0});
+    if (held <= share) continue;
+    Entry& tail = owner->lru.back();
+    if (oldest == nullptr || tail.last_used < oldest->last_used) {
+      oldest = &tail;
+    }
+  }
+  return oldest;
 }
 
 absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Get(
     absl::string_view id, absl::string_view owner) {
-  return Lookup(id, owner, Access::kKeep);
+  absl::StatusOr<Found> found = Lookup(id, owner, Access::kKeep);
+  if (!found.ok()) return found.status();
+  return std::move(found->state);
 }
 
 absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Take(
     absl::string_view id, absl::string_view owner) {
-  return Lookup(id, owner, Access::kConsume);
+  absl::StatusOr<Found> found = Lookup(id, owner, Access::kConsume);
+  if (!found.ok()) return found.status();
+  return std::move(found->state);
+}
+
+absl::StatusOr<SessionCache::Claim> SessionCache::ClaimSession(
+    absl::string_view id, absl::string_view owner) {
+  absl::StatusOr<Found> found = Lookup(id, owner, Access::kClaim);
+  if (!found.ok()) return found.status();
+  return Claim(this, std::string(id), std::string(owner),
+               std::move(found->state));
 }
 
 absl::Status SessionCache::Release(absl::string_view id,
@@ -207,69 +295,127 @@ absl::Status SessionCache::Release(absl::string_view id,
   return status;
 }
 
-absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Lookup(
+absl::StatusOr<SessionCache::Found> SessionCache::Lookup(
     absl::string_view id, absl::string_view owner, Access access) {
   if (absl::Status status = CheckIdFormat(id); !status.ok()) return status;
-  Shard& shard = ShardFor(id);
   const absl::Time now = Now();
-  // Destroyed after the lock is dropped.
+  // Declared before the lock, so whatever is freed is destroyed after it.
   std::shared_ptr<const SavedTopK> freed;
-  absl::MutexLock lock(&shard.mutex);
-  auto found = shard.index.find(id);
-  if (found == shard.index.end()) return GoneError(id, owner, shard);
-  auto it = found->second;
+  absl::MutexLock lock(&mutex_);
+  auto found = index_.find(id);
+  if (found == index_.end()) {
+    auto claimed = claimed_.find(id);
+    if (claimed == claimed_.end() || claimed->second.owner != owner) {
+      return GoneErrorLocked(id, owner);
+    }
+    if (access == Access::kRelease) {
+      freed = std::move(claimed->second.state);
+      claimed_.erase(claimed);
+      RememberFreedLocked(std::string(id), owner, FreedReason::kReleased);
+      return Found{};
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session \"", id,
+        "\" was already consumed by a Backward call that is still finishing "
+        "(if that call fails or is cancelled, the session becomes usable "
+        "again); set retain_session=true to run Backward on a session more "
+        "than once"));
+  }
+  Entry& entry = *found->second;
   // Another caller's session: answered as if it did not exist, and left
   // untouched (not even its expiry is acted on).
-  if (it->owner != owner) return GoneError(id, owner, shard);
-  if (IsExpired(*it, now)) {
-    freed = RemoveLocked(shard, it, FreedReason::kExpired);
-    expirations_.fetch_add(1, std::memory_order_relaxed);
-    return GoneError(id, owner, shard);
+  if (entry.owner->name != owner) return GoneErrorLocked(id, owner);
+  Owner* entry_owner = entry.owner;
+  const auto drop_owner_if_empty = [&] {
+    if (entry_owner->lru.empty()) owners_.erase(entry_owner->name);
+  };
+  if (IsExpired(entry, now)) {
+    freed = RemoveLocked(entry, FreedReason::kExpired);
+    ++expirations_;
+    drop_owner_if_empty();
+    return GoneErrorLocked(id, owner);
   }
   switch (access) {
     case Access::kKeep:
-      it->last_used = now;
-      shard.lru.splice(shard.lru.begin(), shard.lru, it);
-      return it->state;
-    case Access::kConsume:
-      return RemoveLocked(shard, it, FreedReason::kConsumed);
+      entry.last_used = now;
+      entry_owner->lru.splice(entry_owner->lru.begin(), entry_owner->lru,
+                              found->second);
+      return Found{entry.state};
+    case Access::kConsume: {
+      Found result{RemoveLocked(entry, FreedReason::kConsumed)};
+      drop_owner_if_empty();
+      return result;
+    }
+    case Access::kClaim: {
+      std::string claimed_id = entry.id;
+      Found result{RemoveLocked(entry, std::nullopt)};
+      drop_owner_if_empty();
+      claimed_.emplace(std::move(claimed_id),
+                       Claimed{std::string(owner), result.state});
+      return result;
+    }
     case Access::kRelease:
-      freed = RemoveLocked(shard, it, FreedReason::kReleased);
-      return std::shared_ptr<const SavedTopK>();
+      freed = RemoveLocked(entry, FreedReason::kReleased);
+      drop_owner_if_empty();
+      return Found{};
   }
-  return std::shared_ptr<const SavedTopK>();
+  return Found{};
+}
+
+void SessionCache::FinishClaim(const std::string& id, bool consumed) {
+  std::vector<std::shared_ptr<const SavedTopK>> freed;
+  absl::MutexLock lock(&mutex_);
+  auto it = claimed_.find(id);
+  if (it == claimed_.end()) return;  // released while claimed
+  Claimed claimed = std::move(it->second);
+  claimed_.erase(it);
+  if (consumed) {
+    RememberFreedLocked(id, claimed.owner, FreedReason::kConsumed);
+    freed.push_back(std::move(claimed.state));
+    return;
+  }
+  // Back for a retry; it may have to make room like a new session.
+  if (!InsertLocked(id, claimed.owner, claimed.state, freed).ok()) {
+    RememberFreedLocked(id, claimed.owner, FreedReason::kEvicted);
+    ++evictions_;
+    freed.push_back(std::move(claimed.state));
+  }
 }
 
 std::shared_ptr<const SavedTopK> SessionCache::RemoveLocked(
-    Shard& shard, std::list<Entry>::iterator it, FreedReason reason) {
-  std::shared_ptr<const SavedTopK> state = std::move(it->state);
-  entries_.fetch_sub(1, std::memory_order_relaxed);
-  bytes_.fetch_sub(it->bytes, std::memory_order_relaxed);
-  ReleaseOwnerSlot(it->owner);
-  RememberFreedLocked(shard, *it, reason);
-  shard.index.erase(absl::string_view(it->id));
-  shard.lru.erase(it);
+    Entry& entry, std::optional<FreedReason> reason) {
+  std::shared_ptr<const SavedTopK> state = std::move(entry.state);
+  Owner& owner = *entry.owner;
+  owner.bytes -= entry.bytes;
+  bytes_ -= entry.bytes;
+  if (reason.has_value()) {
+    RememberFreedLocked(entry.id, owner.name, *reason);
+  }
+  auto it = index_.find(entry.id);
+  std::list<Entry>::iterator node = it->second;
+  index_.erase(it);
+  owner.lru.erase(node);
   return state;
 }
 
-void SessionCache::RememberFreedLocked(Shard& shard, const Entry& entry,
+void SessionCache::RememberFreedLocked(const std::string& id,
+                                       absl::string_view owner,
                                        FreedReason reason) {
-  if (options_.freed_ids_per_shard == 0) return;
+  if (options_.remembered_freed_ids == 0) return;
   auto [it, inserted] =
-      shard.freed.insert_or_assign(entry.id, Shard::Freed{reason, entry.owner});
+      freed_.insert_or_assign(id, Freed{reason, std::string(owner)});
   if (!inserted) return;  // already queued; the newer reason wins
-  shard.freed_order.push_back(entry.id);
-  while (shard.freed_order.size() > options_.freed_ids_per_shard) {
-    shard.freed.erase(shard.freed_order.front());
-    shard.freed_order.pop_front();
+  freed_order_.push_back(id);
+  while (freed_order_.size() > options_.remembered_freed_ids) {
+    freed_.erase(freed_order_.front());
+    freed_order_.pop_front();
   }
 }
 
-absl::Status SessionCache::GoneError(absl::string_view id,
-                                     absl::string_view owner,
-                                     const Shard& shard) const {
-  auto it = shard.freed.find(std::string(id));
-  if (it == shard.freed.end() || it->second.owner != owner) {
+absl::Status SessionCache::GoneErrorLocked(absl::string_view id,
+                                           absl::string_view owner) const {
+  auto it = freed_.find(id);
+  if (it == freed_.end() || it->second.owner != owner) {
     return absl::NotFoundError(absl::StrCat(
         "unknown session_id \"", id,
         "\": this server never issued it (to this caller), or freed it so "
@@ -299,76 +445,33 @@ absl::Status SessionCache::GoneError(absl::string_view id,
           "\" was evicted to make room for newer sessions: the session cache "
           "is limited to ",
           options_.max_bytes,
-          " bytes (--session_cache_bytes); release sessions you no longer "
+          " bytes (--session_cache_bytes), shared fairly among callers "
+          "(--session_bytes_per_caller); release sessions you no longer "
           "need, or use the stateless Backward"));
   }
   return absl::NotFoundError(absl::StrCat("session \"", id, "\" is gone"));
 }
 
-void SessionCache::ReserveBytes(int64_t bytes) {
-  int64_t total = bytes_.load(std::memory_order_relaxed);
-  while (true) {
-    if (total + bytes <= options_.max_bytes) {
-      if (bytes_.compare_exchange_weak(total, total + bytes,
-                                       std::memory_order_relaxed)) {
-        return;
-      }
-      continue;  // `total` was reloaded
-    }
-    // Nothing to evict means the room is held by other saves between their
-    // reservation and their insert: they finish in microseconds.
-    if (!EvictOldest()) std::this_thread::yield();
-    total = bytes_.load(std::memory_order_relaxed);
-  }
-}
-
-bool SessionCache::EvictOldest() {
-  // Declared before the locks, so the indices are freed after both.
-  std::shared_ptr<const SavedTopK> freed;
-  absl::MutexLock evict_lock(&evict_mutex_);
-  // The globally least recently used entry is the oldest of the shards' LRU
-  // tails.
-  Shard* victim = nullptr;
-  absl::Time oldest = absl::InfiniteFuture();
-  for (const auto& shard : shards_) {
-    absl::MutexLock lock(&shard->mutex);
-    if (!shard->lru.empty() && shard->lru.back().last_used < oldest) {
-      oldest = shard->lru.back().last_used;
-      victim = shard.get();
-    }
-  }
-  if (victim == nullptr) return false;
-  {
-    absl::MutexLock lock(&victim->mutex);
-    // The tail may have changed since it was inspected; evicting the shard's
-    // current tail is still a least recently used choice.
-    if (victim->lru.empty()) return true;
-    freed = RemoveLocked(*victim, std::prev(victim->lru.end()),
-                         FreedReason::kEvicted);
-  }
-  evictions_.fetch_add(1, std::memory_order_relaxed);
-  return true;
-}
-
 size_t SessionCache::ReapExpired() {
-  size_t reaped = 0;
   std::vector<std::shared_ptr<const SavedTopK>> freed;
-  for (const auto& shard : shards_) {
+  {
     const absl::Time now = Now();
-    {
-      absl::MutexLock lock(&shard->mutex);
-      // The list is in last-use order, so expired entries sit at the tail.
-      while (!shard->lru.empty() && IsExpired(shard->lru.back(), now)) {
-        freed.push_back(RemoveLocked(*shard, std::prev(shard->lru.end()),
-                                     FreedReason::kExpired));
+    absl::MutexLock lock(&mutex_);
+    for (auto it = owners_.begin(); it != owners_.end();) {
+      Owner& owner = *it->second;
+      // Each list is in last-use order, so expired entries sit at its tail.
+      while (!owner.lru.empty() && IsExpired(owner.lru.back(), now)) {
+        freed.push_back(RemoveLocked(owner.lru.back(), FreedReason::kExpired));
+      }
+      if (owner.lru.empty()) {
+        owners_.erase(it++);
+      } else {
+        ++it;
       }
     }
-    reaped += freed.size();
-    expirations_.fetch_add(static_cast<int64_t>(freed.size()),
-                           std::memory_order_relaxed);
-    freed.clear();  // frees outside the shard lock
+    expirations_ += static_cast<int64_t>(freed.size());
   }
-  return reaped;
+  return freed.size();  // `freed` is destroyed outside the lock
 }
 
 void SessionCache::ReaperLoop(absl::Duration interval) {
@@ -378,11 +481,12 @@ void SessionCache::ReaperLoop(absl::Duration interval) {
 }
 
 SessionCacheStats SessionCache::stats() const {
+  absl::MutexLock lock(&mutex_);
   SessionCacheStats stats;
-  stats.entries = entries_.load(std::memory_order_relaxed);
-  stats.bytes = bytes_.load(std::memory_order_relaxed);
-  stats.evictions = evictions_.load(std::memory_order_relaxed);
-  stats.expirations = expirations_.load(std::memory_order_relaxed);
+  stats.entries = static_cast<int64_t>(index_.size());
+  stats.bytes = bytes_;
+  stats.evictions = evictions_;
+  stats.expirations = expirations_;
   return stats;
 }
 

@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
 namespace tensorops::server {
 namespace {
 
@@ -50,7 +53,17 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));
+  absl::string_view message = status.message();
+  if (message.size() <= kMaxStatusMessageBytes) {
+    return grpc::Status(ToGrpcCode(status.code()), std::string(message));
+  }
+  // Whatever a message quotes from a request, it stays far below the 8 KiB
+  // of metadata a default client accepts.
+  constexpr absl::string_view kCut = " ... (message truncated)";
+  return grpc::Status(
+      ToGrpcCode(status.code()),
+      absl::StrCat(message.substr(0, kMaxStatusMessageBytes - kCut.size()),
+                   kCut));
 }
 
 const char* StatusCodeName(grpc::StatusCode code) {

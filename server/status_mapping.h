@@ -4,11 +4,17 @@
 
 #include <grpcpp/support/status.h>
 
+#include <cstddef>
+
 #include "absl/status/status.h"
 
 namespace tensorops::server {
 
-// Same code (the two enums share the canonical codes) and message.
+// The longest message a status carries to the client.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
+// Same code (the two enums share the canonical codes) and message, the
+// message cut to kMaxStatusMessageBytes (ending "... (message truncated)").
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The canonical name of a code, e.g. "INVALID_ARGUMENT", as used in metrics

@@ -38,117 +38,6 @@ absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
 
 }  // namespace
 
-// One RPC: owns its request and response messages and finishes the call
-// with a Status (sending the response, serialized, if OK). At that point it
-// records the call's metrics and leaves the in-flight count: a finished call
-// no longer counts against --max_inflight_requests, even if gRPC runs its
-// OnDone later (under load OnDone can trail the response by hundreds of
-// calls). Turns gRPC's cancellation (client gone, deadline passed) into a
-// Cancellation its computation observes.
-//
-// A call answered inside the method handler is finished with gRPC's default
-// reactor, whose completion runs inline; a reactor of our own would have its
-// OnDone scheduled on gRPC's executor thread, a thread hop per call that
-// costs tiny calls a third of their rate.
-class TensorOpsService::Call final : public grpc::ServerUnaryReactor {
- public:
-  Call(Metrics* metrics, std::atomic<int64_t>& inflight,
-       std::atomic<int64_t>& unfinished, Method method, int64_t request_bytes,
-       grpc::ByteBuffer* response_wire,
-       std::unique_ptr<google::protobuf::Message> request,
-       std::unique_ptr<google::protobuf::Message> response)
-      : metrics_(metrics),
-        inflight_(inflight),
-        inflight_at_start_(inflight.fetch_add(1, std::memory_order_relaxed) +
-                           1),
-        unfinished_(unfinished),
-        method_(method),
-        request_bytes_(request_bytes),
-        response_wire_(response_wire),
-        request_(std::move(request)),
-        response_(std::move(response)),
-        start_(std::chrono::steady_clock::now()) {
-    if (metrics_ != nullptr) metrics_->RequestStarted();
-  }
-
-  // Calls in flight when this one arrived, itself included.
-  int64_t inflight_at_start() const { return inflight_at_start_; }
-  Cancellation& cancellation() { return cancellation_; }
-  google::protobuf::Message* request() { return request_.get(); }
-  // Holds the received slices that lifted request bytes point into.
-  ReceivedPayload& payload() { return payload_; }
-  OutgoingResponse& outgoing() { return outgoing_; }
-
-  // Marks a call whose work runs later, on the executor: it counts as
-  // unfinished until its OnDone. Calls answered in the handler are not
-  // counted, which keeps the count off the tiny calls' path.
-  void WillCompleteLater() {
-    unfinished_.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  // Finishes a call this reactor was returned for (work done later).
-  void Complete(const absl::Status& status) { Finish(Conclude(status)); }
-
-  // Finishes the call from within its method handler and deletes this
-  // Call; returns the reactor the handler must return.
-  grpc::ServerUnaryReactor* CompleteInHandler(
-      grpc::CallbackServerContext* context, const absl::Status& status) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(Conclude(status));
-    delete this;
-    return reactor;
-  }
-
-  void OnCancel() override {
-    cancelled_.store(true);
-    cancellation_.Cancel();
-  }
-
-  void OnDone() override {
-    unfinished_.fetch_sub(1, std::memory_order_release);
-    delete this;
-  }
-
- private:
-  // The status to send, with the response serialized if OK; records the
-  // call as finished.
-  grpc::Status Conclude(const absl::Status& status) {
-    grpc::Status grpc_status = ToGrpcStatus(status);
-    int64_t response_bytes = 0;
-    if (grpc_status.ok()) {
-      grpc_status =
-          ToGrpcStatus(outgoing_.Serialize(*response_, response_wire_));
-      response_bytes = static_cast<int64_t>(response_wire_->Length());
-    }
-    if (metrics_ != nullptr) {
-      const grpc::StatusCode code = cancelled_.load()
-                                        ? grpc::StatusCode::CANCELLED
-                                        : grpc_status.error_code();
-      metrics_->RequestFinished(
-          method_, code,
-          absl::FromChrono(std::chrono::steady_clock::now() - start_),
-          request_bytes_, code == grpc::StatusCode::OK ? response_bytes : 0);
-    }
-    inflight_.fetch_sub(1, std::memory_order_relaxed);
-    return grpc_status;
-  }
-
-  Metrics* const metrics_;
-  std::atomic<int64_t>& inflight_;
-  const int64_t inflight_at_start_;
-  std::atomic<int64_t>& unfinished_;
-  const Method method_;
-  const int64_t request_bytes_;
-  grpc::ByteBuffer* const response_wire_;
-  const std::unique_ptr<google::protobuf::Message> request_;
-  const std::unique_ptr<google::protobuf::Message> response_;
-  ReceivedPayload payload_;
-  OutgoingResponse outgoing_;
-  const std::chrono::steady_clock::time_point start_;
-  std::atomic<bool> cancelled_{false};
-  Cancellation cancellation_;
-};
-
 TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
                                    Executor& executor, Metrics* metrics,
                                    TensorOpsServiceOptions options)
@@ -156,7 +45,17 @@ TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
       sessions_(sessions),
       executor_(executor),
       metrics_(metrics),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  if (options_.response_write_timeout > absl::ZeroDuration()) {
+    watchdog_ = std::make_unique<WriteWatchdog>(
+        options_.response_write_timeout, [metrics] {
+          if (metrics != nullptr) metrics->ResponseWriteTimedOut();
+        });
+  }
+  ledger_.max_response_bytes = options_.max_inflight_response_bytes;
+  ledger_.metrics = metrics_;
+  ledger_.watchdog = watchdog_.get();
+}
 
 grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
     grpc::CallbackServerContext* context, Method method,
@@ -164,35 +63,64 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
     std::unique_ptr<google::protobuf::Message> request,
     std::unique_ptr<google::protobuf::Message> response,
     absl::Span<const int> lift_path, Prepare prepare) {
-  auto* call = new Call(metrics_, inflight_, unfinished_, method,
-                        static_cast<int64_t>(wire.Length()), response_wire,
-                        std::move(request), std::move(response));
+  auto* call = new InflightCall(
+      ledger_, context, method, static_cast<int64_t>(wire.Length()),
+      response_wire, std::move(request), std::move(response));
+  const auto refuse = [call](absl::Status status) {
+    call->Complete(status);
+    return call;
+  };
+  if (draining_.load(std::memory_order_acquire)) {
+    return refuse(absl::UnavailableError(
+        "the server is shutting down and accepts no new calls; retry (on "
+        "another replica, or once it is back)"));
+  }
+  // gRPC hands over an empty buffer when the request never fully arrived:
+  // the client cancelled or reset the stream during its upload.
+  if (!wire.Valid()) {
+    if (context->IsCancelled()) {
+      return refuse(absl::CancelledError(
+          "the call was cancelled before its request had arrived"));
+    }
+    return refuse(absl::InvalidArgumentError(absl::StrCat(
+        "the call carried no request message; expected one serialized ",
+        call->request()->GetDescriptor()->full_name())));
+  }
   absl::StatusOr<std::string> caller =
       IdentifyCaller(*context, options_.callers);
-  if (!caller.ok()) return call->CompleteInHandler(context, caller.status());
-  if (call->inflight_at_start() > options_.max_inflight_requests) {
-    return call->CompleteInHandler(
-        context,
-        absl::ResourceExhaustedError(absl::StrCat(
-            "the server is already serving ", options_.max_inflight_requests,
-            " calls, its limit (--max_inflight_requests); retry with "
-            "backoff")));
+  if (!caller.ok()) return refuse(caller.status());
+  if (call->calls_at_arrival() > options_.max_inflight_requests) {
+    return refuse(absl::ResourceExhaustedError(absl::StrCat(
+        "the server is already serving ", options_.max_inflight_requests,
+        " calls, its limit (--max_inflight_requests); retry with backoff")));
+  }
+  // gRPC itself accepts any size (it would buffer the whole message before
+  // refusing it anyway), so that refusals are answered, and counted, here.
+  if (static_cast<int64_t>(wire.Length()) > options_.max_message_bytes) {
+    return refuse(absl::ResourceExhaustedError(absl::StrCat(
+        "the request has ", wire.Length(),
+        " bytes, more than this server's message limit of ",
+        options_.max_message_bytes,
+        " bytes (--max_message_bytes); expected a smaller request")));
   }
   // Parsed only now: unauthenticated and over-limit calls cost no parsing.
   if (absl::Status parsed = ParseRequest(wire, lift_path, kLiftMinBytes,
                                          call->request(), &call->payload());
       !parsed.ok()) {
-    return call->CompleteInHandler(context, parsed);
+    return refuse(parsed);
   }
-  absl::StatusOr<Work> work =
-      prepare(*caller, call->payload(), call->outgoing());
-  if (!work.ok()) return call->CompleteInHandler(context, work.status());
+  absl::StatusOr<Work> work = prepare(*caller, *call);
+  if (!work.ok()) return refuse(work.status());
+  if (absl::Status reserved = call->ReserveResponseBytes(work->response_bytes);
+      !reserved.ok()) {
+    return refuse(reserved);
+  }
   if (work->bytes <= options_.inline_work_bytes) {
-    return call->CompleteInHandler(context, std::move(work->run)());
+    call->Complete(std::move(work->run)());
+    return call;
   }
-  // The request and response stay alive until Complete() finishes the
-  // call, so the work may keep reading the request's bytes in place.
-  call->WillCompleteLater();
+  // The request and response stay alive until OnDone, so the work may keep
+  // reading the request's bytes in place.
   executor_.Submit([this, call, context, run = std::move(work->run)]() mutable {
     // OnCancel may have run before gRPC marks the context cancelled.
     if (call->cancellation().cancelled() || context->IsCancelled()) {
@@ -226,22 +154,21 @@ grpc::ServerUnaryReactor* TensorOpsService::Serve(
   Response* typed_response = response.get();
   return Dispatch(context, method, wire, response_wire, std::move(request),
                   std::move(response), lift_path,
-                  [&](const std::string& caller, const ReceivedPayload& payload,
-                      OutgoingResponse& outgoing) {
-                    return prepare(*typed_request, payload, caller,
-                                   typed_response, outgoing);
+                  [&](const std::string& caller, InflightCall& call) {
+                    return prepare(*typed_request, call.payload(), caller,
+                                   typed_response, call);
                   });
 }
 
-absl::Status TensorOpsService::CheckResponseFits(int64_t data_bytes,
-                                                 size_t total_rank,
-                                                 int tensors) const {
+absl::StatusOr<int64_t> TensorOpsService::ResponseBound(int64_t data_bytes,
+                                                        size_t total_rank,
+                                                        int tensors) const {
   // Upper bound of the encoding: every dim is a varint of at most 10 bytes,
   // plus tags, lengths and the other small fields.
   const int64_t overhead =
       static_cast<int64_t>(total_rank) * 10 + int64_t{64} * (tensors + 1);
   if (data_bytes <= options_.max_message_bytes - overhead) {
-    return absl::OkStatus();
+    return data_bytes + overhead;
   }
   return absl::ResourceExhaustedError(absl::StrCat(
       "the response would carry ", data_bytes,
@@ -266,7 +193,7 @@ absl::Status TensorOpsService::CheckElementLimit(ShapeView shape,
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
     const v1::Tensor* input, const std::optional<ChunkedBytes>& lifted_data,
-    int dtype, bool ones, OutgoingResponse& outgoing) {
+    int dtype, bool ones, InflightCall& call) {
   if (input == nullptr) {
     return MissingTensor("input", "a tensor (dtype and shape; data optional)");
   }
@@ -284,16 +211,19 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
         ShapeToString(spec.shape),
         " has a byte size beyond int64; expected a smaller shape"));
   }
-  TENSOROPS_RETURN_IF_ERROR(
-      CheckResponseFits(*output_bytes, spec.shape.size(), 1));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const int64_t response_bytes,
+      ResponseBound(*output_bytes, spec.shape.size(), 1));
   TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(spec.shape, "input"));
   return Work{.bytes = *output_bytes,
+              .response_bytes = response_bytes,
               .run = [this, output_dtype, shape = std::move(spec.shape), ones,
-                      &outgoing]() -> absl::Status {
+                      &call]() -> absl::Status {
                 TENSOROPS_ASSIGN_OR_RETURN(
                     Tensor result, ones ? backend_.Ones(output_dtype, shape)
                                         : backend_.Zeros(output_dtype, shape));
-                outgoing.AttachTensor(kFillOutputField, std::move(result));
+                call.outgoing().AttachTensor(kFillOutputField,
+                                             std::move(result));
                 return absl::OkStatus();
               }};
 }
@@ -301,7 +231,7 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
     const v1::TopKRequest& request,
     const std::optional<ChunkedBytes>& lifted_data, const std::string& caller,
-    v1::TopKResponse* response, OutgoingResponse& outgoing) {
+    v1::TopKResponse* response, InflightCall& call) {
   if (!request.has_input()) {
     return MissingTensor("input", "the tensor to select from");
   }
@@ -322,8 +252,9 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
   const int64_t values_bytes =
       count * static_cast<int64_t>(DTypeSize(input.dtype()));
   const int64_t indices_bytes = count * int64_t{8};
-  TENSOROPS_RETURN_IF_ERROR(CheckResponseFits(values_bytes + indices_bytes,
-                                              2 * plan.output_shape.size(), 2));
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t response_bytes,
+                             ResponseBound(values_bytes + indices_bytes,
+                                           2 * plan.output_shape.size(), 2));
   int64_t wrapped_dim = 0;
   if (request.save_for_backward()) {
     TENSOROPS_ASSIGN_OR_RETURN(wrapped_dim, WrapDim(options.dim, input.rank()));
@@ -333,34 +264,40 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
   }
   const int64_t bytes =
       static_cast<int64_t>(input.byte_size()) + values_bytes + indices_bytes;
-  return Work{.bytes = bytes,
-              .run = [this, input = std::move(input), options, wrapped_dim,
-                      save = request.save_for_backward(), caller, response,
-                      &outgoing]() -> absl::Status {
-                TENSOROPS_ASSIGN_OR_RETURN(
-                    TopKResult result, backend_.TopKOfChunks(input, options));
-                if (save) {
-                  // The saved indices share the core's buffer with `result`;
-                  // the response gets its own copy below.
-                  TENSOROPS_ASSIGN_OR_RETURN(
-                      std::string session_id,
-                      sessions_.Save(SavedTopK{.indices = result.indices,
-                                               .input_shape = input.shape(),
-                                               .dim = wrapped_dim},
-                                     caller));
-                  response->set_session_id(std::move(session_id));
-                }
-                outgoing.AttachTensor(v1::TopKResponse::kValuesFieldNumber,
-                                      std::move(result.values));
-                outgoing.AttachTensor(v1::TopKResponse::kIndicesFieldNumber,
-                                      std::move(result.indices));
-                return absl::OkStatus();
-              }};
+  return Work{
+      .bytes = bytes,
+      .response_bytes = response_bytes,
+      .run = [this, input = std::move(input), options, wrapped_dim,
+              save = request.save_for_backward(), caller, response,
+              &call]() -> absl::Status {
+        TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
+                                   backend_.TopKOfChunks(input, options));
+        if (save) {
+          // The saved indices share the core's buffer with `result`; the
+          // response gets its own copy below.
+          TENSOROPS_ASSIGN_OR_RETURN(
+              std::string session_id,
+              sessions_.Save(SavedTopK{.indices = result.indices,
+                                       .input_shape = input.shape(),
+                                       .dim = wrapped_dim},
+                             caller));
+          // Nobody can use a session whose id was never delivered.
+          call.WhenDone([this, session_id, caller](bool delivered) {
+            if (!delivered) sessions_.Release(session_id, caller).IgnoreError();
+          });
+          response->set_session_id(std::move(session_id));
+        }
+        call.outgoing().AttachTensor(v1::TopKResponse::kValuesFieldNumber,
+                                     std::move(result.values));
+        call.outgoing().AttachTensor(v1::TopKResponse::kIndicesFieldNumber,
+                                     std::move(result.indices));
+        return absl::OkStatus();
+      }};
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
     const v1::BackwardRequest& request, const std::string& caller,
-    OutgoingResponse& outgoing) {
+    InflightCall& call) {
   if (!request.has_grad_values()) {
     return MissingTensor("grad_values",
                          "the gradient with respect to TopK's values");
@@ -408,30 +345,37 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
       saved != nullptr ? "grad_values does not fit the saved TopK: " : ""));
   // The plan checked that this byte size fits int64.
   const int64_t output_bytes = *ByteSize(grad.dtype(), input_shape);
-  TENSOROPS_RETURN_IF_ERROR(
-      CheckResponseFits(output_bytes, input_shape.size(), 1));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const int64_t response_bytes,
+      ResponseBound(output_bytes, input_shape.size(), 1));
   TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(
       input_shape, "the gradient of input_shape (Backward's result)"));
 
-  // Consume the session only once the request is known to be good; of
-  // several concurrent Backward calls on one session exactly one gets it.
+  // Claim the session only once the request is known to be good; of
+  // several concurrent Backward calls on one session exactly one gets it,
+  // and it is consumed only if that call's result is delivered.
   if (saved != nullptr && !request.retain_session()) {
-    TENSOROPS_RETURN_IF_ERROR(
-        sessions_.Take(request.session_id(), caller).status());
+    TENSOROPS_ASSIGN_OR_RETURN(
+        SessionCache::Claim claim,
+        sessions_.ClaimSession(request.session_id(), caller));
+    call.WhenDone([claim = std::move(claim)](bool delivered) mutable {
+      claim.Finish(/*consumed=*/delivered);
+    });
   }
   const int64_t bytes = static_cast<int64_t>(grad.byte_size()) +
                         static_cast<int64_t>(indices.byte_size()) +
                         output_bytes;
   return Work{
       .bytes = bytes,
+      .response_bytes = response_bytes,
       .run = [this, grad = std::move(grad), indices = std::move(indices),
               input_shape = std::move(input_shape), dim,
-              saved = std::move(saved), &outgoing]() -> absl::Status {
+              saved = std::move(saved), &call]() -> absl::Status {
         TENSOROPS_ASSIGN_OR_RETURN(
             Tensor grad_input,
             backend_.TopKBackward(grad, indices, input_shape, dim));
-        outgoing.AttachTensor(v1::BackwardResponse::kGradInputFieldNumber,
-                              std::move(grad_input));
+        call.outgoing().AttachTensor(
+            v1::BackwardResponse::kGradInputFieldNumber, std::move(grad_input));
         return absl::OkStatus();
       }};
 }
@@ -442,11 +386,10 @@ grpc::ServerUnaryReactor* TensorOpsService::ZerosLike(
   return Serve<v1::ZerosLikeRequest, v1::ZerosLikeResponse>(
       context, Method::kZerosLike, *request, response, kInputDataPath,
       [&](const v1::ZerosLikeRequest& message, const ReceivedPayload& payload,
-          const std::string&, v1::ZerosLikeResponse*,
-          OutgoingResponse& outgoing) {
+          const std::string&, v1::ZerosLikeResponse*, InflightCall& call) {
         return PrepareFill(message.has_input() ? &message.input() : nullptr,
                            payload.lifted, message.dtype(), /*ones=*/false,
-                           outgoing);
+                           call);
       });
 }
 
@@ -456,11 +399,10 @@ grpc::ServerUnaryReactor* TensorOpsService::OnesLike(
   return Serve<v1::OnesLikeRequest, v1::OnesLikeResponse>(
       context, Method::kOnesLike, *request, response, kInputDataPath,
       [&](const v1::OnesLikeRequest& message, const ReceivedPayload& payload,
-          const std::string&, v1::OnesLikeResponse*,
-          OutgoingResponse& outgoing) {
+          const std::string&, v1::OnesLikeResponse*, InflightCall& call) {
         return PrepareFill(message.has_input() ? &message.input() : nullptr,
                            payload.lifted, message.dtype(), /*ones=*/true,
-                           outgoing);
+                           call);
       });
 }
 
@@ -471,8 +413,8 @@ grpc::ServerUnaryReactor* TensorOpsService::TopK(
       context, Method::kTopK, *request, response, kInputDataPath,
       [&](const v1::TopKRequest& message, const ReceivedPayload& payload,
           const std::string& caller, v1::TopKResponse* out,
-          OutgoingResponse& outgoing) {
-        return PrepareTopK(message, payload.lifted, caller, out, outgoing);
+          InflightCall& call) {
+        return PrepareTopK(message, payload.lifted, caller, out, call);
       });
 }
 
@@ -483,8 +425,8 @@ grpc::ServerUnaryReactor* TensorOpsService::Backward(
       context, Method::kBackward, *request, response, /*lift_path=*/{},
       [&](const v1::BackwardRequest& message, const ReceivedPayload&,
           const std::string& caller, v1::BackwardResponse*,
-          OutgoingResponse& outgoing) {
-        return PrepareBackward(message, caller, outgoing);
+          InflightCall& call) {
+        return PrepareBackward(message, caller, call);
       });
 }
 
@@ -495,7 +437,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ReleaseSession(
       context, Method::kReleaseSession, *request, response, /*lift_path=*/{},
       [&](const v1::ReleaseSessionRequest& message, const ReceivedPayload&,
           const std::string& caller, v1::ReleaseSessionResponse*,
-          OutgoingResponse&) -> absl::StatusOr<Work> {
+          InflightCall&) -> absl::StatusOr<Work> {
         if (message.session_id().empty()) {
           return absl::InvalidArgumentError(
               "session_id is empty; expected an id returned by TopK with "
@@ -514,7 +456,7 @@ grpc::ServerUnaryReactor* TensorOpsService::GetServerInfo(
       context, Method::kGetServerInfo, *request, response, /*lift_path=*/{},
       [&](const v1::GetServerInfoRequest&, const ReceivedPayload&,
           const std::string& caller, v1::GetServerInfoResponse* response,
-          OutgoingResponse&) -> absl::StatusOr<Work> {
+          InflightCall&) -> absl::StatusOr<Work> {
         return Work{
             .bytes = 0, .run = [this, response, caller] {
               response->set_version(options_.version);
@@ -533,6 +475,13 @@ grpc::ServerUnaryReactor* TensorOpsService::GetServerInfo(
               response->set_max_sessions_per_caller(
                   sessions_.options().max_sessions_per_owner);
               response->set_caller_session_count(sessions_.SessionsOf(caller));
+              response->set_caller_session_bytes(sessions_.BytesOf(caller));
+              response->set_session_bytes_per_caller(
+                  sessions_.options().max_bytes_per_owner);
+              response->set_max_inflight_response_bytes(
+                  options_.max_inflight_response_bytes);
+              response->set_response_write_timeout_ms(
+                  absl::ToInt64Milliseconds(options_.response_write_timeout));
               return absl::OkStatus();
             }};
       });

@@ -19,10 +19,11 @@
 #include "google/protobuf/message.h"
 #include "server/caller_identity.h"
 #include "server/executor.h"
+#include "server/inflight_call.h"
 #include "server/metrics.h"
-#include "server/outgoing_response.h"
 #include "server/received_request.h"
 #include "server/session_cache.h"
+#include "server/write_watchdog.h"
 #include "tensorops/v1/tensor_ops.grpc.pb.h"
 
 namespace tensorops::server {
@@ -38,8 +39,15 @@ struct TensorOpsServiceOptions {
   int64_t inline_work_bytes = int64_t{16} << 10;
   // Elements in any tensor a request carries or asks for.
   int64_t max_tensor_elements = int64_t{1} << 28;
-  // Calls served at once; the ones over it fail with RESOURCE_EXHAUSTED.
+  // Calls served at once (from arrival until gRPC is done with them); the
+  // ones over it fail with RESOURCE_EXHAUSTED.
   int64_t max_inflight_requests = 256;
+  // Response bytes held at once by the calls in flight; a call that would
+  // pass it fails with RESOURCE_EXHAUSTED before computing.
+  int64_t max_inflight_response_bytes = int64_t{2} << 30;
+  // A response not taken by its client this long after it was handed to
+  // gRPC is cancelled; zero or negative disables the deadline.
+  absl::Duration response_write_timeout = absl::Seconds(10);
   // Authentication and session ownership.
   CallerPolicy callers;
   // Reported by GetServerInfo.
@@ -47,19 +55,24 @@ struct TensorOpsServiceOptions {
   int compute_threads = 0;
 };
 
-// Every method takes its request as raw bytes: each RPC identifies its caller
+// Every method takes its request as raw bytes: each RPC is refused with
+// UNAVAILABLE once the service is draining, identifies its caller
 // (UNAUTHENTICATED without an accepted token when tokens are configured), is
-// admitted if fewer than max_inflight_requests are being served, then parses
-// and validates its request on the gRPC thread (a bad request is answered at
-// once and allocates nothing sized from it; bytes that do not parse get
-// INVALID_ARGUMENT). It then computes on the executor, whose threads call the
-// backend (which runs its own TBB arena), and finishes the call from there. A
-// call cancelled by its client or its deadline is not started if still queued
-// and its backend computation stops early if running. Request tensors are read
-// in place: a large input's data is not even copied out of the received
+// admitted if fewer than max_inflight_requests are in flight and the request
+// is within max_message_bytes, then parses and validates its request on the
+// gRPC thread (a bad request is answered at once and allocates nothing sized
+// from it; bytes that do not parse get INVALID_ARGUMENT). Its response bytes
+// are reserved against max_inflight_response_bytes, then it computes, inline
+// if small, else on the executor, whose threads call the backend (which runs
+// its own TBB arena), and finishes the call from there. A call cancelled by
+// its client or its deadline is not started if still queued and its backend
+// computation stops early if running; one whose client does not take the
+// response within response_write_timeout is cancelled. Request tensors are
+// read in place: a large input's data is not even copied out of the received
 // slices (server/received_request.h); each result byte is copied once, into
-// the response. Sessions are
-// saved and looked up as the caller's own.
+// the response. Sessions are saved and looked up as the caller's own; a
+// session is kept only if its TopK's response was delivered, and consumed
+// only by a Backward whose result was (server/inflight_call.h).
 //
 // Thread-safe; the backend, cache, executor and metrics must outlive it.
 class TensorOpsService final
@@ -96,31 +109,32 @@ class TensorOpsService final
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
 
-  // Calls whose work went to the executor and that gRPC is still working
-  // on: each counts until gRPC is done with it (its response and status are
-  // written to the connection, or the call is cancelled). Calls answered
-  // inside their method handler (inline work or a refusal) are not counted:
-  // they are done within microseconds of arriving.
-  int64_t unfinished_calls() const {
-    return unfinished_.load(std::memory_order_acquire);
+  // Lame duck: from now on every new call is answered UNAVAILABLE (the
+  // server is shutting down); calls already admitted go on. Thread-safe.
+  void StartDraining() { draining_.store(true, std::memory_order_release); }
+
+  // Calls in flight: each counts from its arrival until gRPC is done with it
+  // (its response and status are written to the connection, or the call is
+  // cancelled).
+  int64_t inflight_calls() const {
+    return ledger_.calls.load(std::memory_order_acquire);
   }
 
  private:
-  class Call;
-
-  // A validated request: what to run and how many tensor bytes it touches.
+  // A validated request: what to run, how many tensor bytes it touches and
+  // the most bytes its response can take.
   struct Work {
     int64_t bytes = 0;
+    int64_t response_bytes = 0;
     absl::AnyInvocable<absl::Status() &&> run;
   };
 
   // Turns a parsed request from `caller` (IdentifyCaller's owner string)
-  // into work.
-  // Result tensors are attached to `outgoing` rather than copied into the
-  // response message.
+  // into work. Result tensors are attached to call.outgoing() rather than
+  // copied into the response message; session effects that depend on the
+  // result's delivery go to call.WhenDone().
   using Prepare = absl::FunctionRef<absl::StatusOr<Work>(
-      const std::string& caller, const ReceivedPayload& payload,
-      OutgoingResponse& outgoing)>;
+      const std::string& caller, InflightCall& call)>;
 
   // Serves one call of `method`: parses `wire` into `request` (lifting the
   // bytes field at `lift_path` out of large requests), prepares the work and
@@ -133,7 +147,7 @@ class TensorOpsService final
       absl::Span<const int> lift_path, Prepare prepare);
 
   // Dispatch with typed messages: `prepare(request, payload, caller,
-  // response, outgoing)` returns the Work.
+  // response, call)` returns the Work.
   template <typename Request, typename Response, typename PrepareTyped>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
                                   Method method, const grpc::ByteBuffer& wire,
@@ -145,34 +159,35 @@ class TensorOpsService final
   absl::StatusOr<Work> PrepareFill(
       const tensorops::v1::Tensor* input,
       const std::optional<ChunkedBytes>& lifted_data, int dtype, bool ones,
-      OutgoingResponse& outgoing);
+      InflightCall& call);
   absl::StatusOr<Work> PrepareTopK(
       const tensorops::v1::TopKRequest& request,
       const std::optional<ChunkedBytes>& lifted_data, const std::string& caller,
-      tensorops::v1::TopKResponse* response, OutgoingResponse& outgoing);
+      tensorops::v1::TopKResponse* response, InflightCall& call);
   absl::StatusOr<Work> PrepareBackward(
       const tensorops::v1::BackwardRequest& request, const std::string& caller,
-      OutgoingResponse& outgoing);
+      InflightCall& call);
 
   // RESOURCE_EXHAUSTED naming --max_tensor_elements if `shape` (of the
   // tensor `what`) has more elements than allowed.
   absl::Status CheckElementLimit(ShapeView shape, absl::string_view what) const;
 
-  // RESOURCE_EXHAUSTED if a response carrying tensors of `data_bytes` in
-  // total (and ranks summing to `total_rank`) would exceed the message limit.
-  absl::Status CheckResponseFits(int64_t data_bytes, size_t total_rank,
-                                 int tensors) const;
+  // The most bytes a response carrying `tensors` tensors of `data_bytes`
+  // in total (and ranks summing to `total_rank`) can take; RESOURCE_EXHAUSTED
+  // if that would exceed the message limit.
+  absl::StatusOr<int64_t> ResponseBound(int64_t data_bytes, size_t total_rank,
+                                        int tensors) const;
 
   Backend& backend_;
   SessionCache& sessions_;
   Executor& executor_;
   Metrics* const metrics_;
   const TensorOpsServiceOptions options_;
-  // Calls between Dispatch and their response (the --max_inflight_requests
-  // count).
-  std::atomic<int64_t> inflight_{0};
-  // See unfinished_calls().
-  std::atomic<int64_t> unfinished_{0};
+  // Null without a write deadline. Declared before the ledger that points
+  // at it, and after the metrics it reports to.
+  std::unique_ptr<WriteWatchdog> watchdog_;
+  CallLedger ledger_;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace tensorops::server

@@ -190,12 +190,15 @@ TEST_F(TensorOpsClientTest, ErrorsCarryTheServersCodeAndMessage) {
 }
 
 TEST_F(TensorOpsClientTest, DeadlinesApplyPerCallAndByDefault) {
+  // Deadlines that have already passed. (gRPC rounds deadlines up to whole
+  // milliseconds: one a nanosecond ahead can leave a loopback call the time
+  // to succeed.)
+  constexpr absl::Duration kPassed = -absl::Seconds(1);
   EXPECT_THAT(
-      client_->TopK(SeedInput(), {.k = 1}, {.timeout = absl::Nanoseconds(1)})
-          .status(),
+      client_->TopK(SeedInput(), {.k = 1}, {.timeout = kPassed}).status(),
       StatusIs(absl::StatusCode::kDeadlineExceeded));
   TensorOpsClient impatient(CreateChannel(Address()),
-                            {.default_timeout = absl::Nanoseconds(1)});
+                            {.default_timeout = kPassed});
   EXPECT_THAT(impatient.ZerosLike(SeedInput()).status(),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_THAT(

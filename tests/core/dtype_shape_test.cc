@@ -75,6 +75,16 @@ TEST(ShapeTest, WrapDim) {
 TEST(ShapeTest, ToString) {
   EXPECT_EQ(ShapeToString({}), "[]");
   EXPECT_EQ(ShapeToString({2, 3}), "[2, 3]");
+  EXPECT_EQ(ShapeToString({1, 2, 3, 4, 5, 6, 7, 8}),
+            "[1, 2, 3, 4, 5, 6, 7, 8]");
+}
+
+TEST(ShapeTest, ToStringShowsTheFirstDimensionsOfALongShape) {
+  EXPECT_EQ(ShapeToString({1, 2, 3, 4, 5, 6, 7, 8, 9}),
+            "[1, 2, 3, 4, 5, 6, 7, 8, ... (rank 9)]");
+  const Shape huge(2000000, 1);
+  EXPECT_EQ(ShapeToString(huge),
+            "[1, 1, 1, 1, 1, 1, 1, 1, ... (rank 2000000)]");
 }
 
 }  // namespace

@@ -329,8 +329,10 @@ constexpr absl::Duration kExitAllowance = absl::Seconds(2);
 
 TEST(FaultTest, SigtermUnderLoadFinishesCallsInFlightAndRefusesNewOnes) {
   constexpr absl::Duration kShutdownTimeout = absl::Seconds(4);
+  // A lame duck long enough that the clients below give up (after 20
+  // refusals in a row) before gRPC itself shuts down.
   auto server = ServerProcess::Start(
-      {"--threads=1",
+      {"--threads=1", "--lame_duck=3s",
        absl::StrCat("--shutdown_timeout=",
                     absl::ToInt64Seconds(kShutdownTimeout), "s")});
   ASSERT_NE(server, nullptr);
@@ -460,16 +462,15 @@ TEST(FaultTest, SigtermUnderLoadFinishesCallsInFlightAndRefusesNewOnes) {
   EXPECT_THAT(log, HasSubstr("received SIGTERM"));
   EXPECT_THAT(log, HasSubstr("stopped"));
 
-  // The load saw answers (correct) and refusals: UNAVAILABLE, and for calls
-  // sent in the first moments of the drain CANCELLED (gRPC cancels a call
-  // that reaches a server already shutting down but has not yet told that
-  // connection so with its GOAWAY). Every call started 100 ms or more into
-  // the drain was refused with UNAVAILABLE.
-  int ok = 0, ok_during_drain = 0, refused = 0, cancelled = 0, late = 0;
+  // The load saw answers (correct) and refusals: UNAVAILABLE from the
+  // server's lame duck. Every call started once the drain was seen (health
+  // NOT_SERVING) was refused with UNAVAILABLE, and none was cancelled (gRPC's
+  // shutdown, which cancels a call that reaches it in its first moments,
+  // comes only after the lame duck).
+  int ok = 0, ok_during_drain = 0, refused = 0, late = 0;
   int refused_late = 0, other = 0;
   for (const CallRecord& record : records) {
-    const bool started_late =
-        record.start >= drain_seen + absl::Milliseconds(100);
+    const bool started_late = record.start >= drain_seen;
     late += started_late;
     if (record.code == grpc::StatusCode::OK) {
       ++ok;
@@ -481,10 +482,6 @@ TEST(FaultTest, SigtermUnderLoadFinishesCallsInFlightAndRefusesNewOnes) {
     } else if (record.code == grpc::StatusCode::UNAVAILABLE) {
       ++refused;
       refused_late += started_late;
-    } else if (record.code == grpc::StatusCode::CANCELLED &&
-               record.start > sigterm - absl::Milliseconds(50) &&
-               !started_late) {
-      ++cancelled;
     } else {
       ++other;
       ADD_FAILURE() << "a call failed with code " << record.code << ", started "
@@ -495,10 +492,10 @@ TEST(FaultTest, SigtermUnderLoadFinishesCallsInFlightAndRefusesNewOnes) {
   }
   std::printf(
       "load: %zu calls: %d OK (%d finished after SIGTERM), %d UNAVAILABLE "
-      "(%d of the %d started 100 ms into the drain or later), %d CANCELLED "
-      "at the start of the drain, %d other; exit %s after SIGTERM\n",
-      records.size(), ok, ok_during_drain, refused, refused_late, late,
-      cancelled, other, absl::FormatDuration(exit_after).c_str());
+      "(%d of the %d started once the drain was seen), %d other; exit %s "
+      "after SIGTERM\n",
+      records.size(), ok, ok_during_drain, refused, refused_late, late, other,
+      absl::FormatDuration(exit_after).c_str());
   EXPECT_GT(ok, 0);
   EXPECT_GT(late, 0);
   EXPECT_EQ(refused_late, late);
@@ -540,8 +537,9 @@ TEST(FaultTest, ExitsSoonAfterTheCallsInFlightAreDone) {
   constexpr absl::Duration kShutdownTimeout = absl::Seconds(12);
   const Permutation input(int64_t{1} << 22);
   for (int attempt = 0; attempt < 3; ++attempt) {
-    auto server =
-        ServerProcess::Start({"--threads=1", "--shutdown_timeout=12s"});
+    // No lame duck: what is measured is the exit once the calls are done.
+    auto server = ServerProcess::Start(
+        {"--threads=1", "--shutdown_timeout=12s", "--lame_duck=0s"});
     ASSERT_NE(server, nullptr);
     auto stub = v1::TensorOps::NewStub(server->NewChannel());
     std::vector<std::unique_ptr<PendingTopK>> calls;

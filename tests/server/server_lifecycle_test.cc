@@ -299,6 +299,46 @@ TEST(ServerLifecycleTest, GracefulShutdownFinishesTheCallInFlight) {
   EXPECT_LT(absl::Now() - shutdown_start, absl::Seconds(10));
 }
 
+// In the lame duck every new call, on a connection old or new, is answered
+// UNAVAILABLE by the server itself, saying why. It used to race gRPC's
+// shutdown: a call in its first moments was cancelled instead (CANCELLED),
+// later ones found the port closed.
+TEST(ServerLifecycleTest, CallsInTheLameDuckAreRefusedAsShuttingDown) {
+  ServerConfig config = TestConfig();
+  config.lame_duck = absl::Seconds(2);
+  auto server = TestServer::Start(config);
+  ASSERT_NE(server, nullptr);
+  v1::GetServerInfoResponse info;
+  ASSERT_TRUE(server->stub()
+                  .GetServerInfo(ContextWithTimeout().get(),
+                                 v1::GetServerInfoRequest(), &info)
+                  .ok());
+  RawCall watch(server->channel(), kHealthWatch, absl::Seconds(20));
+  ASSERT_TRUE(watch.Write(""));
+  EXPECT_EQ(watch.Read(), kServing);
+
+  const absl::Time shutdown_start = absl::Now();
+  absl::Time shutdown_end;
+  std::thread shutdown([&] {
+    server->server().Shutdown(absl::Seconds(10));
+    shutdown_end = absl::Now();
+  });
+  EXPECT_EQ(watch.Read(), kNotServing);
+  auto late_stub = v1::TensorOps::NewStub(server->NewChannel());
+  for (v1::TensorOps::Stub* stub : {&server->stub(), late_stub.get()}) {
+    grpc::Status late = stub->GetServerInfo(ContextWithTimeout().get(),
+                                            v1::GetServerInfoRequest(), &info);
+    EXPECT_EQ(late.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << late.error_message();
+    EXPECT_THAT(late.error_message(), HasSubstr("shutting down"));
+  }
+  watch.Cancel();
+  shutdown.join();
+  // Nothing was in flight: the lame duck lasted its 2 s, then gRPC stopped.
+  EXPECT_GE(shutdown_end - shutdown_start, absl::Seconds(2));
+  EXPECT_LT(shutdown_end - shutdown_start, absl::Seconds(10));
+}
+
 // Runs the tensorops-server binary with `args`, stderr into a pipe.
 struct Child {
   pid_t pid = -1;
@@ -359,12 +399,27 @@ TEST(ServerBinaryTest, HelpDescribesTheFlags) {
   Child child = Spawn({"--help"});
   const std::string output = ReadUntil(child.stderr_fd, "\xff");
   ::close(child.stderr_fd);
-  for (const char* flag :
-       {"--address", "--metrics_address", "--max_message_bytes",
-        "--session_ttl", "--session_cache_bytes", "--threads",
-        "--shutdown_timeout", "--tls_cert", "--tls_key", "--tls_client_ca",
-        "--auth_tokens_file", "--max_tensor_elements",
-        "--max_inflight_requests", "--max_sessions_per_caller"}) {
+  for (const char* flag : {"--address",
+                           "--metrics_address",
+                           "--max_message_bytes",
+                           "--session_ttl",
+                           "--session_cache_bytes",
+                           "--threads",
+                           "--shutdown_timeout",
+                           "--tls_cert",
+                           "--tls_key",
+                           "--tls_client_ca",
+                           "--auth_tokens_file",
+                           "--max_tensor_elements",
+                           "--max_inflight_requests",
+                           "--max_sessions_per_caller",
+                           "--lame_duck",
+                           "--session_bytes_per_caller",
+                           "--max_inflight_response_bytes",
+                           "--response_write_timeout",
+                           "--max_connection_idle",
+                           "--max_connection_age",
+                           "--max_connection_age_grace"}) {
     EXPECT_THAT(output, HasSubstr(flag));
   }
   EXPECT_THAT(output, HasSubstr("127.0.0.1:50051"));
@@ -380,6 +435,13 @@ TEST(ServerBinaryTest, RejectsBadFlagValues) {
       {"--max_sessions_per_caller=0", "--max_sessions_per_caller"},
       {"--tls_cert=/some/cert.pem", "--tls_key"},
       {"--tls_client_ca=/some/ca.pem", "--tls_client_ca"},
+      {"--lame_duck=-1s", "--lame_duck"},
+      {"--session_bytes_per_caller=-1", "--session_bytes_per_caller"},
+      {"--max_inflight_response_bytes=1024", "--max_inflight_response_bytes"},
+      {"--response_write_timeout=0s", "--response_write_timeout"},
+      {"--max_connection_idle=0s", "--max_connection_idle"},
+      {"--max_connection_age=-1s", "--max_connection_age"},
+      {"--max_connection_age_grace=0s", "--max_connection_age_grace"},
   };
   for (const auto& [flag, named] : cases) {
     Child child = Spawn({flag, "--metrics_address="});

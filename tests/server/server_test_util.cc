@@ -160,7 +160,8 @@ RawResponse RawUnary(const std::shared_ptr<grpc::Channel>& channel,
 void GatedExecutor::Submit(Task task) {
   submitted_.fetch_add(1);
   pool_.Submit([this, task = std::move(task)]() mutable {
-    open_.WaitForNotification();
+    mutex_.LockWhen(absl::Condition(&open_));
+    mutex_.Unlock();
     std::move(task)();
   });
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -132,21 +133,29 @@ struct RawResponse {
 RawResponse RawUnary(const std::shared_ptr<grpc::Channel>& channel,
                      const std::string& method, absl::string_view request);
 
-// An executor that holds every task until Open() (then runs them on its own
-// threads), so tests can keep calls in flight.
+// An executor that holds every task while closed (it starts closed) and
+// runs them on its own threads while open, so tests can keep calls in
+// flight.
 class GatedExecutor final : public Executor {
  public:
   GatedExecutor() : pool_(2) {}
-  ~GatedExecutor() override {
-    if (!open_.HasBeenNotified()) open_.Notify();
-  }
+  ~GatedExecutor() override { Open(); }
   void Submit(Task task) override;
-  void Open() { open_.Notify(); }
+  void Open() {
+    absl::MutexLock lock(&mutex_);
+    open_ = true;
+  }
+  // Tasks submitted from now on (and those not yet started) wait again.
+  void Close() {
+    absl::MutexLock lock(&mutex_);
+    open_ = false;
+  }
   // Waits until `count` tasks have been submitted; false on timeout.
   bool WaitForSubmitted(int count, absl::Duration timeout = absl::Seconds(10));
 
  private:
-  absl::Notification open_;
+  absl::Mutex mutex_;
+  bool open_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<int> submitted_{0};
   // Declared last: its destructor runs the held tasks before the gate goes.
   ThreadPoolExecutor pool_;

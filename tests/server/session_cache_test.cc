@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/session_cache_test_util.h"
 #include "tests/support/status_matchers.h"
 
 namespace tensorops::server {
@@ -22,44 +23,6 @@ using ::tensorops::testing::IsOk;
 using ::tensorops::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
-
-// A clock that moves only when told to.
-class FakeClock {
- public:
-  absl::Time Now() const {
-    return absl::UnixEpoch() + absl::Nanoseconds(nanos_.load());
-  }
-  void Advance(absl::Duration by) {
-    nanos_.fetch_add(absl::ToInt64Nanoseconds(by));
-  }
-  SessionCache::Clock AsClock() {
-    return [this] { return Now(); };
-  }
-
- private:
-  std::atomic<int64_t> nanos_{int64_t{1} << 40};
-};
-
-// A session whose indices hold `count` int64 elements with value i.
-SavedTopK MakeState(int64_t count, int64_t input_size = 1000) {
-  absl::StatusOr<Tensor> indices = Tensor::Allocate(DType::kInt64, {count});
-  EXPECT_TRUE(indices.ok());
-  for (int64_t i = 0; i < count; ++i) {
-    std::memcpy(indices->mutable_data() + i * 8, &i, 8);
-  }
-  return SavedTopK{.indices = *indices, .input_shape = {input_size}, .dim = 0};
-}
-
-int64_t FootprintOf(int64_t count) {
-  return SessionCache::SessionFootprintBytes(MakeState(count));
-}
-
-SessionCache::Options ManualOptions(FakeClock& clock) {
-  SessionCache::Options options;
-  options.clock = clock.AsClock();
-  options.start_reaper = false;
-  return options;
-}
 
 TEST(SessionCacheTest, SaveThenGetKeepsAndTakeConsumes) {
   FakeClock clock;
@@ -342,8 +305,7 @@ TEST(SessionCacheTest, ReaperThreadFreesIdleSessionsWithoutAnyAccess) {
 TEST(SessionCacheTest, ForgetsTheOldestFreedIdsBeyondItsRecord) {
   FakeClock clock;
   SessionCache::Options options = ManualOptions(clock);
-  options.num_shards = 1;
-  options.freed_ids_per_shard = 2;
+  options.remembered_freed_ids = 2;
   SessionCache cache(options);
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "core/shape.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/server_test_util.h"
@@ -170,6 +172,53 @@ TEST_F(ValidationRpcTest, RequestLargerThanTheMessageLimit) {
       WireTensor(v1::DTYPE_FLOAT32, {300000}, std::vector<float>(300000, 1.f));
   request.set_k(1);
   EXPECT_EQ(TopK(request).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// A 2 MB request of rank 2,000,000 used to get a 6 MB grpc-message (from
+// rank ~10^4 a default client saw only "received initial metadata size
+// exceeds limit"). Absurd ranks are refused early, with a short message that
+// a default client receives.
+TEST_F(ValidationRpcTest, AbsurdRanksAreRefusedWithAShortMessage) {
+  for (int64_t rank :
+       {int64_t{kMaxRank} + 1, int64_t{20000}, int64_t{200000}}) {
+    v1::TopKRequest request;
+    request.mutable_input()->set_dtype(v1::DTYPE_FLOAT32);
+    for (int64_t d = 0; d < rank; ++d) request.mutable_input()->add_shape(1);
+    request.mutable_input()->set_data(std::string(4, '\0'));
+    request.set_k(1);
+    const grpc::Status status = TopK(request);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << rank;
+    EXPECT_THAT(status.error_message(),
+                AllOf(HasSubstr(absl::StrCat(rank, " dimensions")),
+                      HasSubstr("rank <= 64")));
+    EXPECT_LT(status.error_message().size(), 1024u);
+  }
+  // Backward's input_shape too.
+  v1::BackwardRequest backward = ValidStatelessBackward();
+  for (int d = 0; d < 100; ++d) backward.add_input_shape(1);
+  EXPECT_THAT(Backward(backward),
+              HasCodeAndMessage(grpc::StatusCode::INVALID_ARGUMENT,
+                                HasSubstr("input_shape has 102 dimensions")));
+  // The largest accepted rank works.
+  v1::TopKRequest request;
+  request.mutable_input()->set_dtype(v1::DTYPE_FLOAT32);
+  for (int d = 0; d < kMaxRank; ++d) request.mutable_input()->add_shape(1);
+  request.mutable_input()->set_data(std::string(4, '\0'));
+  request.set_k(1);
+  EXPECT_TRUE(TopK(request).ok());
+}
+
+// Shapes in messages show their first dimensions only.
+TEST_F(ValidationRpcTest, MessagesQuotingLongShapesStayShort) {
+  v1::ZerosLikeRequest request;
+  request.mutable_input()->set_dtype(v1::DTYPE_FLOAT32);
+  for (int d = 0; d < kMaxRank; ++d) {
+    request.mutable_input()->add_shape(int64_t{1} << 40);
+  }
+  const grpc::Status status = ZerosLike(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("... (rank 64)]"));
+  EXPECT_LT(status.error_message().size(), 300u);
 }
 
 TEST_F(ValidationRpcTest, TopKArguments) {

@@ -5,6 +5,10 @@
 #   alice.pem alice.key        client certificate, CN=alice, signed by the CA
 #   bob.pem bob.key            client certificate, CN=bob, signed by the CA
 #   rogue-ca.pem rogue.pem rogue.key   a client certificate from another CA
+#   nobody, somebody-else      client certificates with no CN and no SAN
+#                              (subjects O=nobody, O=somebody-else)
+#   comma-san                  one SAN, DNS:"alice,bob" (subject O=comma)
+#   two-sans                   two SANs, DNS:alice and DNS:bob (O=two)
 # Keys are P-256 (fast to make); everything is valid for 2 days.
 set -euo pipefail
 dir=${1:?usage: make_test_certs.sh DIR}
@@ -37,3 +41,12 @@ for who in alice bob; do
   make_leaf "$who" "/CN=$who" ca "extendedKeyUsage=clientAuth"
 done
 make_leaf rogue "/CN=alice" rogue-ca "extendedKeyUsage=clientAuth"
+make_leaf nobody "/O=nobody" ca "extendedKeyUsage=clientAuth"
+make_leaf somebody-else "/O=somebody-else" ca "extendedKeyUsage=clientAuth"
+# A section holds a DNS name with a comma in it as one name.
+make_leaf comma-san "/O=comma" ca "subjectAltName=@names
+extendedKeyUsage=clientAuth
+[names]
+DNS.1 = alice,bob"
+make_leaf two-sans "/O=two" ca "subjectAltName=DNS:alice,DNS:bob
+extendedKeyUsage=clientAuth"
