@@ -22,7 +22,8 @@ WriteWatchdog::~WriteWatchdog() {
 void WriteWatchdog::Start(Watch& watch, grpc::ServerContextBase* context) {
   absl::MutexLock lock(&mutex_);
   watch.context = context;
-  watch.deadline = absl::Now() + timeout_;
+  watch.deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout_);
   watch.prev = tail_;
   watch.next = nullptr;
   (tail_ != nullptr ? tail_->next : head_) = &watch;
@@ -53,8 +54,10 @@ void WriteWatchdog::Run() {
       changed_.Wait(&mutex_);
       continue;
     }
-    if (head_->deadline > absl::Now()) {
-      changed_.WaitWithDeadline(&mutex_, head_->deadline);
+    const auto now = std::chrono::steady_clock::now();
+    if (head_->deadline > now) {
+      changed_.WaitWithTimeout(&mutex_,
+                               absl::FromChrono(head_->deadline - now));
       continue;
     }
     Watch* expired = head_;

@@ -12,6 +12,7 @@
 
 #include <grpcpp/server_context.h>
 
+#include <chrono>
 #include <functional>
 #include <thread>
 
@@ -28,7 +29,8 @@ class WriteWatchdog {
    private:
     friend class WriteWatchdog;
     grpc::ServerContextBase* context = nullptr;
-    absl::Time deadline;
+    // Monotonic: a step of the wall clock must not cancel writes early.
+    std::chrono::steady_clock::time_point deadline;
     Watch* prev = nullptr;
     Watch* next = nullptr;
     bool linked = false;

@@ -115,75 +115,74 @@ TEST(SessionCacheFairnessTest, AFixedQuotaEvictsTheOwnersOwnOldest) {
 
 // --- claims ----------------------------------------------------------
 
-TEST(SessionClaimTest, AFinishedClaimConsumesTheSession) {
-  FakeClock clock;
-  SessionCache cache(ManualOptions(clock));
-  absl::StatusOr<std::string> id = cache.Save(MakeState(4), "a");
-  ASSERT_THAT(id, IsOk());
-  absl::StatusOr<SessionCache::Claim> claim = cache.ClaimSession(*id, "a");
+// One session of owner "a" (indices 0..3), saved in a cache with a manual
+// clock.
+class SessionClaimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::string> id = cache_.Save(MakeState(4), "a");
+    ASSERT_THAT(id, IsOk());
+    id_ = *id;
+  }
+
+  FakeClock clock_;
+  SessionCache cache_{ManualOptions(clock_)};
+  std::string id_;
+};
+
+TEST_F(SessionClaimTest, AFinishedClaimConsumesTheSession) {
+  absl::StatusOr<SessionCache::Claim> claim = cache_.ClaimSession(id_, "a");
   ASSERT_THAT(claim, IsOk());
   EXPECT_EQ(claim->state()->indices.Load<int64_t>(3), 3);
   // Hidden while claimed, and reported as being consumed.
-  EXPECT_EQ(cache.stats().entries, 0);
-  EXPECT_EQ(cache.SessionsOf("a"), 0);
-  EXPECT_THAT(cache.Get(*id, "a"),
+  EXPECT_EQ(cache_.stats().entries, 0);
+  EXPECT_EQ(cache_.SessionsOf("a"), 0);
+  EXPECT_THAT(cache_.Get(id_, "a"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("still finishing")));
   claim->Finish(/*consumed=*/true);
-  EXPECT_THAT(cache.Get(*id, "a"),
+  EXPECT_THAT(cache_.Get(id_, "a"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("already consumed")));
-  EXPECT_EQ(cache.stats().bytes, 0);
+  EXPECT_EQ(cache_.stats().bytes, 0);
 }
 
-TEST(SessionClaimTest, AnUnfinishedClaimGivesTheSessionBack) {
-  FakeClock clock;
-  SessionCache cache(ManualOptions(clock));
-  absl::StatusOr<std::string> id = cache.Save(MakeState(4), "a");
-  ASSERT_THAT(id, IsOk());
+TEST_F(SessionClaimTest, AnUnfinishedClaimGivesTheSessionBack) {
   {
-    absl::StatusOr<SessionCache::Claim> claim = cache.ClaimSession(*id, "a");
-    ASSERT_THAT(claim, IsOk());
+    absl::StatusOr<SessionCache::Claim> dropped = cache_.ClaimSession(id_, "a");
+    ASSERT_THAT(dropped, IsOk());
   }
-  EXPECT_THAT(cache.Get(*id, "a"), IsOk());
-  absl::StatusOr<SessionCache::Claim> claim = cache.ClaimSession(*id, "a");
+  EXPECT_THAT(cache_.Get(id_, "a"), IsOk());
+  absl::StatusOr<SessionCache::Claim> claim = cache_.ClaimSession(id_, "a");
   ASSERT_THAT(claim, IsOk());
   claim->Finish(/*consumed=*/false);
-  EXPECT_THAT(cache.Get(*id, "a"), IsOk());
-  EXPECT_EQ(cache.stats().entries, 1);
-  EXPECT_EQ(cache.stats().bytes, FootprintOf(4));
+  EXPECT_THAT(cache_.Get(id_, "a"), IsOk());
+  EXPECT_EQ(cache_.stats().entries, 1);
+  EXPECT_EQ(cache_.stats().bytes, FootprintOf(4));
 }
 
-TEST(SessionClaimTest, ASecondClaimIsRefusedWhileTheFirstHoldsIt) {
-  FakeClock clock;
-  SessionCache cache(ManualOptions(clock));
-  absl::StatusOr<std::string> id = cache.Save(MakeState(4), "a");
-  ASSERT_THAT(id, IsOk());
-  absl::StatusOr<SessionCache::Claim> first = cache.ClaimSession(*id, "a");
+TEST_F(SessionClaimTest, ASecondClaimIsRefusedWhileTheFirstHoldsIt) {
+  absl::StatusOr<SessionCache::Claim> first = cache_.ClaimSession(id_, "a");
   ASSERT_THAT(first, IsOk());
-  EXPECT_THAT(cache.ClaimSession(*id, "a"),
+  EXPECT_THAT(cache_.ClaimSession(id_, "a"),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(cache.ClaimSession(*id, "b"),
+  EXPECT_THAT(cache_.ClaimSession(id_, "b"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("unknown")));
   first->Finish(/*consumed=*/false);
-  EXPECT_THAT(cache.ClaimSession(*id, "a"), IsOk());
+  EXPECT_THAT(cache_.ClaimSession(id_, "a"), IsOk());
 }
 
-TEST(SessionClaimTest, ReleasingAClaimedSessionSticks) {
-  FakeClock clock;
-  SessionCache cache(ManualOptions(clock));
-  absl::StatusOr<std::string> id = cache.Save(MakeState(4), "a");
-  ASSERT_THAT(id, IsOk());
-  absl::StatusOr<SessionCache::Claim> claim = cache.ClaimSession(*id, "a");
+TEST_F(SessionClaimTest, ReleasingAClaimedSessionSticks) {
+  absl::StatusOr<SessionCache::Claim> claim = cache_.ClaimSession(id_, "a");
   ASSERT_THAT(claim, IsOk());
-  EXPECT_THAT(cache.Release(*id, "a"), IsOk());
+  EXPECT_THAT(cache_.Release(id_, "a"), IsOk());
   claim->Finish(/*consumed=*/false);
-  EXPECT_THAT(cache.Get(*id, "a"),
+  EXPECT_THAT(cache_.Get(id_, "a"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("released")));
-  EXPECT_EQ(cache.stats().entries, 0);
+  EXPECT_EQ(cache_.stats().entries, 0);
 }
 
-TEST(SessionClaimTest, ExactlyOneOfManyConcurrentClaimsWins) {
+TEST(SessionClaimConcurrencyTest, ExactlyOneOfManyConcurrentClaimsWins) {
   SessionCache cache(SessionCache::Options{});
   for (int round = 0; round < 20; ++round) {
     absl::StatusOr<std::string> id = cache.Save(MakeState(8));
