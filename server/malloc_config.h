@@ -2,6 +2,8 @@
 #ifndef TENSOROPS_SERVER_MALLOC_CONFIG_H_
 #define TENSOROPS_SERVER_MALLOC_CONFIG_H_
 
+#include <cstdint>
+
 namespace tensorops::server {
 
 // Call first thing in main, before threads start. gRPC receives a large
@@ -22,6 +24,19 @@ namespace tensorops::server {
 // variable TENSOROPS_MALLOC_DEFAULTS=1 keeps glibc's defaults instead, so
 // that resident memory tracks live memory (the soak test's leak check).
 void ConfigureMalloc();
+
+// What malloc holds, from glibc's mallinfo2(): bytes in blocks the program
+// has allocated and not freed (heap and mmapped chunks), and bytes malloc
+// keeps free for reuse. A leak grows the first; fragmentation and the
+// settings above grow the second, which resident memory also counts. Both
+// -1 where unknown (not glibc, or under a sanitizer's allocator, which
+// glibc's counters do not see). Walks every arena: for scrapes, not hot
+// paths.
+struct HeapUsage {
+  int64_t in_use_bytes = -1;
+  int64_t free_bytes = -1;
+};
+HeapUsage ReadHeapUsage();
 
 }  // namespace tensorops::server
 

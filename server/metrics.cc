@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/malloc_config.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {
@@ -58,41 +59,63 @@ absl::string_view MethodName(Method method) {
   return "unknown";
 }
 
-// Reports the session cache's own counters when scraped, so they are never
-// stale and the cache needs no reference to the metrics.
-class Metrics::SessionCacheCollector final : public prometheus::Collectable {
+// Reports values read when scraped (the session cache's own counters, what
+// malloc holds), so they are never stale and their owners need no reference
+// to the metrics.
+class Metrics::ScrapeTimeCollector final : public prometheus::Collectable {
  public:
-  explicit SessionCacheCollector(std::function<SessionCacheStats()> stats)
+  explicit ScrapeTimeCollector(std::function<SessionCacheStats()> stats)
       : stats_(std::move(stats)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
-    if (!stats_) return {};
+    std::vector<prometheus::MetricFamily> families = HeapFamilies();
+    if (!stats_) return families;
     const SessionCacheStats stats = stats_();
     using prometheus::MetricType;
-    return {
-        ScalarFamily("tensorops_session_cache_entries",
-                     "Sessions saved for Backward and not yet freed.",
-                     MetricType::Gauge, static_cast<double>(stats.entries)),
-        ScalarFamily("tensorops_session_cache_bytes",
-                     "Bytes held by saved sessions.", MetricType::Gauge,
-                     static_cast<double>(stats.bytes)),
-        ScalarFamily("tensorops_session_cache_evictions_total",
-                     "Sessions evicted to stay under --session_cache_bytes.",
-                     MetricType::Counter, static_cast<double>(stats.evictions)),
-        ScalarFamily("tensorops_session_cache_expirations_total",
-                     "Sessions freed after being idle for --session_ttl.",
-                     MetricType::Counter,
-                     static_cast<double>(stats.expirations)),
-    };
+    for (auto& family : std::vector<prometheus::MetricFamily>{
+             ScalarFamily("tensorops_session_cache_entries",
+                          "Sessions saved for Backward and not yet freed.",
+                          MetricType::Gauge,
+                          static_cast<double>(stats.entries)),
+             ScalarFamily("tensorops_session_cache_bytes",
+                          "Bytes held by saved sessions.", MetricType::Gauge,
+                          static_cast<double>(stats.bytes)),
+             ScalarFamily(
+                 "tensorops_session_cache_evictions_total",
+                 "Sessions evicted to stay under --session_cache_bytes.",
+                 MetricType::Counter, static_cast<double>(stats.evictions)),
+             ScalarFamily("tensorops_session_cache_expirations_total",
+                          "Sessions freed after being idle for --session_ttl.",
+                          MetricType::Counter,
+                          static_cast<double>(stats.expirations)),
+         }) {
+      families.push_back(std::move(family));
+    }
+    return families;
   }
 
  private:
+  static std::vector<prometheus::MetricFamily> HeapFamilies() {
+    const HeapUsage heap = ReadHeapUsage();
+    if (heap.in_use_bytes < 0) return {};
+    using prometheus::MetricType;
+    return {
+        ScalarFamily("tensorops_heap_in_use_bytes",
+                     "Bytes allocated through malloc and not yet freed.",
+                     MetricType::Gauge, static_cast<double>(heap.in_use_bytes)),
+        ScalarFamily("tensorops_heap_free_bytes",
+                     "Freed bytes malloc keeps for reuse (resident memory "
+                     "counts them; a leak does not grow them).",
+                     MetricType::Gauge, static_cast<double>(heap.free_bytes)),
+    };
+  }
+
   const std::function<SessionCacheStats()> stats_;
 };
 
 Metrics::Metrics(Options options)
     : registry_(std::make_shared<prometheus::Registry>()),
-      session_collector_(std::make_shared<SessionCacheCollector>(
+      scrape_time_collector_(std::make_shared<ScrapeTimeCollector>(
           std::move(options.session_stats))) {
   requests_family_ = &prometheus::BuildCounter()
                           .Name("tensorops_requests_total")
@@ -174,7 +197,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(Options options) {
                      " (--metrics_address): ", e.what()));
   }
   metrics->exposer_->RegisterCollectable(metrics->registry_);
-  metrics->exposer_->RegisterCollectable(metrics->session_collector_);
+  metrics->exposer_->RegisterCollectable(metrics->scrape_time_collector_);
   return metrics;
 }
 
@@ -225,7 +248,7 @@ int Metrics::listening_port() const {
 
 std::string Metrics::Render() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  for (auto& family : session_collector_->Collect()) {
+  for (auto& family : scrape_time_collector_->Collect()) {
     families.push_back(std::move(family));
   }
   return prometheus::TextSerializer().Serialize(families);

@@ -57,6 +57,8 @@ absl::string_view MethodName(Method method);
 //                                          their client did not take the
 //                                          response in time
 //   backend_info{backend}                  gauge, 1 for the serving backend
+//   heap_in_use_bytes, heap_free_bytes     gauges, what malloc holds, read at
+//                                          scrape time (glibc only)
 //
 // Thread-safe.
 class Metrics {
@@ -94,14 +96,14 @@ class Metrics {
   std::string Render() const;
 
  private:
-  class SessionCacheCollector;
+  class ScrapeTimeCollector;
   static constexpr int kNumCodes = 17;
 
   explicit Metrics(Options options);
   prometheus::Counter& RequestCounter(Method method, grpc::StatusCode code);
 
   std::shared_ptr<prometheus::Registry> registry_;
-  std::shared_ptr<SessionCacheCollector> session_collector_;
+  std::shared_ptr<ScrapeTimeCollector> scrape_time_collector_;
   prometheus::Family<prometheus::Counter>* requests_family_;
   // Counters of requests_total, created on first use (a family's Add locks).
   std::array<std::array<std::atomic<prometheus::Counter*>, kNumCodes>,
