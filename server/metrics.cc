@@ -68,48 +68,40 @@ class Metrics::ScrapeTimeCollector final : public prometheus::Collectable {
       : stats_(std::move(stats)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
-    std::vector<prometheus::MetricFamily> families = HeapFamilies();
+    using prometheus::MetricType;
+    std::vector<prometheus::MetricFamily> families;
+    if (const HeapUsage heap = ReadHeapUsage(); heap.in_use_bytes >= 0) {
+      families.push_back(ScalarFamily(
+          "tensorops_heap_in_use_bytes",
+          "Bytes allocated through malloc and not yet freed.",
+          MetricType::Gauge, static_cast<double>(heap.in_use_bytes)));
+      families.push_back(ScalarFamily(
+          "tensorops_heap_free_bytes",
+          "Freed bytes malloc keeps for reuse (resident memory "
+          "counts them; a leak does not grow them).",
+          MetricType::Gauge, static_cast<double>(heap.free_bytes)));
+    }
     if (!stats_) return families;
     const SessionCacheStats stats = stats_();
-    using prometheus::MetricType;
-    for (auto& family : std::vector<prometheus::MetricFamily>{
-             ScalarFamily("tensorops_session_cache_entries",
-                          "Sessions saved for Backward and not yet freed.",
-                          MetricType::Gauge,
-                          static_cast<double>(stats.entries)),
-             ScalarFamily("tensorops_session_cache_bytes",
-                          "Bytes held by saved sessions.", MetricType::Gauge,
-                          static_cast<double>(stats.bytes)),
-             ScalarFamily(
-                 "tensorops_session_cache_evictions_total",
-                 "Sessions evicted to stay under --session_cache_bytes.",
-                 MetricType::Counter, static_cast<double>(stats.evictions)),
-             ScalarFamily("tensorops_session_cache_expirations_total",
-                          "Sessions freed after being idle for --session_ttl.",
-                          MetricType::Counter,
-                          static_cast<double>(stats.expirations)),
-         }) {
-      families.push_back(std::move(family));
-    }
+    families.push_back(
+        ScalarFamily("tensorops_session_cache_entries",
+                     "Sessions saved for Backward and not yet freed.",
+                     MetricType::Gauge, static_cast<double>(stats.entries)));
+    families.push_back(ScalarFamily(
+        "tensorops_session_cache_bytes", "Bytes held by saved sessions.",
+        MetricType::Gauge, static_cast<double>(stats.bytes)));
+    families.push_back(ScalarFamily(
+        "tensorops_session_cache_evictions_total",
+        "Sessions evicted to stay under --session_cache_bytes.",
+        MetricType::Counter, static_cast<double>(stats.evictions)));
+    families.push_back(ScalarFamily(
+        "tensorops_session_cache_expirations_total",
+        "Sessions freed after being idle for --session_ttl.",
+        MetricType::Counter, static_cast<double>(stats.expirations)));
     return families;
   }
 
  private:
-  static std::vector<prometheus::MetricFamily> HeapFamilies() {
-    const HeapUsage heap = ReadHeapUsage();
-    if (heap.in_use_bytes < 0) return {};
-    using prometheus::MetricType;
-    return {
-        ScalarFamily("tensorops_heap_in_use_bytes",
-                     "Bytes allocated through malloc and not yet freed.",
-                     MetricType::Gauge, static_cast<double>(heap.in_use_bytes)),
-        ScalarFamily("tensorops_heap_free_bytes",
-                     "Freed bytes malloc keeps for reuse (resident memory "
-                     "counts them; a leak does not grow them).",
-                     MetricType::Gauge, static_cast<double>(heap.free_bytes)),
-    };
-  }
-
   const std::function<SessionCacheStats()> stats_;
 };
 

@@ -899,7 +899,8 @@ TEST(SoakTest, MixedLoadStaysCorrectWithFlatMemoryAndABoundedCache) {
       if (!heap.has_value() || rss < 0) {
         memory_errors.push_back(
             heap.has_value() ? "cannot read the server's resident memory"
-                             : "no tensorops_heap_in_use_bytes in /metrics");
+                             : "no tensorops_heap_in_use_bytes in /metrics "
+                               "(a sanitizer build does not export it)");
         continue;
       }
       memory_minutes.push_back(absl::ToDoubleMinutes(absl::Now() - start));
