@@ -28,8 +28,8 @@ namespace v1 = ::tensorops::v1;
 absl::StatusOr<Tensor> TensorFromResponse(const v1::Tensor& wire,
                                           std::shared_ptr<const void> owner,
                                           absl::string_view field) {
-  absl::StatusOr<server::TensorSpec> spec =
-      server::SpecFromProto(wire, field, server::DataPolicy::kRequired);
+  absl::StatusOr<wire::TensorSpec> spec =
+      wire::SpecFromProto(wire, field, wire::DataPolicy::kRequired);
   if (!spec.ok()) {
     return absl::InternalError(absl::StrCat(
         "the server sent a malformed tensor: ", spec.status().message()));
@@ -44,7 +44,7 @@ absl::StatusOr<Tensor> TensorFromResponse(const v1::Tensor& wire,
 
 // The shape and dtype of `input` without its data: enough for *_like.
 void SpecToProto(const Tensor& input, v1::Tensor* out) {
-  out->set_dtype(server::DTypeToProto(input.dtype()));
+  out->set_dtype(wire::DTypeToProto(input.dtype()));
   out->mutable_shape()->Assign(input.shape().begin(), input.shape().end());
 }
 
@@ -215,7 +215,7 @@ absl::StatusOr<Tensor> TensorOpsClient::ZerosLike(const Tensor& input,
                                                   const CallOptions& call) {
   v1::ZerosLikeRequest request;
   SpecToProto(input, request.mutable_input());
-  if (dtype.has_value()) request.set_dtype(server::DTypeToProto(*dtype));
+  if (dtype.has_value()) request.set_dtype(wire::DTypeToProto(*dtype));
   auto response = std::make_shared<v1::ZerosLikeResponse>();
   TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
       stub_->ZerosLike(NewContext(call).get(), request, response.get())));
@@ -227,7 +227,7 @@ absl::StatusOr<Tensor> TensorOpsClient::OnesLike(const Tensor& input,
                                                  const CallOptions& call) {
   v1::OnesLikeRequest request;
   SpecToProto(input, request.mutable_input());
-  if (dtype.has_value()) request.set_dtype(server::DTypeToProto(*dtype));
+  if (dtype.has_value()) request.set_dtype(wire::DTypeToProto(*dtype));
   auto response = std::make_shared<v1::OnesLikeResponse>();
   TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
       stub_->OnesLike(NewContext(call).get(), request, response.get())));
@@ -238,7 +238,7 @@ absl::StatusOr<TopKOutput> TensorOpsClient::TopK(const Tensor& input,
                                                  const TopKParams& params,
                                                  const CallOptions& call) {
   v1::TopKRequest request;
-  server::TensorToProto(input, request.mutable_input());
+  wire::TensorToProto(input, request.mutable_input());
   request.set_k(params.k);
   request.set_dim(params.dim);
   request.set_largest(params.largest);
@@ -270,7 +270,7 @@ absl::StatusOr<Tensor> TensorOpsClient::Backward(const std::string& session_id,
   }
   v1::BackwardRequest request;
   request.set_session_id(session_id);
-  server::TensorToProto(grad_values, request.mutable_grad_values());
+  wire::TensorToProto(grad_values, request.mutable_grad_values());
   request.set_retain_session(retain_session);
   auto response = std::make_shared<v1::BackwardResponse>();
   TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
@@ -282,8 +282,8 @@ absl::StatusOr<Tensor> TensorOpsClient::StatelessBackward(
     const Tensor& grad_values, const Tensor& indices, ShapeView input_shape,
     int64_t dim, const CallOptions& call) {
   v1::BackwardRequest request;
-  server::TensorToProto(grad_values, request.mutable_grad_values());
-  server::TensorToProto(indices, request.mutable_indices());
+  wire::TensorToProto(grad_values, request.mutable_grad_values());
+  wire::TensorToProto(indices, request.mutable_indices());
   request.mutable_input_shape()->Assign(input_shape.begin(), input_shape.end());
   request.set_dim(dim);
   auto response = std::make_shared<v1::BackwardResponse>();

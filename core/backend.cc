@@ -1,13 +1,68 @@
 #include "core/backend.h"
 
+#include "core/op_plans.h"
 #include "core/status_macros.h"
 
 namespace tensorops {
 
+absl::StatusOr<Tensor> Backend::Zeros(DType dtype, ShapeView shape) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      Tensor output,
+      Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
+  TENSOROPS_RETURN_IF_ERROR(RunFill(0, output));
+  return output;
+}
+
+absl::StatusOr<Tensor> Backend::Ones(DType dtype, ShapeView shape) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      Tensor output,
+      Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
+  TENSOROPS_RETURN_IF_ERROR(RunFill(OneBits(dtype), output));
+  return output;
+}
+
+absl::StatusOr<TopKResult> Backend::TopK(const Tensor& input,
+                                         const TopKOptions& options) {
+  TENSOROPS_ASSIGN_OR_RETURN(const TopKPlan plan,
+                             PlanTopK(input.dtype(), input.shape(), options));
+  TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
+                             AllocateTopKResult(input.dtype(), plan));
+  TENSOROPS_RETURN_IF_ERROR(RunTopK(input, plan, options, result));
+  return result;
+}
+
 absl::StatusOr<TopKResult> Backend::TopKOfChunks(const ChunkedTensor& input,
                                                  const TopKOptions& options) {
+  TENSOROPS_ASSIGN_OR_RETURN(const TopKPlan plan,
+                             PlanTopK(input.dtype(), input.shape(), options));
+  TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
+                             AllocateTopKResult(input.dtype(), plan));
+  TENSOROPS_RETURN_IF_ERROR(RunTopKOfChunks(input, plan, options, result));
+  return result;
+}
+
+absl::StatusOr<Tensor> Backend::TopKBackward(const Tensor& grad_values,
+                                             const Tensor& indices,
+                                             ShapeView input_shape,
+                                             int64_t dim) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const TopKBackwardPlan plan,
+      PlanTopKBackward(grad_values.dtype(), grad_values.shape(),
+                       indices.dtype(), indices.shape(), input_shape, dim));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      Tensor grad_input,
+      Tensor::Allocate(grad_values.dtype(), plan.output_shape));
+  TENSOROPS_RETURN_IF_ERROR(
+      RunTopKBackward(grad_values, indices, plan, grad_input));
+  return grad_input;
+}
+
+absl::Status Backend::RunTopKOfChunks(const ChunkedTensor& input,
+                                      const TopKPlan& plan,
+                                      const TopKOptions& options,
+                                      TopKResult& result) {
   TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
-  return TopK(contiguous, options);
+  return RunTopK(contiguous, plan, options, result);
 }
 
 absl::StatusOr<Tensor> ZerosLike(Backend& backend, const Tensor& like,

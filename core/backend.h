@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/chunked_tensor.h"
 #include "core/dtype.h"
@@ -29,6 +30,10 @@ struct TopKResult {
   Tensor indices;  // int64, same shape as values
 };
 
+// Validated calls (core/op_plans.h).
+struct TopKPlan;
+struct TopKBackwardPlan;
+
 // Semantics follow PyTorch 1.13 (torch.zeros_like, torch.ones_like,
 // torch.topk and its autograd backward), with one addition: PyTorch leaves
 // the order of equal values unspecified, and tensorops defines it.
@@ -40,6 +45,11 @@ struct TopKResult {
 //
 // Every method is thread-safe and reports bad arguments as INVALID_ARGUMENT
 // with a message naming what was expected; nothing throws.
+//
+// The public calls are the same for every backend: they validate the
+// arguments (core/op_plans.h) and allocate the outputs, then run the
+// backend's kernel into them through the protected Run* methods, which is
+// all a backend implements.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -48,22 +58,22 @@ class Backend {
   virtual std::string_view name() const = 0;
 
   // A tensor of `shape` and `dtype` filled with 0 (false) or 1 (true).
-  virtual absl::StatusOr<Tensor> Zeros(DType dtype, ShapeView shape) = 0;
-  virtual absl::StatusOr<Tensor> Ones(DType dtype, ShapeView shape) = 0;
+  absl::StatusOr<Tensor> Zeros(DType dtype, ShapeView shape);
+  absl::StatusOr<Tensor> Ones(DType dtype, ShapeView shape);
 
   // torch.topk(input, k, dim, largest, sorted). `dim` must lie in
   // [-rank, rank) and k in [0, size(dim)]; a 0-d input accepts dim 0 or -1
   // and k 0 or 1 and returns itself with index 0. bool input is rejected.
   // With sorted=false the same elements are returned in increasing index
   // order.
-  virtual absl::StatusOr<TopKResult> TopK(const Tensor& input,
-                                          const TopKOptions& options) = 0;
+  absl::StatusOr<TopKResult> TopK(const Tensor& input,
+                                  const TopKOptions& options);
 
   // TopK of an input whose bytes lie in chunks (e.g. as a request arrived),
-  // with the same results. This default reads a contiguous copy
-  // (Materialize); a backend may read the chunks in place instead.
-  virtual absl::StatusOr<TopKResult> TopKOfChunks(const ChunkedTensor& input,
-                                                  const TopKOptions& options);
+  // with the same results. A backend may read the chunks in place
+  // (RunTopKOfChunks).
+  absl::StatusOr<TopKResult> TopKOfChunks(const ChunkedTensor& input,
+                                          const TopKOptions& options);
 
   // The gradient of topk's values with respect to its input:
   // zeros(input_shape, grad_values.dtype).scatter(dim, indices, grad_values).
@@ -71,10 +81,44 @@ class Backend {
   // that shape equal to input_shape except along dim (where it may be
   // shorter), and every index in [0, input_shape[dim]). If an index repeats
   // within a slice, the last one in memory order wins.
-  virtual absl::StatusOr<Tensor> TopKBackward(const Tensor& grad_values,
-                                              const Tensor& indices,
-                                              ShapeView input_shape,
-                                              int64_t dim) = 0;
+  absl::StatusOr<Tensor> TopKBackward(const Tensor& grad_values,
+                                      const Tensor& indices,
+                                      ShapeView input_shape, int64_t dim);
+
+ protected:
+  // The kernels, called (from any thread, concurrently) with validated
+  // arguments and allocated (owning, uninitialized) outputs, which they fill
+  // completely on success. An error (e.g. CANCELLED, or a device failure)
+  // is returned to the caller as is; the outputs are then discarded.
+
+  // Fills `output` (any dtype and shape, possibly without elements) with
+  // copies of the element whose little-endian bytes are the low
+  // DTypeSize(output.dtype()) bytes of `element_bits`.
+  virtual absl::Status RunFill(uint64_t element_bits, Tensor& output) = 0;
+
+  // Fills `result` (of plan.output_shape, possibly without elements) with
+  // the topk of `input` as planned by PlanTopK(input's dtype and shape,
+  // options).
+  virtual absl::Status RunTopK(const Tensor& input, const TopKPlan& plan,
+                               const TopKOptions& options,
+                               TopKResult& result) = 0;
+
+  // RunTopK for a chunked input. This default reads a contiguous copy
+  // (ChunkedTensor::Materialize) with RunTopK.
+  virtual absl::Status RunTopKOfChunks(const ChunkedTensor& input,
+                                       const TopKPlan& plan,
+                                       const TopKOptions& options,
+                                       TopKResult& result);
+
+  // Fills `grad_input` (of plan.output_shape, grad_values' dtype) with the
+  // scatter of `grad_values` at `indices`, as planned by PlanTopKBackward.
+  // Index values are not checked yet: if any lies outside
+  // [0, plan.output.size), return TopKBackwardIndexError (core/op_plans.h)
+  // for the first such index in memory order.
+  virtual absl::Status RunTopKBackward(const Tensor& grad_values,
+                                       const Tensor& indices,
+                                       const TopKBackwardPlan& plan,
+                                       Tensor& grad_input) = 0;
 };
 
 // torch.zeros_like / torch.ones_like: `like`'s shape, `dtype` or like's dtype.

@@ -2,48 +2,27 @@
 
 namespace tensorops {
 
+// Each switch below covers every dtype (TENSOROPS_FOR_EACH_DTYPE), so that
+// -Wswitch names any case a new dtype leaves out.
+
 size_t DTypeSize(DType dtype) {
   switch (dtype) {
-    case DType::kFloat64:
-    case DType::kInt64:
-      return 8;
-    case DType::kFloat32:
-    case DType::kInt32:
-      return 4;
-    case DType::kFloat16:
-    case DType::kBFloat16:
-    case DType::kInt16:
-      return 2;
-    case DType::kInt8:
-    case DType::kUInt8:
-    case DType::kBool:
-      return 1;
+#define TENSOROPS_DTYPE_SIZE_(enumerator, name, type, size, ...) \
+  case DType::enumerator:                                        \
+    return size;
+    TENSOROPS_FOR_EACH_DTYPE(TENSOROPS_DTYPE_SIZE_)
+#undef TENSOROPS_DTYPE_SIZE_
   }
   return 0;
 }
 
 absl::string_view DTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32:
-      return "float32";
-    case DType::kFloat64:
-      return "float64";
-    case DType::kFloat16:
-      return "float16";
-    case DType::kBFloat16:
-      return "bfloat16";
-    case DType::kInt8:
-      return "int8";
-    case DType::kInt16:
-      return "int16";
-    case DType::kInt32:
-      return "int32";
-    case DType::kInt64:
-      return "int64";
-    case DType::kUInt8:
-      return "uint8";
-    case DType::kBool:
-      return "bool";
+#define TENSOROPS_DTYPE_NAME_(enumerator, name, ...) \
+  case DType::enumerator:                            \
+    return name;
+    TENSOROPS_FOR_EACH_DTYPE(TENSOROPS_DTYPE_NAME_)
+#undef TENSOROPS_DTYPE_NAME_
   }
   return "unknown";
 }
@@ -56,8 +35,14 @@ std::optional<DType> DTypeFromName(absl::string_view name) {
 }
 
 bool IsFloatingPoint(DType dtype) {
-  return dtype == DType::kFloat32 || dtype == DType::kFloat64 ||
-         dtype == DType::kFloat16 || dtype == DType::kBFloat16;
+  switch (dtype) {
+#define TENSOROPS_DTYPE_IS_FLOAT_(enumerator, name, type, size, is_float) \
+  case DType::enumerator:                                                 \
+    return is_float;
+    TENSOROPS_FOR_EACH_DTYPE(TENSOROPS_DTYPE_IS_FLOAT_)
+#undef TENSOROPS_DTYPE_IS_FLOAT_
+  }
+  return false;
 }
 
 }  // namespace tensorops

@@ -7,29 +7,26 @@
 #include <optional>
 
 #include "absl/strings/string_view.h"
+#include "core/dtype_list.h"
 
 namespace tensorops {
 
 // Every dtype is stored little-endian, one element after another; bool is one
 // byte per element (0 or 1), float16 is IEEE binary16, bfloat16 is the upper
-// half of an IEEE binary32.
+// half of an IEEE binary32. The list is TENSOROPS_FOR_EACH_DTYPE
+// (core/dtype_list.h): kFloat32, kFloat64, kFloat16, kBFloat16, kInt8,
+// kInt16, kInt32, kInt64, kUInt8, kBool, in that order.
 enum class DType : uint8_t {
-  kFloat32,
-  kFloat64,
-  kFloat16,
-  kBFloat16,
-  kInt8,
-  kInt16,
-  kInt32,
-  kInt64,
-  kUInt8,
-  kBool,
+#define TENSOROPS_DTYPE_ENUMERATOR_(enumerator, ...) enumerator,
+  TENSOROPS_FOR_EACH_DTYPE(TENSOROPS_DTYPE_ENUMERATOR_)
+#undef TENSOROPS_DTYPE_ENUMERATOR_
 };
 
 inline constexpr DType kAllDTypes[] = {
-    DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16,
-    DType::kInt8,    DType::kInt16,   DType::kInt32,   DType::kInt64,
-    DType::kUInt8,   DType::kBool};
+#define TENSOROPS_DTYPE_ENTRY_(enumerator, ...) DType::enumerator,
+    TENSOROPS_FOR_EACH_DTYPE(TENSOROPS_DTYPE_ENTRY_)
+#undef TENSOROPS_DTYPE_ENTRY_
+};
 
 // Size of one element in bytes.
 size_t DTypeSize(DType dtype);
@@ -42,6 +39,30 @@ std::optional<DType> DTypeFromName(absl::string_view name);
 
 // True for float32, float64, float16 and bfloat16.
 bool IsFloatingPoint(DType dtype);
+
+// DTypeTraits<D>: dtype D's properties at compile time. Element is the C++
+// type of one element as stored (float16 and bfloat16 give their bits as
+// uint16_t, bool gives bool), e.g. for Tensor::Load<ElementType<D>>(i) or a
+// switch over TENSOROPS_FOR_EACH_DTYPE that handles each type.
+template <DType D>
+struct DTypeTraits;
+
+#define TENSOROPS_DTYPE_TRAITS_(enumerator, torch_name, element_type, size, \
+                                is_floating_point)                          \
+  template <>                                                               \
+  struct DTypeTraits<DType::enumerator> {                                   \
+    using Element = element_type;                                           \
+    static constexpr size_t kSize = size;                                   \
+    static constexpr bool kIsFloatingPoint = is_floating_point;             \
+    static constexpr absl::string_view kName = torch_name;                  \
+    static_assert(sizeof(Element) == kSize);                                \
+  };
+TENSOROPS_FOR_EACH_DTYPE(TENSOROPS_DTYPE_TRAITS_)
+#undef TENSOROPS_DTYPE_TRAITS_
+
+// The C++ element type of dtype D (DTypeTraits<D>::Element).
+template <DType D>
+using ElementType = typename DTypeTraits<D>::Element;
 
 }  // namespace tensorops
 

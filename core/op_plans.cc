@@ -127,4 +127,34 @@ absl::StatusOr<TopKResult> AllocateTopKResult(DType dtype,
   return result;
 }
 
+absl::Status TopKBackwardIndexError(const Tensor& indices, int64_t position,
+                                    const TopKBackwardPlan& plan) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "indices element ", position, " (flat, row-major) is ",
+      indices.Load<int64_t>(position), ", out of range for dimension ",
+      plan.output.dim, " of input_shape ", ShapeToString(plan.output_shape),
+      "; expected 0 <= index < ", plan.output.size));
+}
+
+uint64_t OneBits(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return 0x3f800000u;
+    case DType::kFloat64:
+      return 0x3ff0000000000000ull;
+    case DType::kFloat16:
+      return 0x3c00u;
+    case DType::kBFloat16:
+      return 0x3f80u;
+    case DType::kInt8:
+    case DType::kInt16:
+    case DType::kInt32:
+    case DType::kInt64:
+    case DType::kUInt8:
+    case DType::kBool:
+      return 1;
+  }
+  return 1;
+}
+
 }  // namespace tensorops

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/backend.h"
 #include "core/dtype.h"
 #include "core/shape.h"
+#include "core/tensor.h"
 
 namespace tensorops {
 
@@ -54,6 +56,17 @@ struct TopKBackwardPlan {
 absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(
     DType grad_dtype, ShapeView grad_shape, DType indices_dtype,
     ShapeView indices_shape, ShapeView input_shape, int64_t dim);
+
+// For backends' topk backward kernels: the INVALID_ARGUMENT for the index at
+// flat (row-major) `position` of `indices`, which lies outside
+// [0, plan.output.size). Every backend reports the first such index in
+// memory order with this message.
+absl::Status TopKBackwardIndexError(const Tensor& indices, int64_t position,
+                                    const TopKBackwardPlan& plan);
+
+// The little-endian bytes of 1 in `dtype` (1.0 for floats, true for bool),
+// in the low DTypeSize(dtype) bytes: what Backend::Ones fills with.
+uint64_t OneBits(DType dtype);
 
 }  // namespace tensorops
 

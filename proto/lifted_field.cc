@@ -8,7 +8,7 @@
 
 #include "proto/wire_varint.h"
 
-namespace tensorops::server {
+namespace tensorops::wire {
 
 static_assert(
     static_cast<int>(tensorops::v1::ZerosLikeRequest::kInputFieldNumber) ==
@@ -140,4 +140,4 @@ std::optional<LiftedMessage> LiftBytesField(const ChunkedBytes& message,
   return lifted;
 }
 
-}  // namespace tensorops::server
+}  // namespace tensorops::wire

@@ -16,7 +16,7 @@
 #include "core/chunked_tensor.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
-namespace tensorops::server {
+namespace tensorops::wire {
 
 // input.data of ZerosLike-, OnesLike- and TopKRequest: the payload of a large
 // request (all three hold their input tensor in the same field).
@@ -46,6 +46,6 @@ struct LiftedMessage {
 std::optional<LiftedMessage> LiftBytesField(const ChunkedBytes& message,
                                             absl::Span<const int> path);
 
-}  // namespace tensorops::server
+}  // namespace tensorops::wire
 
 #endif  // TENSOROPS_PROTO_LIFTED_FIELD_H_

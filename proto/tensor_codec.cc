@@ -1,80 +1,76 @@
 #include "proto/tensor_codec.h"
 
+#include <array>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 
-namespace tensorops::server {
+namespace tensorops::wire {
 namespace {
 
 namespace v1 = ::tensorops::v1;
 
-constexpr absl::string_view kExpectedDTypes =
-    "DTYPE_FLOAT32, DTYPE_FLOAT64, DTYPE_FLOAT16, DTYPE_BFLOAT16, DTYPE_INT8, "
-    "DTYPE_INT16, DTYPE_INT32, DTYPE_INT64, DTYPE_UINT8 or DTYPE_BOOL";
+// The wire dtype DTYPE_<NAME> is the core dtype named <name> (its PyTorch
+// name): the table is derived from the proto enum and core's dtype list,
+// and every core dtype must have its wire value.
+struct DTypeTable {
+  static constexpr int kMaxWireValue = 64;
+  std::array<std::optional<DType>, kMaxWireValue> from_wire{};
+  std::array<v1::DType, std::size(kAllDTypes)> to_wire{};
+  std::string expected;  // "DTYPE_FLOAT32, ... or DTYPE_BOOL"
+
+  DTypeTable() {
+    for (size_t i = 0; i < std::size(kAllDTypes); ++i) {
+      const DType dtype = kAllDTypes[i];
+      const std::string name =
+          absl::StrCat("DTYPE_", absl::AsciiStrToUpper(DTypeName(dtype)));
+      v1::DType wire = v1::DTYPE_UNSPECIFIED;
+      if (!v1::DType_Parse(name, &wire) || wire <= 0 || wire >= kMaxWireValue) {
+        std::fprintf(stderr, "tensor_codec: no wire dtype %s\n", name.c_str());
+        std::abort();
+      }
+      from_wire[wire] = dtype;
+      to_wire[static_cast<size_t>(dtype)] = wire;
+      absl::StrAppend(
+          &expected,
+          i == 0 ? "" : (i + 1 == std::size(kAllDTypes) ? " or " : ", "), name);
+    }
+  }
+};
+
+const DTypeTable& Table() {
+  static const DTypeTable* const table = new DTypeTable();
+  return *table;
+}
 
 }  // namespace
 
 absl::StatusOr<DType> DTypeFromProto(int proto_dtype, absl::string_view field) {
-  switch (proto_dtype) {
-    case v1::DTYPE_FLOAT32:
-      return DType::kFloat32;
-    case v1::DTYPE_FLOAT64:
-      return DType::kFloat64;
-    case v1::DTYPE_FLOAT16:
-      return DType::kFloat16;
-    case v1::DTYPE_BFLOAT16:
-      return DType::kBFloat16;
-    case v1::DTYPE_INT8:
-      return DType::kInt8;
-    case v1::DTYPE_INT16:
-      return DType::kInt16;
-    case v1::DTYPE_INT32:
-      return DType::kInt32;
-    case v1::DTYPE_INT64:
-      return DType::kInt64;
-    case v1::DTYPE_UINT8:
-      return DType::kUInt8;
-    case v1::DTYPE_BOOL:
-      return DType::kBool;
-    case v1::DTYPE_UNSPECIFIED:
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " is DTYPE_UNSPECIFIED (not set); expected ",
-                       kExpectedDTypes));
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " has unknown value ", proto_dtype, "; expected ",
-                       kExpectedDTypes));
+  const DTypeTable& table = Table();
+  if (proto_dtype > 0 && proto_dtype < DTypeTable::kMaxWireValue &&
+      table.from_wire[proto_dtype].has_value()) {
+    return *table.from_wire[proto_dtype];
   }
+  if (proto_dtype == v1::DTYPE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is DTYPE_UNSPECIFIED (not set); expected ", table.expected));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(field, " has unknown value ",
+                                                 proto_dtype, "; expected ",
+                                                 table.expected));
 }
 
 v1::DType DTypeToProto(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return v1::DTYPE_FLOAT32;
-    case DType::kFloat64:
-      return v1::DTYPE_FLOAT64;
-    case DType::kFloat16:
-      return v1::DTYPE_FLOAT16;
-    case DType::kBFloat16:
-      return v1::DTYPE_BFLOAT16;
-    case DType::kInt8:
-      return v1::DTYPE_INT8;
-    case DType::kInt16:
-      return v1::DTYPE_INT16;
-    case DType::kInt32:
-      return v1::DTYPE_INT32;
-    case DType::kInt64:
-      return v1::DTYPE_INT64;
-    case DType::kUInt8:
-      return v1::DTYPE_UINT8;
-    case DType::kBool:
-      return v1::DTYPE_BOOL;
-  }
-  return v1::DTYPE_UNSPECIFIED;
+  return Table().to_wire[static_cast<size_t>(dtype)];
 }
 
 absl::StatusOr<Shape> ShapeFromProto(
@@ -188,4 +184,4 @@ void TensorToProto(const Tensor& tensor, v1::Tensor* out) {
                               tensor.byte_size());
 }
 
-}  // namespace tensorops::server
+}  // namespace tensorops::wire

@@ -19,7 +19,7 @@
 #include "google/protobuf/repeated_field.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
-namespace tensorops::server {
+namespace tensorops::wire {
 
 // The core dtype of a wire dtype. INVALID_ARGUMENT, naming `field`, for
 // DTYPE_UNSPECIFIED and for values this server does not know.
@@ -70,6 +70,6 @@ absl::StatusOr<ChunkedTensor> ChunkedViewFromProto(
 // Fills `out` with `tensor`, copying its bytes once.
 void TensorToProto(const Tensor& tensor, tensorops::v1::Tensor* out);
 
-}  // namespace tensorops::server
+}  // namespace tensorops::wire
 
 #endif  // TENSOROPS_PROTO_TENSOR_CODEC_H_

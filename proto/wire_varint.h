@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace tensorops::server {
+namespace tensorops::wire {
 
 inline void AppendVarint(uint64_t value, std::string* out) {
   while (value >= 0x80) {
@@ -20,6 +20,6 @@ inline uint64_t LengthDelimitedTag(int field_number) {
   return (static_cast<uint64_t>(field_number) << 3) | 2;
 }
 
-}  // namespace tensorops::server
+}  // namespace tensorops::wire
 
 #endif  // TENSOROPS_PROTO_WIRE_VARINT_H_

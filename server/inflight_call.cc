@@ -9,7 +9,7 @@
 namespace tensorops::server {
 
 InflightCall::InflightCall(CallLedger& ledger,
-                           grpc::CallbackServerContext* context, Method method,
+                           grpc::CallbackServerContext* context, int method,
                            int64_t request_bytes,
                            grpc::ByteBuffer* response_wire,
                            std::unique_ptr<google::protobuf::Message> request,

@@ -46,7 +46,7 @@ struct CallLedger {
 class InflightCall final : public grpc::ServerUnaryReactor {
  public:
   InflightCall(CallLedger& ledger, grpc::CallbackServerContext* context,
-               Method method, int64_t request_bytes,
+               int method, int64_t request_bytes,
                grpc::ByteBuffer* response_wire,
                std::unique_ptr<google::protobuf::Message> request,
                std::unique_ptr<google::protobuf::Message> response);
@@ -93,7 +93,7 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   CallLedger& ledger_;
   grpc::CallbackServerContext* const context_;
   const int64_t calls_at_arrival_;
-  const Method method_;
+  const int method_;  // index in wire::TensorOpsServiceDescriptor()
   const int64_t request_bytes_;
   grpc::ByteBuffer* const response_wire_;
   const std::unique_ptr<google::protobuf::Message> request_;

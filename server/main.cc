@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "proto/service_methods.h"
 #include "server/log.h"
 #include "server/malloc_config.h"
 #include "server/server.h"
@@ -38,10 +39,10 @@ int main(int argc, char** argv) {
   usage_config.contains_help_flags = IsOurFlagFile;
   usage_config.contains_helpshort_flags = IsOurFlagFile;
   absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(
-      "Serves tensorops.v1.TensorOps (ZerosLike, OnesLike, TopK, Backward) "
-      "over gRPC, with health, reflection and Prometheus metrics.\n"
-      "Usage: tensorops-server [--address=127.0.0.1:50051] [--flag=value...]");
+  absl::SetProgramUsageMessage(absl::StrCat(
+      "Serves tensorops.v1.TensorOps (", tensorops::wire::MethodList(),
+      ") over gRPC, with health, reflection and Prometheus metrics.\n"
+      "Usage: tensorops-server [--address=127.0.0.1:50051] [--flag=value...]"));
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::fprintf(stderr, "unexpected argument '%s'; see --help\n",
@@ -83,13 +84,12 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
-  tensorops::server::LogInfo(
-      absl::StrCat("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-                   "; lame duck (at least ",
-                   absl::FormatDuration(config->lame_duck),
-                   "): health is NOT_SERVING, new calls are refused, calls in "
-                   "flight finish (up to ",
-                   absl::FormatDuration(config->shutdown_timeout), ")"));
+  tensorops::server::LogInfo(absl::StrCat(
+      "received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+      "; lame duck (at least ", absl::FormatDuration(config->lame_duck),
+      "): health is NOT_SERVING, new calls are refused, calls in "
+      "flight finish (up to ",
+      absl::FormatDuration(config->shutdown_timeout), ")"));
   (*server)->Shutdown(config->shutdown_timeout);
   tensorops::server::LogInfo("stopped");
   // Every call is finished: leave now rather than tear down. Destroying the

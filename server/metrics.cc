@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "proto/service_methods.h"
 #include "server/malloc_config.h"
 #include "server/status_mapping.h"
 
@@ -40,24 +41,6 @@ prometheus::MetricFamily ScalarFamily(std::string name, std::string help,
 }
 
 }  // namespace
-
-absl::string_view MethodName(Method method) {
-  switch (method) {
-    case Method::kZerosLike:
-      return "ZerosLike";
-    case Method::kOnesLike:
-      return "OnesLike";
-    case Method::kTopK:
-      return "TopK";
-    case Method::kBackward:
-      return "Backward";
-    case Method::kReleaseSession:
-      return "ReleaseSession";
-    case Method::kGetServerInfo:
-      return "GetServerInfo";
-  }
-  return "unknown";
-}
 
 // Reports values read when scraped (the session cache's own counters, what
 // malloc holds), so they are never stale and their owners need no reference
@@ -165,12 +148,13 @@ Metrics::Metrics(Options options)
   const prometheus::Histogram::BucketBoundaries buckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
-  for (int m = 0; m < kNumMethods; ++m) {
+  methods_ = std::make_unique<MethodSeries[]>(wire::MethodCount());
+  for (int m = 0; m < wire::MethodCount(); ++m) {
     const prometheus::Labels labels = {
-        {"method", std::string(MethodName(static_cast<Method>(m)))}};
-    durations_[m] = &durations.Add(labels, buckets);
-    request_bytes_[m] = &request_bytes.Add(labels);
-    response_bytes_[m] = &response_bytes.Add(labels);
+        {"method", std::string(wire::MethodName(m))}};
+    methods_[m].duration = &durations.Add(labels, buckets);
+    methods_[m].request_bytes = &request_bytes.Add(labels);
+    methods_[m].response_bytes = &response_bytes.Add(labels);
   }
 }
 
@@ -193,20 +177,20 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(Options options) {
   return metrics;
 }
 
-prometheus::Counter& Metrics::RequestCounter(Method method,
+prometheus::Counter& Metrics::RequestCounter(int method,
                                              grpc::StatusCode code) {
   int code_index = static_cast<int>(code);
   if (code_index < 0 || code_index >= kNumCodes) {
     code_index = static_cast<int>(grpc::StatusCode::UNKNOWN);
   }
   std::atomic<prometheus::Counter*>& slot =
-      requests_[static_cast<int>(method)][code_index];
+      methods_[method].requests[code_index];
   prometheus::Counter* counter = slot.load(std::memory_order_acquire);
   if (counter == nullptr) {
     // Add() returns the existing series for the same labels, so racing
     // threads agree on the pointer.
     counter = &requests_family_->Add(
-        {{"method", std::string(MethodName(method))},
+        {{"method", std::string(wire::MethodName(method))},
          {"code", StatusCodeName(static_cast<grpc::StatusCode>(code_index))}});
     slot.store(counter, std::memory_order_release);
   }
@@ -221,14 +205,14 @@ void Metrics::ComputationAbandoned(bool while_running) {
 
 void Metrics::ResponseWriteTimedOut() { write_timeouts_->Increment(); }
 
-void Metrics::RequestFinished(Method method, grpc::StatusCode code,
+void Metrics::RequestFinished(int method, grpc::StatusCode code,
                               absl::Duration latency, int64_t request_bytes,
                               int64_t response_bytes) {
-  const int m = static_cast<int>(method);
   RequestCounter(method, code).Increment();
-  durations_[m]->Observe(absl::ToDoubleSeconds(latency));
-  request_bytes_[m]->Increment(static_cast<double>(request_bytes));
-  response_bytes_[m]->Increment(static_cast<double>(response_bytes));
+  MethodSeries& series = methods_[method];
+  series.duration->Observe(absl::ToDoubleSeconds(latency));
+  series.request_bytes->Increment(static_cast<double>(request_bytes));
+  series.response_bytes->Increment(static_cast<double>(response_bytes));
   inflight_->Decrement();
 }
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -28,20 +29,9 @@ class Registry;
 
 namespace tensorops::server {
 
-// The RPCs of tensorops.v1.TensorOps, as metric label values.
-enum class Method : int {
-  kZerosLike,
-  kOnesLike,
-  kTopK,
-  kBackward,
-  kReleaseSession,
-  kGetServerInfo,
-};
-inline constexpr int kNumMethods = 6;
-
-absl::string_view MethodName(Method method);
-
-// Metrics exported (all prefixed tensorops_):
+// Metrics exported (all prefixed tensorops_), with `method` one of the RPCs
+// of tensorops.v1.TensorOps (proto/service_methods.h; calls name it by its
+// index there):
 //   requests_total{method,code}            counter
 //   request_duration_seconds{method}       histogram, receipt to response sent
 //   request_bytes_total{method}            counter, serialized request bytes
@@ -85,7 +75,8 @@ class Metrics {
   // A call was cancelled because its client did not take its response
   // within --response_write_timeout.
   void ResponseWriteTimedOut();
-  void RequestFinished(Method method, grpc::StatusCode code,
+  // `method`: an index in [0, wire::MethodCount()).
+  void RequestFinished(int method, grpc::StatusCode code,
                        absl::Duration latency, int64_t request_bytes,
                        int64_t response_bytes);
 
@@ -100,18 +91,20 @@ class Metrics {
   static constexpr int kNumCodes = 17;
 
   explicit Metrics(Options options);
-  prometheus::Counter& RequestCounter(Method method, grpc::StatusCode code);
+  prometheus::Counter& RequestCounter(int method, grpc::StatusCode code);
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<ScrapeTimeCollector> scrape_time_collector_;
   prometheus::Family<prometheus::Counter>* requests_family_;
-  // Counters of requests_total, created on first use (a family's Add locks).
-  std::array<std::array<std::atomic<prometheus::Counter*>, kNumCodes>,
-             kNumMethods>
-      requests_{};
-  std::array<prometheus::Histogram*, kNumMethods> durations_{};
-  std::array<prometheus::Counter*, kNumMethods> request_bytes_{};
-  std::array<prometheus::Counter*, kNumMethods> response_bytes_{};
+  // Per method: counters of requests_total, created on first use (a
+  // family's Add locks), and the other per-method series.
+  struct MethodSeries {
+    std::array<std::atomic<prometheus::Counter*>, kNumCodes> requests{};
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Counter* request_bytes = nullptr;
+    prometheus::Counter* response_bytes = nullptr;
+  };
+  std::unique_ptr<MethodSeries[]> methods_;
   prometheus::Gauge* inflight_;
   prometheus::Counter* abandoned_queued_;
   prometheus::Counter* abandoned_running_;

@@ -29,19 +29,21 @@ absl::Status OutgoingResponse::Serialize(
   std::vector<grpc::Slice> slices;
   for (const auto& [field_number, tensor] : tensors_) {
     tensorops::v1::Tensor header;
-    header.set_dtype(DTypeToProto(tensor.dtype()));
+    header.set_dtype(wire::DTypeToProto(tensor.dtype()));
     header.mutable_shape()->Assign(tensor.shape().begin(),
                                    tensor.shape().end());
     const std::string header_bytes = header.SerializeAsString();
     const size_t data_size = tensor.byte_size();
     std::string data_prefix;
     if (data_size > 0) {  // proto3 leaves empty bytes off the wire
-      AppendVarint(LengthDelimitedTag(tensorops::v1::Tensor::kDataFieldNumber),
-                   &data_prefix);
-      AppendVarint(data_size, &data_prefix);
+      wire::AppendVarint(
+          wire::LengthDelimitedTag(tensorops::v1::Tensor::kDataFieldNumber),
+          &data_prefix);
+      wire::AppendVarint(data_size, &data_prefix);
     }
-    AppendVarint(LengthDelimitedTag(field_number), &head);
-    AppendVarint(header_bytes.size() + data_prefix.size() + data_size, &head);
+    wire::AppendVarint(wire::LengthDelimitedTag(field_number), &head);
+    wire::AppendVarint(header_bytes.size() + data_prefix.size() + data_size,
+                       &head);
     head += header_bytes;
     head += data_prefix;
     const char* data = reinterpret_cast<const char*>(tensor.data());

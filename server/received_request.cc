@@ -33,8 +33,8 @@ absl::Status ParseRequest(const grpc::ByteBuffer& wire,
       chunks.emplace_back(reinterpret_cast<const std::byte*>(slice.begin()),
                           slice.size());
     }
-    std::optional<LiftedMessage> lifted =
-        LiftBytesField(ChunkedBytes(std::move(chunks)), lift_path);
+    std::optional<wire::LiftedMessage> lifted =
+        wire::LiftBytesField(ChunkedBytes(std::move(chunks)), lift_path);
     if (lifted.has_value()) {
       if (!request->ParseFromString(lifted->rest)) return NotAValid(*request);
       payload->lifted = std::move(lifted->field);

@@ -8,34 +8,48 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-ABSL_FLAG(std::string, address, "127.0.0.1:50051",
+namespace {
+
+// The flags' defaults are the configuration's own (server_config.h).
+const tensorops::server::ServerConfig& Defaults() {
+  static const tensorops::server::ServerConfig* const defaults =
+      new tensorops::server::ServerConfig();
+  return *defaults;
+}
+
+using ::tensorops::server::BackendChoiceName;
+
+}  // namespace
+
+ABSL_FLAG(std::string, address, Defaults().address,
           "gRPC listen address, host:port (0.0.0.0:50051 for every "
           "interface; port 0 picks a free port).");
-ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464",
+ABSL_FLAG(std::string, metrics_address, Defaults().metrics_address,
           "Where Prometheus metrics are served at /metrics, host:port; empty "
           "disables the endpoint.");
-ABSL_FLAG(int64_t, max_message_bytes, int64_t{600} << 20,
+ABSL_FLAG(int64_t, max_message_bytes, Defaults().max_message_bytes,
           "Largest request or response message in bytes (default 600 MiB: a "
           "512 MiB tensor plus room for the rest of the message). Results "
           "that would exceed it fail with RESOURCE_EXHAUSTED.");
-ABSL_FLAG(absl::Duration, session_ttl, absl::Minutes(10),
+ABSL_FLAG(absl::Duration, session_ttl, Defaults().session_ttl,
           "Sessions saved by TopK(save_for_backward) and unused for this long "
           "are freed, e.g. 30s, 10m, 1h.");
-ABSL_FLAG(int64_t, session_cache_bytes, int64_t{1} << 30,
+ABSL_FLAG(int64_t, session_cache_bytes, Defaults().session_cache_bytes,
           "Memory cap for saved sessions in bytes (default 1 GiB); the least "
           "recently used sessions are evicted to stay under it.");
-ABSL_FLAG(int32_t, threads, 0,
+ABSL_FLAG(int32_t, threads, Defaults().threads,
           "Compute threads; 0 means one per available core.");
-ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
+ABSL_FLAG(absl::Duration, shutdown_timeout, Defaults().shutdown_timeout,
           "On SIGTERM or SIGINT, how long in-flight calls may take to finish "
           "before they are cancelled.");
-ABSL_FLAG(absl::Duration, lame_duck, absl::Seconds(1),
+ABSL_FLAG(absl::Duration, lame_duck, Defaults().lame_duck,
           "On SIGTERM or SIGINT, health turns NOT_SERVING and new calls get "
           "UNAVAILABLE ('shutting down') for at least this long, and until "
           "the calls in flight are done, before connections close (within "
           "--shutdown_timeout).");
 
-ABSL_FLAG(std::string, backend, "auto",
+ABSL_FLAG(std::string, backend,
+          std::string(BackendChoiceName(Defaults().backend)),
           "Compute backend: cpu, cuda (fails to start without a usable GPU) "
           "or auto (cuda when built with CUDA and a GPU is present, else "
           "cpu; the choice and its reason are logged at start).");
@@ -54,39 +68,43 @@ ABSL_FLAG(std::string, auth_tokens_file, "",
           "without 'authorization: Bearer <token>' get UNAUTHENTICATED. "
           "Re-read within a second of a change. Health checks stay open. "
           "Empty disables token auth.");
-ABSL_FLAG(int64_t, max_tensor_elements, int64_t{1} << 28,
+ABSL_FLAG(int64_t, max_tensor_elements, Defaults().max_tensor_elements,
           "Most elements in any tensor a request carries or asks for "
           "(default 2^28); more fails with RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int64_t, max_inflight_requests, 256,
+ABSL_FLAG(int64_t, max_inflight_requests, Defaults().max_inflight_requests,
           "Most TensorOps calls served at once; more fail with "
           "RESOURCE_EXHAUSTED (retry with backoff). Health checks do not "
           "count.");
-ABSL_FLAG(int64_t, max_sessions_per_caller, 16384,
+ABSL_FLAG(int64_t, max_sessions_per_caller, Defaults().max_sessions_per_caller,
           "Most saved sessions one caller may hold (a caller is a bearer "
           "token, a client certificate identity, or every anonymous caller "
           "together); more fail with RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int64_t, session_bytes_per_caller, 0,
+ABSL_FLAG(int64_t, session_bytes_per_caller,
+          Defaults().session_bytes_per_caller,
           "Most session bytes one caller may hold; a save beyond it evicts "
           "that caller's own least recently used sessions. 0: no fixed "
           "quota. Either way, when the cache is full only callers over their "
           "fair share (--session_cache_bytes / callers holding sessions) "
           "lose sessions.");
-ABSL_FLAG(int64_t, max_inflight_response_bytes, int64_t{2} << 30,
+ABSL_FLAG(int64_t, max_inflight_response_bytes,
+          Defaults().max_inflight_response_bytes,
           "Most response bytes held at once by calls not yet fully sent "
           "(default 2 GiB; at least --max_message_bytes). A call that would "
           "pass it fails with RESOURCE_EXHAUSTED before computing.");
-ABSL_FLAG(absl::Duration, response_write_timeout, absl::Seconds(10),
+ABSL_FLAG(absl::Duration, response_write_timeout,
+          Defaults().response_write_timeout,
           "A response its client has not taken this long after it was ready "
           "is cancelled and its memory freed (counted in "
           "tensorops_response_write_timeouts_total).");
-ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(10),
+ABSL_FLAG(absl::Duration, max_connection_idle, Defaults().max_connection_idle,
           "A client connection with no call for this long is closed "
           "gracefully (GOAWAY); 'inf' never.");
-ABSL_FLAG(absl::Duration, max_connection_age, absl::Hours(1),
+ABSL_FLAG(absl::Duration, max_connection_age, Defaults().max_connection_age,
           "A client connection older than this is closed gracefully (GOAWAY; "
           "clients reconnect, which spreads load after scaling); 'inf' "
           "never.");
-ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(5),
+ABSL_FLAG(absl::Duration, max_connection_age_grace,
+          Defaults().max_connection_age_grace,
           "How long calls still running on a connection past "
           "--max_connection_age may take before it is closed; 'inf' waits "
           "for them.");

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "request/limits.h"
 
 namespace tensorops::server {
 
@@ -21,6 +22,7 @@ enum class BackendChoice {
 // "auto", "cpu" or "cuda".
 absl::string_view BackendChoiceName(BackendChoice choice);
 
+// The defaults here are the flags' defaults (server_config.cc reads them).
 struct ServerConfig {
   // gRPC listen address, host:port; port 0 picks a free port.
   std::string address = "127.0.0.1:50051";
@@ -28,7 +30,7 @@ struct ServerConfig {
   std::string metrics_address = "127.0.0.1:9464";
   // Largest request or response message, in bytes: a 512 MiB tensor plus
   // room for the rest of the message.
-  int64_t max_message_bytes = int64_t{600} << 20;
+  int64_t max_message_bytes = request::RequestLimits{}.max_message_bytes;
   // Idle time after which a saved session is freed.
   absl::Duration session_ttl = absl::Minutes(10);
   // Upper bound on memory held by saved sessions.
@@ -56,7 +58,7 @@ struct ServerConfig {
 
   // Limits; a request over one fails with RESOURCE_EXHAUSTED naming it.
   // Elements in any tensor a request carries or asks for.
-  int64_t max_tensor_elements = int64_t{1} << 28;
+  int64_t max_tensor_elements = request::RequestLimits{}.max_tensor_elements;
   // Calls of tensorops.v1.TensorOps being served at once.
   int64_t max_inflight_requests = 256;
   // Sessions one caller (token, certificate, or all anonymous callers

@@ -118,7 +118,8 @@ int64_t SessionCache::SessionFootprintBytes(int64_t indices_bytes,
          kEntryOverheadBytes;
 }
 
-int64_t SessionCache::SessionFootprintBytes(const SavedTopK& state) {
+int64_t SessionCache::SessionFootprintBytes(
+    const request::SavedSelection& state) {
   return SessionFootprintBytes(static_cast<int64_t>(state.indices.byte_size()),
                                state.input_shape.size());
 }
@@ -162,13 +163,14 @@ int64_t SessionCache::BytesOf(absl::string_view owner) const {
   return it == owners_.end() ? 0 : it->second->bytes;
 }
 
-absl::StatusOr<std::string> SessionCache::Save(SavedTopK state,
+absl::StatusOr<std::string> SessionCache::Save(request::SavedSelection state,
                                                absl::string_view owner) {
   const int64_t bytes = SessionFootprintBytes(state);
   if (absl::Status fits = CheckFits(bytes); !fits.ok()) return fits;
-  auto shared_state = std::make_shared<const SavedTopK>(std::move(state));
+  auto shared_state =
+      std::make_shared<const request::SavedSelection>(std::move(state));
   // Destroyed after the lock is dropped.
-  std::vector<std::shared_ptr<const SavedTopK>> freed;
+  std::vector<std::shared_ptr<const request::SavedSelection>> freed;
   while (true) {
     // Drawn outside the lock (a system call).
     absl::StatusOr<std::string> id = NewSessionId();
@@ -201,8 +203,8 @@ absl::StatusOr<std::string> SessionCache::Save(SavedTopK state,
 
 absl::Status SessionCache::InsertLocked(
     const std::string& id, absl::string_view owner_name,
-    std::shared_ptr<const SavedTopK> state,
-    std::vector<std::shared_ptr<const SavedTopK>>& freed) {
+    std::shared_ptr<const request::SavedSelection> state,
+    std::vector<std::shared_ptr<const request::SavedSelection>>& freed) {
   const int64_t bytes = SessionFootprintBytes(*state);
   std::unique_ptr<Owner>& slot = owners_[owner_name];
   if (slot == nullptr) {
@@ -262,15 +264,15 @@ SessionCache::Entry* SessionCache::EvictionCandidateLocked(const Owner& saver,
   return oldest;
 }
 
-absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Get(
-    absl::string_view id, absl::string_view owner) {
+absl::StatusOr<std::shared_ptr<const request::SavedSelection>>
+SessionCache::Get(absl::string_view id, absl::string_view owner) {
   absl::StatusOr<Found> found = Lookup(id, owner, Access::kKeep);
   if (!found.ok()) return found.status();
   return std::move(found->state);
 }
 
-absl::StatusOr<std::shared_ptr<const SavedTopK>> SessionCache::Take(
-    absl::string_view id, absl::string_view owner) {
+absl::StatusOr<std::shared_ptr<const request::SavedSelection>>
+SessionCache::Take(absl::string_view id, absl::string_view owner) {
   absl::StatusOr<Found> found = Lookup(id, owner, Access::kConsume);
   if (!found.ok()) return found.status();
   return std::move(found->state);
@@ -300,7 +302,7 @@ absl::StatusOr<SessionCache::Found> SessionCache::Lookup(
   if (absl::Status status = CheckIdFormat(id); !status.ok()) return status;
   const absl::Time now = Now();
   // Declared before the lock, so whatever is freed is destroyed after it.
-  std::shared_ptr<const SavedTopK> freed;
+  std::shared_ptr<const request::SavedSelection> freed;
   absl::MutexLock lock(&mutex_);
   auto found = index_.find(id);
   if (found == index_.end()) {
@@ -363,7 +365,7 @@ absl::StatusOr<SessionCache::Found> SessionCache::Lookup(
 }
 
 void SessionCache::FinishClaim(const std::string& id, bool consumed) {
-  std::vector<std::shared_ptr<const SavedTopK>> freed;
+  std::vector<std::shared_ptr<const request::SavedSelection>> freed;
   absl::MutexLock lock(&mutex_);
   auto it = claimed_.find(id);
   if (it == claimed_.end()) return;  // released while claimed
@@ -382,9 +384,9 @@ void SessionCache::FinishClaim(const std::string& id, bool consumed) {
   }
 }
 
-std::shared_ptr<const SavedTopK> SessionCache::RemoveLocked(
+std::shared_ptr<const request::SavedSelection> SessionCache::RemoveLocked(
     Entry& entry, std::optional<FreedReason> reason) {
-  std::shared_ptr<const SavedTopK> state = std::move(entry.state);
+  std::shared_ptr<const request::SavedSelection> state = std::move(entry.state);
   Owner& owner = *entry.owner;
   owner.bytes -= entry.bytes;
   bytes_ -= entry.bytes;
@@ -453,7 +455,7 @@ absl::Status SessionCache::GoneErrorLocked(absl::string_view id,
 }
 
 size_t SessionCache::ReapExpired() {
-  std::vector<std::shared_ptr<const SavedTopK>> freed;
+  std::vector<std::shared_ptr<const request::SavedSelection>> freed;
   {
     const absl::Time now = Now();
     absl::MutexLock lock(&mutex_);

@@ -1,5 +1,5 @@
-// Saved TopK state for Backward, bounded in memory and time, shared fairly
-// among callers.
+// Saved selection state (request/saved_selection.h) for Backward, bounded in
+// memory and time, shared fairly among callers.
 #ifndef TENSOROPS_SERVER_SESSION_CACHE_H_
 #define TENSOROPS_SERVER_SESSION_CACHE_H_
 
@@ -25,15 +25,9 @@
 #include "absl/time/time.h"
 #include "core/shape.h"
 #include "core/tensor.h"
+#include "request/saved_selection.h"
 
 namespace tensorops::server {
-
-// What Backward needs from one TopK call.
-struct SavedTopK {
-  Tensor indices;     // TopK's int64 indices (the core's result, not a copy)
-  Shape input_shape;  // TopK's input shape
-  int64_t dim = 0;    // wrapped into [0, rank) (0 for a 0-d input)
-};
 
 struct SessionCacheStats {
   // Sessions stored and usable (not counting those being consumed by a
@@ -44,7 +38,7 @@ struct SessionCacheStats {
   int64_t expirations = 0;  // sessions dropped after the idle TTL (ever)
 };
 
-// A thread-safe map from unguessable session ids to SavedTopK.
+// A thread-safe map from unguessable session ids to request::SavedSelection.
 //
 // - Ids are 128 random bits from the OS (getrandom), hex-encoded.
 // - Every session belongs to the caller (an opaque owner string, "" for
@@ -107,13 +101,15 @@ class SessionCache {
     Claim& operator=(Claim&& other) noexcept;
     ~Claim();
 
-    const std::shared_ptr<const SavedTopK>& state() const { return state_; }
+    const std::shared_ptr<const request::SavedSelection>& state() const {
+      return state_;
+    }
     void Finish(bool consumed);
 
    private:
     friend class SessionCache;
     Claim(SessionCache* cache, std::string id, std::string owner,
-          std::shared_ptr<const SavedTopK> state)
+          std::shared_ptr<const request::SavedSelection> state)
         : cache_(cache),
           id_(std::move(id)),
           owner_(std::move(owner)),
@@ -122,7 +118,7 @@ class SessionCache {
     SessionCache* cache_ = nullptr;  // null once finished
     std::string id_;
     std::string owner_;
-    std::shared_ptr<const SavedTopK> state_;
+    std::shared_ptr<const request::SavedSelection> state_;
   };
 
   explicit SessionCache(Options options);
@@ -132,7 +128,7 @@ class SessionCache {
   ~SessionCache();
 
   // Bytes a session is charged for: its indices plus a fixed overhead.
-  static int64_t SessionFootprintBytes(const SavedTopK& state);
+  static int64_t SessionFootprintBytes(const request::SavedSelection& state);
   static int64_t SessionFootprintBytes(int64_t indices_bytes, size_t rank);
 
   // RESOURCE_EXHAUSTED if a session of `footprint_bytes` could never fit
@@ -145,11 +141,11 @@ class SessionCache {
   // if `owner` already holds max_sessions_per_owner sessions, or if the
   // room is held by owners within their fair share. INTERNAL if the OS
   // gives no random bytes.
-  absl::StatusOr<std::string> Save(SavedTopK state,
+  absl::StatusOr<std::string> Save(request::SavedSelection state,
                                    absl::string_view owner = "");
 
   // The state of session `id`, which stays stored and counts as used now.
-  absl::StatusOr<std::shared_ptr<const SavedTopK>> Get(
+  absl::StatusOr<std::shared_ptr<const request::SavedSelection>> Get(
       absl::string_view id, absl::string_view owner = "");
 
   // Claims session `id` for a consuming Backward (see Claim).
@@ -158,7 +154,7 @@ class SessionCache {
 
   // The state of session `id`, which is removed (consumed) at once: a later
   // Get or Take fails with FAILED_PRECONDITION.
-  absl::StatusOr<std::shared_ptr<const SavedTopK>> Take(
+  absl::StatusOr<std::shared_ptr<const request::SavedSelection>> Take(
       absl::string_view id, absl::string_view owner = "");
 
   // Frees session `id`, also while it is claimed. NOT_FOUND if it is not
@@ -189,7 +185,7 @@ class SessionCache {
   struct Entry {
     std::string id;
     Owner* owner = nullptr;
-    std::shared_ptr<const SavedTopK> state;
+    std::shared_ptr<const request::SavedSelection> state;
     int64_t bytes = 0;
     absl::Time last_used;
   };
@@ -205,13 +201,13 @@ class SessionCache {
   // A claimed session, out of every owner's list until its claim ends.
   struct Claimed {
     std::string owner;
-    std::shared_ptr<const SavedTopK> state;
+    std::shared_ptr<const request::SavedSelection> state;
   };
 
   // How Lookup treats a found session.
   enum class Access { kKeep, kConsume, kClaim, kRelease };
   struct Found {
-    std::shared_ptr<const SavedTopK> state;
+    std::shared_ptr<const request::SavedSelection> state;
   };
 
   absl::StatusOr<Found> Lookup(absl::string_view id, absl::string_view owner,
@@ -220,8 +216,8 @@ class SessionCache {
   // says; `freed` collects what was evicted, to destroy after unlocking.
   absl::Status InsertLocked(
       const std::string& id, absl::string_view owner,
-      std::shared_ptr<const SavedTopK> state,
-      std::vector<std::shared_ptr<const SavedTopK>>& freed)
+      std::shared_ptr<const request::SavedSelection> state,
+      std::vector<std::shared_ptr<const request::SavedSelection>>& freed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The least recently used session among owners over their fair share
   // (`saver`, which is gaining `incoming` bytes, counted with them); null
@@ -232,7 +228,7 @@ class SessionCache {
   // counters and the freed-id record. Returns the state so the caller can
   // destroy it after unlocking.
   // No reason: a claim, which records nothing.
-  std::shared_ptr<const SavedTopK> RemoveLocked(
+  std::shared_ptr<const request::SavedSelection> RemoveLocked(
       Entry& entry, std::optional<FreedReason> reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void RememberFreedLocked(const std::string& id, absl::string_view owner,

@@ -11,7 +11,9 @@
 #include "core/op_plans.h"
 #include "core/status_macros.h"
 #include "proto/lifted_field.h"
-#include "proto/tensor_codec.h"
+#include "proto/service_methods.h"
+#include "request/backward_request.h"
+#include "request/session_request.h"
 #include "server/outgoing_response.h"
 #include "server/status_mapping.h"
 
@@ -20,23 +22,28 @@ namespace {
 
 namespace v1 = ::tensorops::v1;
 
-// Prefixes a core error with where it applies, keeping its code.
-absl::Status Annotate(const absl::Status& status, absl::string_view context) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(context, status.message()));
-}
-
-// PrepareFill attaches its result as the output of either response.
+// FillWork attaches its result as the output of either response.
 static_assert(static_cast<int>(v1::ZerosLikeResponse::kOutputFieldNumber) ==
               static_cast<int>(v1::OnesLikeResponse::kOutputFieldNumber));
 constexpr int kFillOutputField = v1::ZerosLikeResponse::kOutputFieldNumber;
 
-absl::Status MissingTensor(absl::string_view field, absl::string_view want) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " is not set; expected ", want));
-}
-
 }  // namespace
+
+struct TensorOpsService::MethodEntry {
+  absl::string_view name;  // as in the .proto's service block
+  Handler handler;
+};
+
+// One entry per RPC; a method of the descriptor missing here answers
+// UNIMPLEMENTED.
+const TensorOpsService::MethodEntry TensorOpsService::kMethodTable[] = {
+    {"ZerosLike", &TensorOpsService::ServeZerosLike},
+    {"OnesLike", &TensorOpsService::ServeOnesLike},
+    {"TopK", &TensorOpsService::ServeTopK},
+    {"Backward", &TensorOpsService::ServeBackward},
+    {"ReleaseSession", &TensorOpsService::ServeReleaseSession},
+    {"GetServerInfo", &TensorOpsService::ServeGetServerInfo},
+};
 
 TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
                                    Executor& executor, Metrics* metrics,
@@ -55,10 +62,34 @@ TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
   ledger_.max_response_bytes = options_.max_inflight_response_bytes;
   ledger_.metrics = metrics_;
   ledger_.watchdog = watchdog_.get();
+  // The generated base class has registered every method of the descriptor
+  // with a synchronous handler; each gets its raw callback from the table.
+  for (int method = 0; method < wire::MethodCount(); ++method) {
+    Handler handler = &TensorOpsService::ServeUnimplemented;
+    for (const MethodEntry& entry : kMethodTable) {
+      if (entry.name == wire::MethodName(method)) handler = entry.handler;
+    }
+    MarkMethodRawCallback(
+        method,
+        new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
+                                                 grpc::ByteBuffer>(
+            [this, method, handler](grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) {
+              return (this->*handler)(context, method, *request, response);
+            }));
+  }
+}
+
+bool TensorOpsService::Serves(absl::string_view method) {
+  for (const MethodEntry& entry : kMethodTable) {
+    if (entry.name == method) return true;
+  }
+  return false;
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
-    grpc::CallbackServerContext* context, Method method,
+    grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
     std::unique_ptr<google::protobuf::Message> request,
     std::unique_ptr<google::protobuf::Message> response,
@@ -96,12 +127,10 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
   }
   // gRPC itself accepts any size (it would buffer the whole message before
   // refusing it anyway), so that refusals are answered, and counted, here.
-  if (static_cast<int64_t>(wire.Length()) > options_.max_message_bytes) {
-    return refuse(absl::ResourceExhaustedError(absl::StrCat(
-        "the request has ", wire.Length(),
-        " bytes, more than this server's message limit of ",
-        options_.max_message_bytes,
-        " bytes (--max_message_bytes); expected a smaller request")));
+  if (absl::Status size = request::CheckRequestSize(
+          options_.limits, static_cast<int64_t>(wire.Length()));
+      !size.ok()) {
+    return refuse(size);
   }
   // Parsed only now: unauthenticated and over-limit calls cost no parsing.
   if (absl::Status parsed = ParseRequest(wire, lift_path, kLiftMinBytes,
@@ -145,7 +174,7 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
 
 template <typename Request, typename Response, typename PrepareTyped>
 grpc::ServerUnaryReactor* TensorOpsService::Serve(
-    grpc::CallbackServerContext* context, Method method,
+    grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
     absl::Span<const int> lift_path, PrepareTyped prepare) {
   auto request = std::make_unique<Request>();
@@ -160,127 +189,50 @@ grpc::ServerUnaryReactor* TensorOpsService::Serve(
                   });
 }
 
-absl::StatusOr<int64_t> TensorOpsService::ResponseBound(int64_t data_bytes,
-                                                        size_t total_rank,
-                                                        int tensors) const {
-  // Upper bound of the encoding: every dim is a varint of at most 10 bytes,
-  // plus tags, lengths and the other small fields.
-  const int64_t overhead =
-      static_cast<int64_t>(total_rank) * 10 + int64_t{64} * (tensors + 1);
-  if (data_bytes <= options_.max_message_bytes - overhead) {
-    return data_bytes + overhead;
-  }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "the response would carry ", data_bytes,
-      " bytes of tensor data, more than this server's message limit of ",
-      options_.max_message_bytes,
-      " bytes (--max_message_bytes); expected a smaller result"));
-}
-
-absl::Status TensorOpsService::CheckElementLimit(ShapeView shape,
-                                                 absl::string_view what) const {
-  absl::StatusOr<int64_t> count = NumElements(shape);
-  if (count.ok() && *count <= options_.max_tensor_elements) {
-    return absl::OkStatus();
-  }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      what, " has ",
-      count.ok() ? absl::StrCat(*count) : std::string("more than 2^63"),
-      " elements (shape ", ShapeToString(shape),
-      "), more than this server's limit of ", options_.max_tensor_elements,
-      " per tensor (--max_tensor_elements); expected a smaller tensor"));
-}
-
-absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
-    const v1::Tensor* input, const std::optional<ChunkedBytes>& lifted_data,
-    int dtype, bool ones, InflightCall& call) {
-  if (input == nullptr) {
-    return MissingTensor("input", "a tensor (dtype and shape; data optional)");
-  }
-  TENSOROPS_ASSIGN_OR_RETURN(
-      TensorSpec spec,
-      SpecFromProto(*input, lifted_data, "input", DataPolicy::kOptional));
-  DType output_dtype = spec.dtype;
-  if (dtype != v1::DTYPE_UNSPECIFIED) {
-    TENSOROPS_ASSIGN_OR_RETURN(output_dtype, DTypeFromProto(dtype, "dtype"));
-  }
-  absl::StatusOr<int64_t> output_bytes = ByteSize(output_dtype, spec.shape);
-  if (!output_bytes.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a ", DTypeName(output_dtype), " tensor of shape ",
-        ShapeToString(spec.shape),
-        " has a byte size beyond int64; expected a smaller shape"));
-  }
-  TENSOROPS_ASSIGN_OR_RETURN(
-      const int64_t response_bytes,
-      ResponseBound(*output_bytes, spec.shape.size(), 1));
-  TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(spec.shape, "input"));
-  return Work{.bytes = *output_bytes,
-              .response_bytes = response_bytes,
-              .run = [this, output_dtype, shape = std::move(spec.shape), ones,
-                      &call]() -> absl::Status {
-                TENSOROPS_ASSIGN_OR_RETURN(
-                    Tensor result, ones ? backend_.Ones(output_dtype, shape)
-                                        : backend_.Zeros(output_dtype, shape));
-                call.outgoing().AttachTensor(kFillOutputField,
-                                             std::move(result));
-                return absl::OkStatus();
-              }};
-}
-
-absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
-    const v1::TopKRequest& request,
-    const std::optional<ChunkedBytes>& lifted_data, const std::string& caller,
-    v1::TopKResponse* response, InflightCall& call) {
-  if (!request.has_input()) {
-    return MissingTensor("input", "the tensor to select from");
-  }
-  TENSOROPS_ASSIGN_OR_RETURN(
-      ChunkedTensor input,
-      ChunkedViewFromProto(request.input(), lifted_data, "input"));
-  TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(input.shape(), "input"));
-  TopKOptions options;
-  options.k = request.k();
-  options.dim = request.has_dim() ? request.dim() : -1;
-  options.largest = request.has_largest() ? request.largest() : true;
-  options.sorted = request.has_sorted() ? request.sorted() : true;
-  TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
-                             PlanTopK(input.dtype(), input.shape(), options));
-  TENSOROPS_ASSIGN_OR_RETURN(const int64_t count,
-                             NumElements(plan.output_shape));
-  // count <= the input's element count, so neither product overflows.
-  const int64_t values_bytes =
-      count * static_cast<int64_t>(DTypeSize(input.dtype()));
-  const int64_t indices_bytes = count * int64_t{8};
-  TENSOROPS_ASSIGN_OR_RETURN(const int64_t response_bytes,
-                             ResponseBound(values_bytes + indices_bytes,
-                                           2 * plan.output_shape.size(), 2));
-  int64_t wrapped_dim = 0;
-  if (request.save_for_backward()) {
-    TENSOROPS_ASSIGN_OR_RETURN(wrapped_dim, WrapDim(options.dim, input.rank()));
-    TENSOROPS_RETURN_IF_ERROR(
-        sessions_.CheckFits(SessionCache::SessionFootprintBytes(
-            indices_bytes, input.shape().size())));
-  }
-  const int64_t bytes =
-      static_cast<int64_t>(input.byte_size()) + values_bytes + indices_bytes;
+TensorOpsService::Work TensorOpsService::FillWork(request::FillPlan plan,
+                                                  InflightCall& call) {
+  const int64_t bytes = plan.output_bytes;
+  const int64_t response_bytes = plan.response_bytes;
   return Work{
       .bytes = bytes,
       .response_bytes = response_bytes,
-      .run = [this, input = std::move(input), options, wrapped_dim,
-              save = request.save_for_backward(), caller, response,
+      .run = [this, plan = std::move(plan), &call]() -> absl::Status {
+        TENSOROPS_ASSIGN_OR_RETURN(
+            Tensor result, plan.ones ? backend_.Ones(plan.dtype, plan.shape)
+                                     : backend_.Zeros(plan.dtype, plan.shape));
+        call.outgoing().AttachTensor(kFillOutputField, std::move(result));
+        return absl::OkStatus();
+      }};
+}
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
+    request::TopKRequestPlan plan, const std::string& caller,
+    v1::TopKResponse* response, InflightCall& call) {
+  if (plan.save_for_backward) {
+    TENSOROPS_RETURN_IF_ERROR(
+        sessions_.CheckFits(SessionCache::SessionFootprintBytes(
+            plan.indices_bytes, plan.input.shape().size())));
+  }
+  const int64_t bytes = plan.work_bytes();
+  const int64_t response_bytes = plan.response_bytes;
+  return Work{
+      .bytes = bytes,
+      .response_bytes = response_bytes,
+      .run = [this, plan = std::move(plan), caller, response,
               &call]() -> absl::Status {
-        TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
-                                   backend_.TopKOfChunks(input, options));
-        if (save) {
+        TENSOROPS_ASSIGN_OR_RETURN(
+            TopKResult result, backend_.TopKOfChunks(plan.input, plan.options));
+        if (plan.save_for_backward) {
           // The saved indices share the core's buffer with `result`; the
           // response gets its own copy below.
           TENSOROPS_ASSIGN_OR_RETURN(
               std::string session_id,
-              sessions_.Save(SavedTopK{.indices = result.indices,
-                                       .input_shape = input.shape(),
-                                       .dim = wrapped_dim},
-                             caller));
+              sessions_.Save(
+                  request::SavedSelection{.indices = result.indices,
+                                          .input_shape = plan.input.shape(),
+                                          .dim = plan.wrapped_dim,
+                                          .op = request::SelectionOp::kTopK},
+                  caller));
           // Nobody can use a session whose id was never delivered.
           call.WhenDone([this, session_id, caller](bool delivered) {
             if (!delivered) sessions_.Release(session_id, caller).IgnoreError();
@@ -295,165 +247,135 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareTopK(
       }};
 }
 
-absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareBackward(
-    const v1::BackwardRequest& request, const std::string& caller,
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(
+    const v1::BackwardRequest& message, const std::string& caller,
     InflightCall& call) {
-  if (!request.has_grad_values()) {
-    return MissingTensor("grad_values",
-                         "the gradient with respect to TopK's values");
-  }
   TENSOROPS_ASSIGN_OR_RETURN(
-      Tensor grad, ViewFromProto(request.grad_values(), "grad_values"));
-  TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(grad.shape(), "grad_values"));
-
-  // What the backward scatters into: from the session or from the request.
-  std::shared_ptr<const SavedTopK> saved;
-  Tensor indices;
-  Shape input_shape;
-  int64_t dim = -1;
-  if (!request.session_id().empty()) {
-    if (request.has_indices() || request.input_shape_size() > 0 ||
-        request.has_dim()) {
-      return absl::InvalidArgumentError(
-          "indices, input_shape and dim must be left unset when session_id is "
-          "given (the session holds TopK's); send them without session_id "
-          "for the stateless Backward");
-    }
+      request::BackwardInputs inputs,
+      request::DecodeBackwardRequest(message, options_.limits));
+  // The session's state, looked up (not yet claimed) between the checks.
+  std::shared_ptr<const request::SavedSelection> saved;
+  if (inputs.uses_session) {
     TENSOROPS_ASSIGN_OR_RETURN(saved,
-                               sessions_.Get(request.session_id(), caller));
-    indices = saved->indices;
-    input_shape = saved->input_shape;
-    dim = saved->dim;
-  } else {
-    if (!request.has_indices()) {
-      return MissingTensor(
-          "indices",
-          "TopK's int64 indices when session_id is empty (stateless "
-          "Backward), or a session_id from TopK with save_for_backward");
-    }
-    TENSOROPS_ASSIGN_OR_RETURN(indices,
-                               ViewFromProto(request.indices(), "indices"));
-    TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(indices.shape(), "indices"));
-    TENSOROPS_ASSIGN_OR_RETURN(
-        input_shape, ShapeFromProto(request.input_shape(), "input_shape"));
-    dim = request.has_dim() ? request.dim() : -1;
+                               sessions_.Get(message.session_id(), caller));
   }
-  TENSOROPS_RETURN_IF_ERROR(Annotate(
-      PlanTopKBackward(grad.dtype(), grad.shape(), indices.dtype(),
-                       indices.shape(), input_shape, dim)
-          .status(),
-      saved != nullptr ? "grad_values does not fit the saved TopK: " : ""));
-  // The plan checked that this byte size fits int64.
-  const int64_t output_bytes = *ByteSize(grad.dtype(), input_shape);
   TENSOROPS_ASSIGN_OR_RETURN(
-      const int64_t response_bytes,
-      ResponseBound(output_bytes, input_shape.size(), 1));
-  TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(
-      input_shape, "the gradient of input_shape (Backward's result)"));
-
+      request::BackwardRequestPlan plan,
+      request::PlanBackwardRequest(std::move(inputs), saved.get(),
+                                   options_.limits));
   // Claim the session only once the request is known to be good; of
   // several concurrent Backward calls on one session exactly one gets it,
   // and it is consumed only if that call's result is delivered.
-  if (saved != nullptr && !request.retain_session()) {
+  if (saved != nullptr && !message.retain_session()) {
     TENSOROPS_ASSIGN_OR_RETURN(
         SessionCache::Claim claim,
-        sessions_.ClaimSession(request.session_id(), caller));
+        sessions_.ClaimSession(message.session_id(), caller));
     call.WhenDone([claim = std::move(claim)](bool delivered) mutable {
       claim.Finish(/*consumed=*/delivered);
     });
   }
-  const int64_t bytes = static_cast<int64_t>(grad.byte_size()) +
-                        static_cast<int64_t>(indices.byte_size()) +
-                        output_bytes;
-  return Work{
-      .bytes = bytes,
-      .response_bytes = response_bytes,
-      .run = [this, grad = std::move(grad), indices = std::move(indices),
-              input_shape = std::move(input_shape), dim,
-              saved = std::move(saved), &call]() -> absl::Status {
-        TENSOROPS_ASSIGN_OR_RETURN(
-            Tensor grad_input,
-            backend_.TopKBackward(grad, indices, input_shape, dim));
-        call.outgoing().AttachTensor(
-            v1::BackwardResponse::kGradInputFieldNumber, std::move(grad_input));
-        return absl::OkStatus();
-      }};
+  const int64_t bytes = plan.work_bytes();
+  const int64_t response_bytes = plan.response_bytes;
+  return Work{.bytes = bytes,
+              .response_bytes = response_bytes,
+              .run = [this, plan = std::move(plan), saved = std::move(saved),
+                      &call]() -> absl::Status {
+                TENSOROPS_ASSIGN_OR_RETURN(
+                    Tensor grad_input,
+                    backend_.TopKBackward(plan.grad, plan.indices,
+                                          plan.input_shape, plan.dim));
+                call.outgoing().AttachTensor(
+                    v1::BackwardResponse::kGradInputFieldNumber,
+                    std::move(grad_input));
+                return absl::OkStatus();
+              }};
 }
 
-grpc::ServerUnaryReactor* TensorOpsService::ZerosLike(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* TensorOpsService::ServeZerosLike(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::ZerosLikeRequest, v1::ZerosLikeResponse>(
-      context, Method::kZerosLike, *request, response, kInputDataPath,
+      context, method, request, response, wire::kInputDataPath,
       [&](const v1::ZerosLikeRequest& message, const ReceivedPayload& payload,
-          const std::string&, v1::ZerosLikeResponse*, InflightCall& call) {
-        return PrepareFill(message.has_input() ? &message.input() : nullptr,
-                           payload.lifted, message.dtype(), /*ones=*/false,
-                           call);
+          const std::string&, v1::ZerosLikeResponse*,
+          InflightCall& call) -> absl::StatusOr<Work> {
+        TENSOROPS_ASSIGN_OR_RETURN(
+            request::FillPlan plan,
+            request::PlanZerosLike(message, payload.lifted, options_.limits));
+        return FillWork(std::move(plan), call);
       });
 }
 
-grpc::ServerUnaryReactor* TensorOpsService::OnesLike(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* TensorOpsService::ServeOnesLike(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::OnesLikeRequest, v1::OnesLikeResponse>(
-      context, Method::kOnesLike, *request, response, kInputDataPath,
+      context, method, request, response, wire::kInputDataPath,
       [&](const v1::OnesLikeRequest& message, const ReceivedPayload& payload,
-          const std::string&, v1::OnesLikeResponse*, InflightCall& call) {
-        return PrepareFill(message.has_input() ? &message.input() : nullptr,
-                           payload.lifted, message.dtype(), /*ones=*/true,
-                           call);
+          const std::string&, v1::OnesLikeResponse*,
+          InflightCall& call) -> absl::StatusOr<Work> {
+        TENSOROPS_ASSIGN_OR_RETURN(
+            request::FillPlan plan,
+            request::PlanOnesLike(message, payload.lifted, options_.limits));
+        return FillWork(std::move(plan), call);
       });
 }
 
-grpc::ServerUnaryReactor* TensorOpsService::TopK(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* TensorOpsService::ServeTopK(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::TopKRequest, v1::TopKResponse>(
-      context, Method::kTopK, *request, response, kInputDataPath,
+      context, method, request, response, wire::kInputDataPath,
       [&](const v1::TopKRequest& message, const ReceivedPayload& payload,
           const std::string& caller, v1::TopKResponse* out,
-          InflightCall& call) {
-        return PrepareTopK(message, payload.lifted, caller, out, call);
+          InflightCall& call) -> absl::StatusOr<Work> {
+        TENSOROPS_ASSIGN_OR_RETURN(
+            request::TopKRequestPlan plan,
+            request::PlanTopKRequest(message, payload.lifted, options_.limits));
+        return TopKWork(std::move(plan), caller, out, call);
       });
 }
 
-grpc::ServerUnaryReactor* TensorOpsService::Backward(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* TensorOpsService::ServeBackward(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::BackwardRequest, v1::BackwardResponse>(
-      context, Method::kBackward, *request, response, /*lift_path=*/{},
+      context, method, request, response, /*lift_path=*/{},
       [&](const v1::BackwardRequest& message, const ReceivedPayload&,
           const std::string& caller, v1::BackwardResponse*,
-          InflightCall& call) {
-        return PrepareBackward(message, caller, call);
-      });
+          InflightCall& call) { return BackwardWork(message, caller, call); });
 }
 
-grpc::ServerUnaryReactor* TensorOpsService::ReleaseSession(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* TensorOpsService::ServeReleaseSession(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::ReleaseSessionRequest, v1::ReleaseSessionResponse>(
-      context, Method::kReleaseSession, *request, response, /*lift_path=*/{},
+      context, method, request, response, /*lift_path=*/{},
       [&](const v1::ReleaseSessionRequest& message, const ReceivedPayload&,
           const std::string& caller, v1::ReleaseSessionResponse*,
           InflightCall&) -> absl::StatusOr<Work> {
-        if (message.session_id().empty()) {
-          return absl::InvalidArgumentError(
-              "session_id is empty; expected an id returned by TopK with "
-              "save_for_backward");
-        }
+        TENSOROPS_RETURN_IF_ERROR(request::ValidateReleaseSession(message));
         return Work{.bytes = 0, .run = [this, &message, caller] {
                       return sessions_.Release(message.session_id(), caller);
                     }};
       });
 }
 
-grpc::ServerUnaryReactor* TensorOpsService::GetServerInfo(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* TensorOpsService::ServeUnimplemented(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& /*request*/, grpc::ByteBuffer* response) {
+  auto* call =
+      new InflightCall(ledger_, context, method, 0, response, nullptr, nullptr);
+  call->Complete(absl::UnimplementedError(
+      absl::StrCat(wire::MethodName(method), " is not served by this server")));
+  return call;
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::ServeGetServerInfo(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::GetServerInfoRequest, v1::GetServerInfoResponse>(
-      context, Method::kGetServerInfo, *request, response, /*lift_path=*/{},
+      context, method, request, response, /*lift_path=*/{},
       [&](const v1::GetServerInfoRequest&, const ReceivedPayload&,
           const std::string& caller, v1::GetServerInfoResponse* response,
           InflightCall&) -> absl::StatusOr<Work> {
@@ -462,14 +384,16 @@ grpc::ServerUnaryReactor* TensorOpsService::GetServerInfo(
               response->set_version(options_.version);
               response->set_backend(std::string(backend_.name()));
               response->set_compute_threads(options_.compute_threads);
-              response->set_max_message_bytes(options_.max_message_bytes);
+              response->set_max_message_bytes(
+                  options_.limits.max_message_bytes);
               response->set_session_ttl_ms(
                   absl::ToInt64Milliseconds(sessions_.options().ttl));
               response->set_session_cache_bytes(sessions_.options().max_bytes);
               const SessionCacheStats stats = sessions_.stats();
               response->set_session_count(stats.entries);
               response->set_session_bytes(stats.bytes);
-              response->set_max_tensor_elements(options_.max_tensor_elements);
+              response->set_max_tensor_elements(
+                  options_.limits.max_tensor_elements);
               response->set_max_inflight_requests(
                   options_.max_inflight_requests);
               response->set_max_sessions_per_caller(

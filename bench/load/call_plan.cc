@@ -20,8 +20,8 @@
 namespace tensorops::load {
 namespace {
 
-using ::tensorops::server::DTypeToProto;
-using ::tensorops::server::TensorToProto;
+using ::tensorops::wire::DTypeToProto;
+using ::tensorops::wire::TensorToProto;
 
 // Random elements of any dtype; floating values are finite.
 absl::StatusOr<Tensor> RandomTensor(DType dtype, const Shape& shape,

@@ -2,8 +2,8 @@
 
 #include <tbb/task_group.h>
 
+#include <cstddef>
 #include <cstring>
-#include <utility>
 
 #include "core/cancellation.h"
 #include "core/cpu/fill_kernel.h"
@@ -43,47 +43,29 @@ absl::Status CpuBackend::RunInArena(absl::FunctionRef<void()> kernel) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Tensor> CpuBackend::Filled(DType dtype, ShapeView shape,
-                                          uint64_t bits) {
-  TENSOROPS_ASSIGN_OR_RETURN(
-      Tensor output,
-      Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
+absl::Status CpuBackend::RunFill(uint64_t element_bits, Tensor& output) {
   std::byte value[8];
-  std::memcpy(value, &bits, sizeof(value));  // little-endian low bytes first
-  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
+  // Little-endian: the element's bytes are the low bytes first.
+  std::memcpy(value, &element_bits, sizeof(value));
+  return RunInArena([&] {
     cpu::FillKernel(output.mutable_data(), output.num_elements(),
-                    DTypeSize(dtype), value);
-  }));
-  return output;
+                    DTypeSize(output.dtype()), value);
+  });
 }
 
-absl::StatusOr<Tensor> CpuBackend::Zeros(DType dtype, ShapeView shape) {
-  return Filled(dtype, shape, 0);
-}
-
-absl::StatusOr<Tensor> CpuBackend::Ones(DType dtype, ShapeView shape) {
-  return Filled(dtype, shape, cpu::OneBits(dtype));
-}
-
-absl::StatusOr<TopKResult> CpuBackend::TopK(const Tensor& input,
-                                            const TopKOptions& options) {
-  TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
-                             PlanTopK(input.dtype(), input.shape(), options));
-  TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
-                             AllocateTopKResult(input.dtype(), plan));
-  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
+absl::Status CpuBackend::RunTopK(const Tensor& input, const TopKPlan& plan,
+                                 const TopKOptions& options,
+                                 TopKResult& result) {
+  return RunInArena([&] {
     cpu::TopKKernel(input, plan, options.largest, options.sorted, result.values,
                     result.indices);
-  }));
-  return result;
+  });
 }
 
-absl::StatusOr<TopKResult> CpuBackend::TopKOfChunks(
-    const ChunkedTensor& input, const TopKOptions& options) {
-  TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
-                             PlanTopK(input.dtype(), input.shape(), options));
-  TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
-                             AllocateTopKResult(input.dtype(), plan));
+absl::Status CpuBackend::RunTopKOfChunks(const ChunkedTensor& input,
+                                         const TopKPlan& plan,
+                                         const TopKOptions& options,
+                                         TopKResult& result) {
   bool done = false;
   if (input.bytes().chunks().size() > 1) {
     TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
@@ -92,33 +74,21 @@ absl::StatusOr<TopKResult> CpuBackend::TopKOfChunks(
                                  result.values, result.indices);
     }));
   }
-  if (done) return result;
+  if (done) return absl::OkStatus();
   // One chunk (a view, no copy), or a plan the chunked kernel does not take.
   TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
-  TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
-    cpu::TopKKernel(contiguous, plan, options.largest, options.sorted,
-                    result.values, result.indices);
-  }));
-  return result;
+  return RunTopK(contiguous, plan, options, result);
 }
 
-absl::StatusOr<Tensor> CpuBackend::TopKBackward(const Tensor& grad_values,
-                                                const Tensor& indices,
-                                                ShapeView input_shape,
-                                                int64_t dim) {
-  TENSOROPS_ASSIGN_OR_RETURN(
-      TopKBackwardPlan plan,
-      PlanTopKBackward(grad_values.dtype(), grad_values.shape(),
-                       indices.dtype(), indices.shape(), input_shape, dim));
-  TENSOROPS_ASSIGN_OR_RETURN(
-      Tensor grad_input,
-      Tensor::Allocate(grad_values.dtype(), plan.output_shape));
+absl::Status CpuBackend::RunTopKBackward(const Tensor& grad_values,
+                                         const Tensor& indices,
+                                         const TopKBackwardPlan& plan,
+                                         Tensor& grad_input) {
   absl::Status status;
   TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
     status = cpu::ScatterKernel(grad_values, indices, plan, grad_input);
   }));
-  TENSOROPS_RETURN_IF_ERROR(status);
-  return grad_input;
+  return status;
 }
 
 }  // namespace tensorops

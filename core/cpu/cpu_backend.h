@@ -4,6 +4,9 @@
 
 #include <tbb/task_arena.h>
 
+#include <cstdint>
+#include <string_view>
+
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "core/backend.h"
@@ -27,24 +30,23 @@ class CpuBackend final : public Backend {
   std::string_view name() const override { return "cpu"; }
   int num_threads() const { return arena_.max_concurrency(); }
 
-  absl::StatusOr<Tensor> Zeros(DType dtype, ShapeView shape) override;
-  absl::StatusOr<Tensor> Ones(DType dtype, ShapeView shape) override;
-  absl::StatusOr<TopKResult> TopK(const Tensor& input,
-                                  const TopKOptions& options) override;
+ protected:
+  absl::Status RunFill(uint64_t element_bits, Tensor& output) override;
+  absl::Status RunTopK(const Tensor& input, const TopKPlan& plan,
+                       const TopKOptions& options, TopKResult& result) override;
   // Reads rows in place where the kernel can (see TopKKernelChunked).
-  absl::StatusOr<TopKResult> TopKOfChunks(const ChunkedTensor& input,
-                                          const TopKOptions& options) override;
-  absl::StatusOr<Tensor> TopKBackward(const Tensor& grad_values,
-                                      const Tensor& indices,
-                                      ShapeView input_shape,
-                                      int64_t dim) override;
+  absl::Status RunTopKOfChunks(const ChunkedTensor& input, const TopKPlan& plan,
+                               const TopKOptions& options,
+                               TopKResult& result) override;
+  absl::Status RunTopKBackward(const Tensor& grad_values, const Tensor& indices,
+                               const TopKBackwardPlan& plan,
+                               Tensor& grad_input) override;
 
  private:
   // Runs `kernel` in the arena, cancellable by the thread's
   // CurrentCancellation(); CANCELLED if it was cancelled before or while
   // running (then its output is incomplete).
   absl::Status RunInArena(absl::FunctionRef<void()> kernel);
-  absl::StatusOr<Tensor> Filled(DType dtype, ShapeView shape, uint64_t bits);
 
   mutable tbb::task_arena arena_;
 };

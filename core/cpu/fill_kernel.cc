@@ -61,25 +61,4 @@ void FillKernel(std::byte* dst, int64_t count, size_t element_size,
   }
 }
 
-uint64_t OneBits(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return 0x3f800000u;
-    case DType::kFloat64:
-      return 0x3ff0000000000000ull;
-    case DType::kFloat16:
-      return 0x3c00u;
-    case DType::kBFloat16:
-      return 0x3f80u;
-    case DType::kInt8:
-    case DType::kInt16:
-    case DType::kInt32:
-    case DType::kInt64:
-    case DType::kUInt8:
-    case DType::kBool:
-      return 1;
-  }
-  return 1;
-}
-
 }  // namespace tensorops::cpu

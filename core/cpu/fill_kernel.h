@@ -5,17 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/dtype.h"
-
 namespace tensorops::cpu {
 
 // Writes `count` copies of the element `value` (element_size bytes: 1, 2, 4 or
 // 8) to `dst`, splitting large fills across the calling arena's threads.
 void FillKernel(std::byte* dst, int64_t count, size_t element_size,
                 const std::byte* value);
-
-// The bytes of 1 in `dtype` (1.0 for floats, true for bool).
-uint64_t OneBits(DType dtype);
 
 }  // namespace tensorops::cpu
 

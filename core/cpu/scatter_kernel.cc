@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
 #include "core/cpu/fill_kernel.h"
 #include "core/cpu/parallel_rows.h"
 
@@ -182,11 +181,7 @@ absl::Status ScatterKernel(const Tensor& grad_values, const Tensor& indices,
       break;
   }
   if (bad < 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "indices element ", bad, " (flat, row-major) is ",
-      indices.Load<int64_t>(bad), ", out of range for dimension ",
-      plan.output.dim, " of input_shape ", ShapeToString(plan.output_shape),
-      "; expected 0 <= index < ", plan.output.size));
+  return TopKBackwardIndexError(indices, bad, plan);
 }
 
 }  // namespace tensorops::cpu

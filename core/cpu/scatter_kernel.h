@@ -10,8 +10,8 @@ namespace tensorops::cpu {
 
 // Zero-fills `grad_input` (owning, plan.output_shape, grad's dtype) and
 // writes each grad_values element at its index along plan.output.dim.
-// INVALID_ARGUMENT naming the first index outside [0, size) in memory order;
-// grad_input's contents are then unspecified.
+// TopKBackwardIndexError (core/op_plans.h) for the first index outside
+// [0, size) in memory order; grad_input's contents are then unspecified.
 absl::Status ScatterKernel(const Tensor& grad_values, const Tensor& indices,
                            const TopKBackwardPlan& plan, Tensor& grad_input);
 

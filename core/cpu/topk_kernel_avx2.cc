@@ -1,3 +1,3 @@
 // topk kernel for processors with AVX2 (compiled with -mavx2 -mbmi -mbmi2).
-#define TENSOROPS_TOPK_ISA avx2
-#include "core/cpu/topk_kernel_impl.inc"
+#define TENSOROPS_CPU_ISA avx2
+#include "core/cpu/isa/topk_dispatch.h"

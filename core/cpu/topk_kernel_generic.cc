@@ -1,3 +1,3 @@
 // topk kernel for any x86-64 (SSE2) or other processor.
-#define TENSOROPS_TOPK_ISA generic
-#include "core/cpu/topk_kernel_impl.inc"
+#define TENSOROPS_CPU_ISA generic
+#include "core/cpu/isa/topk_dispatch.h"

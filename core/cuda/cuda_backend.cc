@@ -12,10 +12,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/cancellation.h"
-#include "core/cpu/fill_kernel.h"
 #include "core/cuda/cuda_status.h"
 #include "core/cuda/kernels.h"
 #include "core/cuda/pinned_host_pool.h"
+#include "core/dtype.h"
 #include "core/op_plans.h"
 #include "core/status_macros.h"
 
@@ -29,24 +29,11 @@ constexpr size_t kMaxCachedPinnedBytes = size_t{1} << 30;
 
 std::optional<cuda::KernelDType> KernelDTypeOf(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32:
-      return cuda::KernelDType::kFloat32;
-    case DType::kFloat64:
-      return cuda::KernelDType::kFloat64;
-    case DType::kFloat16:
-      return cuda::KernelDType::kFloat16;
-    case DType::kBFloat16:
-      return cuda::KernelDType::kBFloat16;
-    case DType::kInt8:
-      return cuda::KernelDType::kInt8;
-    case DType::kInt16:
-      return cuda::KernelDType::kInt16;
-    case DType::kInt32:
-      return cuda::KernelDType::kInt32;
-    case DType::kInt64:
-      return cuda::KernelDType::kInt64;
-    case DType::kUInt8:
-      return cuda::KernelDType::kUInt8;
+#define TENSOROPS_KERNEL_DTYPE_CASE_(enumerator, ...) \
+  case DType::enumerator:                             \
+    return cuda::KernelDType::enumerator;
+    TENSOROPS_FOR_EACH_NUMERIC_DTYPE(TENSOROPS_KERNEL_DTYPE_CASE_)
+#undef TENSOROPS_KERNEL_DTYPE_CASE_
     case DType::kBool:
       break;
   }
@@ -174,20 +161,33 @@ class CudaBackend final : public Backend {
 
   std::string_view name() const override { return "cuda"; }
 
-  absl::StatusOr<Tensor> Zeros(DType dtype, ShapeView shape) override {
-    return Filled(dtype, shape, 0);
-  }
-  absl::StatusOr<Tensor> Ones(DType dtype, ShapeView shape) override {
-    return Filled(dtype, shape, cpu::OneBits(dtype));
+ protected:
+  absl::Status RunFill(uint64_t element_bits, Tensor& output) override {
+    if (output.num_elements() == 0) return absl::OkStatus();
+    Request request(pool_, pinned_);
+    TENSOROPS_RETURN_IF_ERROR(request.Start(device_));
+    TENSOROPS_ASSIGN_OR_RETURN(void* device,
+                               request.DeviceBuffer(output.byte_size()));
+    if (element_bits == 0) {
+      TENSOROPS_CUDA_RETURN_IF_ERROR(
+          cudaMemsetAsync(device, 0, output.byte_size(), request.stream()),
+          "cudaMemsetAsync");
+    } else {
+      TENSOROPS_CUDA_RETURN_IF_ERROR(
+          cuda::LaunchFill(device, output.num_elements(),
+                           static_cast<int>(DTypeSize(output.dtype())),
+                           element_bits, request.stream()),
+          "fill kernel");
+    }
+    TENSOROPS_RETURN_IF_ERROR(
+        request.Download(device, output.byte_size(), output.mutable_data()));
+    return request.Finish();
   }
 
-  absl::StatusOr<TopKResult> TopK(const Tensor& input,
-                                  const TopKOptions& options) override {
-    TENSOROPS_ASSIGN_OR_RETURN(TopKPlan plan,
-                               PlanTopK(input.dtype(), input.shape(), options));
-    TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
-                               AllocateTopKResult(input.dtype(), plan));
-    if (result.values.num_elements() == 0) return result;
+  absl::Status RunTopK(const Tensor& input, const TopKPlan& plan,
+                       const TopKOptions& options,
+                       TopKResult& result) override {
+    if (result.values.num_elements() == 0) return absl::OkStatus();
     const std::optional<cuda::KernelDType> kernel_dtype =
         KernelDTypeOf(input.dtype());
     if (!kernel_dtype.has_value()) {
@@ -213,22 +213,13 @@ class CudaBackend final : public Backend {
         values, result.values.byte_size(), result.values.mutable_data()));
     TENSOROPS_RETURN_IF_ERROR(request.Download(
         indices, result.indices.byte_size(), result.indices.mutable_data()));
-    TENSOROPS_RETURN_IF_ERROR(request.Finish());
-    return result;
+    return request.Finish();
   }
 
-  absl::StatusOr<Tensor> TopKBackward(const Tensor& grad_values,
-                                      const Tensor& indices,
-                                      ShapeView input_shape,
-                                      int64_t dim) override {
-    TENSOROPS_ASSIGN_OR_RETURN(
-        TopKBackwardPlan plan,
-        PlanTopKBackward(grad_values.dtype(), grad_values.shape(),
-                         indices.dtype(), indices.shape(), input_shape, dim));
-    TENSOROPS_ASSIGN_OR_RETURN(
-        Tensor grad_input,
-        Tensor::Allocate(grad_values.dtype(), plan.output_shape));
-    if (grad_input.num_elements() == 0) return grad_input;
+  absl::Status RunTopKBackward(const Tensor& grad_values, const Tensor& indices,
+                               const TopKBackwardPlan& plan,
+                               Tensor& grad_input) override {
+    if (grad_input.num_elements() == 0) return absl::OkStatus();
 
     Request request(pool_, pinned_);
     TENSOROPS_RETURN_IF_ERROR(request.Start(device_));
@@ -257,43 +248,12 @@ class CudaBackend final : public Backend {
                                                grad_input.mutable_data()));
     TENSOROPS_RETURN_IF_ERROR(request.Download(first_bad, sizeof(bad), &bad));
     TENSOROPS_RETURN_IF_ERROR(request.Finish());
-    if (bad == UINT64_MAX) return grad_input;
+    if (bad == UINT64_MAX) return absl::OkStatus();
     // The same message as the CPU backend's.
-    const int64_t position = static_cast<int64_t>(bad);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "indices element ", position, " (flat, row-major) is ",
-        indices.Load<int64_t>(position), ", out of range for dimension ",
-        plan.output.dim, " of input_shape ", ShapeToString(plan.output_shape),
-        "; expected 0 <= index < ", plan.output.size));
+    return TopKBackwardIndexError(indices, static_cast<int64_t>(bad), plan);
   }
 
  private:
-  absl::StatusOr<Tensor> Filled(DType dtype, ShapeView shape, uint64_t bits) {
-    TENSOROPS_ASSIGN_OR_RETURN(
-        Tensor output,
-        Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
-    if (output.num_elements() == 0) return output;
-    Request request(pool_, pinned_);
-    TENSOROPS_RETURN_IF_ERROR(request.Start(device_));
-    TENSOROPS_ASSIGN_OR_RETURN(void* device,
-                               request.DeviceBuffer(output.byte_size()));
-    if (bits == 0) {
-      TENSOROPS_CUDA_RETURN_IF_ERROR(
-          cudaMemsetAsync(device, 0, output.byte_size(), request.stream()),
-          "cudaMemsetAsync");
-    } else {
-      TENSOROPS_CUDA_RETURN_IF_ERROR(
-          cuda::LaunchFill(device, output.num_elements(),
-                           static_cast<int>(DTypeSize(dtype)), bits,
-                           request.stream()),
-          "fill kernel");
-    }
-    TENSOROPS_RETURN_IF_ERROR(
-        request.Download(device, output.byte_size(), output.mutable_data()));
-    TENSOROPS_RETURN_IF_ERROR(request.Finish());
-    return output;
-  }
-
   const int device_;
   const cudaMemPool_t pool_;
   const int multiprocessors_;

@@ -9,20 +9,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/dtype_list.h"
+
 namespace tensorops::cuda {
 
-// The dtypes topk handles, kept separate from tensorops::DType so that nvcc
-// never parses Abseil headers.
+// The dtypes topk handles (TENSOROPS_FOR_EACH_NUMERIC_DTYPE: every DType but
+// bool, with DType's enumerator names), kept separate from tensorops::DType
+// so that nvcc never parses Abseil headers.
 enum class KernelDType : int {
-  kFloat32,
-  kFloat64,
-  kFloat16,
-  kBFloat16,
-  kInt8,
-  kInt16,
-  kInt32,
-  kInt64,
-  kUInt8,
+#define TENSOROPS_KERNEL_DTYPE_(enumerator, ...) enumerator,
+  TENSOROPS_FOR_EACH_NUMERIC_DTYPE(TENSOROPS_KERNEL_DTYPE_)
+#undef TENSOROPS_KERNEL_DTYPE_
 };
 
 // A row-major tensor seen as [outer, size, inner] around the topk dimension;

@@ -4,18 +4,31 @@
     deploy/ghz/generate.py            # rewrites deploy/ghz/*.json
 
 The inputs are float32 tensors with values from a fixed seed, base64-encoded
-as protobuf's JSON mapping wants for `bytes`. Edit the table below and rerun
-rather than editing the JSON by hand; tests/load/ghz_configs_test.py checks
-every config against the proto.
+as protobuf's JSON mapping wants for `bytes`. The methods come from the
+proto's TensorOps service: each has a config here or a reason in NO_CONFIG,
+so a method added to the proto fails this script until it has one. Edit the
+tables below and rerun rather than editing the JSON by hand;
+tests/load/ghz_configs_test.py checks every config against the proto.
 """
 
 import base64
 import json
 import os
+import pathlib
 import random
 import struct
+import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "proto"))
+import python_protos  # pylint: disable=wrong-import-position
+
+SERVICE = python_protos.service(python_protos.load())
 HOST = "127.0.0.1:50051"
+# Methods without a load config, and why.
+NO_CONFIG = {
+    "ReleaseSession": "needs a session id from a TopK of the same run",
+    "GetServerInfo": "not a data-path call",
+}
 
 
 def float32_tensor(shape, seed):
@@ -35,8 +48,10 @@ def int64_tensor(shape, values):
 
 
 def config(method, data, total=20000, concurrency=8, **extra):
+    if method not in SERVICE.methods_by_name:
+        raise SystemExit(f"{method} is not a method of {SERVICE.full_name}")
     result = {
-        "call": f"tensorops.v1.TensorOps.{method}",
+        "call": f"{SERVICE.full_name}.{method}",
         "host": HOST,
         "insecure": True,
         "total": total,
@@ -76,6 +91,12 @@ CONFIGS = {
 
 
 def main():
+    covered = {content["call"].rsplit(".", 1)[1] for content in CONFIGS.values()}
+    missing = [m.name for m in SERVICE.methods
+               if m.name not in covered and m.name not in NO_CONFIG]
+    if missing:
+        raise SystemExit(f"no ghz config (or NO_CONFIG reason) for: "
+                         f"{', '.join(missing)}")
     here = os.path.dirname(os.path.abspath(__file__))
     for name, content in CONFIGS.items():
         with open(os.path.join(here, name), "w") as out:

@@ -171,7 +171,7 @@ TEST_F(TensorOpsClientTest, ErrorsCarryTheServersCodeAndMessage) {
   ASSERT_THAT(top.status(), StatusIs(absl::StatusCode::kInvalidArgument));
 
   tensorops::v1::TopKRequest request;
-  server::TensorToProto(SeedInput(), request.mutable_input());
+  wire::TensorToProto(SeedInput(), request.mutable_input());
   request.set_k(5);
   tensorops::v1::TopKResponse response;
   grpc::ClientContext context;

@@ -1,5 +1,7 @@
 #include <cstdint>
+#include <iterator>
 #include <limits>
+#include <type_traits>
 
 #include "core/dtype.h"
 #include "core/shape.h"
@@ -31,6 +33,42 @@ TEST(DTypeTest, SizesAndNames) {
   EXPECT_TRUE(IsFloatingPoint(DType::kBFloat16));
   EXPECT_FALSE(IsFloatingPoint(DType::kInt64));
   EXPECT_FALSE(IsFloatingPoint(DType::kBool));
+}
+
+// The enum's values are fixed (they are stored and sent as numbers).
+static_assert(static_cast<int>(DType::kFloat32) == 0);
+static_assert(static_cast<int>(DType::kUInt8) == 8);
+static_assert(static_cast<int>(DType::kBool) == 9);
+static_assert(std::size(kAllDTypes) == 10);
+static_assert(std::is_same_v<ElementType<DType::kFloat32>, float>);
+static_assert(std::is_same_v<ElementType<DType::kFloat64>, double>);
+static_assert(std::is_same_v<ElementType<DType::kBFloat16>, uint16_t>);
+static_assert(std::is_same_v<ElementType<DType::kUInt8>, uint8_t>);
+static_assert(std::is_same_v<ElementType<DType::kBool>, bool>);
+
+template <DType D>
+void ExpectTraitsMatch() {
+  EXPECT_EQ(DTypeTraits<D>::kSize, DTypeSize(D));
+  EXPECT_EQ(sizeof(ElementType<D>), DTypeSize(D));
+  EXPECT_EQ(DTypeTraits<D>::kName, DTypeName(D));
+  EXPECT_EQ(DTypeTraits<D>::kIsFloatingPoint, IsFloatingPoint(D));
+}
+
+TEST(DTypeTest, TraitsMatchTheRuntimeProperties) {
+  int count = 0;
+#define TENSOROPS_EXPECT_TRAITS_(enumerator, ...) \
+  ExpectTraitsMatch<DType::enumerator>();         \
+  EXPECT_EQ(kAllDTypes[count++], DType::enumerator);
+  TENSOROPS_FOR_EACH_DTYPE(TENSOROPS_EXPECT_TRAITS_)
+#undef TENSOROPS_EXPECT_TRAITS_
+  EXPECT_EQ(count, 10);
+  int numeric = 0;
+#define TENSOROPS_COUNT_(enumerator, ...)     \
+  EXPECT_NE(DType::enumerator, DType::kBool); \
+  ++numeric;
+  TENSOROPS_FOR_EACH_NUMERIC_DTYPE(TENSOROPS_COUNT_)
+#undef TENSOROPS_COUNT_
+  EXPECT_EQ(numeric, 9);
 }
 
 TEST(ShapeTest, NumElements) {

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Writes the seed corpus of tests/fuzz/request_fuzzer.cc.
 
-Each seed is the fuzzer's input layout: one byte picking the request, then
-the serialized message (see the comment at the top of request_fuzzer.cc).
+Each seed is the fuzzer's input layout: a kind byte (the method's index in
+the TensorOps service, or a scenario), a chunk-size byte, then the
+serialized message (see the comment at the top of request_fuzzer.cc).
 The seeds cover every request and dtype, the topk code paths (short and long
 rows, inner > 1, k >= n/4, ties, NaN and signed zeros, 0-d and empty
 tensors), the backward paths, and typical invalid requests; the fuzzer
@@ -10,37 +11,36 @@ mutates from there.
 
 Run from anywhere with Debian's python3-protobuf and protoc:
   /usr/bin/python3 tests/fuzz/make_corpus.py
-It replaces tests/fuzz/corpus/request_fuzzer/ and prints how many seeds it
-wrote.
+It replaces the generated seeds of tests/fuzz/corpus/request_fuzzer/ (names
+without '-'; the others are findings kept as regression inputs) and prints
+how many seeds it wrote.
 """
 
 import math
 import pathlib
 import random
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fuzz" / "corpus" / "request_fuzzer"
 
-ZEROS, ONES, TOPK, BACKWARD, SESSION = range(5)
 
 
-def load_protos():
-    gen = tempfile.mkdtemp()
-    subprocess.run(["protoc", f"--proto_path={ROOT / 'proto'}",
-                    f"--python_out={gen}", "tensorops/v1/tensor_ops.proto"],
-                   check=True)
-    sys.path.insert(0, gen)
-    from tensorops.v1 import tensor_ops_pb2  # pylint: disable=import-outside-toplevel
-    shutil.rmtree(gen)
-    return tensor_ops_pb2
+sys.path.insert(0, str(ROOT / "proto"))
+import python_protos  # pylint: disable=wrong-import-position
 
-
-pb = load_protos()
+pb = python_protos.load()
+# Kind bytes (see request_fuzzer.cc): a method's index in the service, or a
+# scenario from 128 up.
+_METHODS = python_protos.service(pb).methods_by_name
+ZEROS, ONES, TOPK, BACKWARD, RELEASE, INFO = (
+    _METHODS[name].index for name in ("ZerosLike", "OnesLike", "TopK",
+                                      "Backward", "ReleaseSession",
+                                      "GetServerInfo"))
+SESSION = 128
+# Chunk-size bytes the seeds cycle through (chunks of 1 + byte bytes).
+CHUNK_BYTES = (0, 6, 63, 255)
 
 # dtype name -> (wire enum, struct format of one element)
 DTYPES = {
@@ -96,13 +96,14 @@ seeds = {}
 
 
 def add(name, kind, message):
-    seeds[name] = bytes([kind]) + message.SerializeToString()
+    seeds[name] = (bytes([kind, CHUNK_BYTES[len(seeds) % len(CHUNK_BYTES)]]) +
+                   message.SerializeToString())
 
 
 def add_session(name, topk, backward):
     first = topk.SerializeToString()
     assert len(first) < 1 << 16
-    seeds[name] = (bytes([SESSION]) + struct.pack("<H", len(first)) + first +
+    seeds[name] = (bytes([SESSION, 0]) + struct.pack("<H", len(first)) + first +
                    backward.SerializeToString())
 
 
@@ -252,6 +253,10 @@ def main():
         session_id="abc", grad_values=tensor("float32", [1], [1.0]),
         indices=tensor("int64", [1], [0]), input_shape=[2]))
 
+    add("release_session", RELEASE, pb.ReleaseSessionRequest(session_id="s"))
+    add("release_session_empty", RELEASE, pb.ReleaseSessionRequest())
+    add("server_info", INFO, pb.GetServerInfoRequest())
+
     # TopK saved for backward, then Backward on the session.
     cases = [("float32", [2, 6], 3, -1), ("float16", [4, 3], 2, 0),
              ("bfloat16", [3, 4, 2], 2, 1), ("float64", [], 1, 0),
@@ -276,9 +281,12 @@ def main():
             session_id="s", grad_values=tensor("float32", [2], [1.0, 1.0]),
             input_shape=[4]))
 
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir(parents=True)
+    # Seeds named with a '-' are fuzzer findings kept as regression inputs
+    # (written by hand in this layout): they stay.
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.iterdir():
+        if "-" not in old.name:
+            old.unlink()
     for name, data in sorted(seeds.items()):
         assert len(data) <= 4096, name
         (OUT / name).write_bytes(data)

@@ -1,27 +1,30 @@
 // libFuzzer target: what the server does with a request's bytes. Each input
-// is parsed as a tensorops.v1 request, validated with the same sequence of
-// codec, op-plan and limit checks as server/tensor_ops_service.cc
-// (PrepareFill, PrepareTopK, PrepareBackward, with the server's default
-// flags; the gRPC service itself is not linked), and
-// when valid and small, run on a CpuBackend and checked against a reference
-// computed here. Any broken invariant aborts, which libFuzzer reports as a
-// crash with the input that caused it.
+// is parsed as a tensorops.v1 request and validated by the server's own
+// request layer (request/: the same functions, with the server's default
+// limits, that the service calls; the gRPC service itself is not linked);
+// when valid and small, it is run on a CpuBackend and checked against a
+// reference computed here. Any broken invariant aborts, which libFuzzer
+// reports as a crash with the input that caused it.
 //
-// Input layout: byte 0 picks the request (modulo 5), the rest is the
-// serialized message:
-//   0 ZerosLikeRequest, 1 OnesLikeRequest, 2 TopKRequest,
-//   3 BackwardRequest (stateless; one with a session_id stops where the
-//     server would look the session up),
-//   4 a TopK saved for backward followed by a Backward on that session:
-//     bytes 1-2 are the TopKRequest's length (little-endian), then the
-//     TopKRequest, then the BackwardRequest.
-// tests/fuzz/make_corpus.py writes seeds in this layout.
+// Input layout: byte 0 names the request kind, byte 1 the chunk size for the
+// lifting check below (1 + byte 1), the rest is the serialized message.
+// Kinds below kFirstScenarioKind are methods of tensorops.v1.TensorOps by
+// their index in the service descriptor (proto/service_methods.h; methods
+// are only ever appended, so a kind keeps its meaning); kinds from
+// kFirstScenarioKind up are sequences of calls:
+//   kTopKThenBackward  a TopK saved for backward, then a Backward on that
+//     session: bytes 2-3 are the TopKRequest's length (little-endian), then
+//     the TopKRequest, then the BackwardRequest.
+// Other kinds are ignored. tests/fuzz/make_corpus.py writes seeds in this
+// layout.
 //
-// For ZerosLike-, OnesLike- and TopKRequests it also checks the server's
-// copy-free parsing (proto/lifted_field.h) against protobuf: the message is
-// split into chunks (their size from byte 0), input.data lifted out, and the
-// rest parsed must equal the whole message parsed; for a valid TopK, the
-// backend's TopK on the lifted chunks must equal TopK on the whole data.
+// For the requests whose input.data the server lifts (ZerosLike, OnesLike,
+// TopK) it also checks the server's copy-free parsing
+// (proto/lifted_field.h) against protobuf: the message is split into
+// chunks, input.data lifted out, and the rest parsed must equal the whole
+// message parsed; for TopK, the request layer must accept the lifted form
+// exactly when it accepts the whole one, and the backend's TopK on the
+// lifted chunks must equal TopK on the whole data.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -47,19 +50,26 @@
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/lifted_field.h"
+#include "proto/service_methods.h"
 #include "proto/tensor_codec.h"
+#include "request/backward_request.h"
+#include "request/fill_request.h"
+#include "request/limits.h"
+#include "request/saved_selection.h"
+#include "request/session_request.h"
+#include "request/topk_request.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
 namespace tensorops::fuzz {
 namespace {
 
 namespace v1 = ::tensorops::v1;
-using server::DataPolicy;
 
-// The server's defaults of --max_message_bytes (600 MiB) and
-// --max_tensor_elements.
-constexpr int64_t kMaxMessageBytes = int64_t{600} << 20;
-constexpr int64_t kMaxTensorElements = int64_t{1} << 28;
+// The server's default limits.
+const request::RequestLimits kLimits;
+// The first kind byte that names a sequence of calls rather than a method.
+constexpr int kFirstScenarioKind = 128;
+constexpr int kTopKThenBackward = kFirstScenarioKind;
 // Larger outputs are validated but not computed, to keep executions fast.
 constexpr int64_t kMaxElements = int64_t{1} << 20;
 
@@ -80,22 +90,6 @@ void CheckValidationError(const absl::Status& status) {
         absl::StrCat("validation failed with an unexpected code: ",
                      status.ToString()));
   Check(!status.message().empty(), "validation error without a message");
-}
-
-// TensorOpsService::CheckResponseFits with the default message limit.
-absl::Status CheckResponseFits(int64_t data_bytes, size_t total_rank,
-                               int tensors) {
-  const int64_t overhead =
-      static_cast<int64_t>(total_rank) * 10 + int64_t{64} * (tensors + 1);
-  if (data_bytes <= kMaxMessageBytes - overhead) return absl::OkStatus();
-  return absl::ResourceExhaustedError("response too large");
-}
-
-// TensorOpsService::CheckElementLimit with the default limit.
-absl::Status CheckElementLimit(ShapeView shape) {
-  absl::StatusOr<int64_t> count = NumElements(shape);
-  if (count.ok() && *count <= kMaxTensorElements) return absl::OkStatus();
-  return absl::ResourceExhaustedError("too many elements");
 }
 
 Backend& TheBackend() {
@@ -148,39 +142,47 @@ std::vector<uint8_t> OneBytes(DType dtype) {
   Fail("unknown dtype");
 }
 
-void FuzzFill(const v1::Tensor* input, int dtype, bool ones) {
-  // TensorOpsService::PrepareFill.
-  if (input == nullptr) return;
-  absl::StatusOr<server::TensorSpec> spec =
-      server::SpecFromProto(*input, "input", DataPolicy::kOptional);
-  if (!spec.ok()) return CheckValidationError(spec.status());
-  DType output_dtype = spec->dtype;
-  if (dtype != v1::DTYPE_UNSPECIFIED) {
-    absl::StatusOr<DType> requested = server::DTypeFromProto(dtype, "dtype");
-    if (!requested.ok()) return CheckValidationError(requested.status());
-    output_dtype = *requested;
+// `request` is a ZerosLikeRequest or OnesLikeRequest.
+template <typename Request>
+void FuzzFill(const Request& request, bool ones) {
+  absl::StatusOr<request::FillPlan> plan;
+  if constexpr (std::is_same_v<Request, v1::OnesLikeRequest>) {
+    plan = request::PlanOnesLike(request, std::nullopt, kLimits);
+  } else {
+    plan = request::PlanZerosLike(request, std::nullopt, kLimits);
   }
-  absl::StatusOr<int64_t> output_bytes = ByteSize(output_dtype, spec->shape);
-  if (!output_bytes.ok()) return CheckValidationError(output_bytes.status());
-  if (!CheckResponseFits(*output_bytes, spec->shape.size(), 1).ok() ||
-      !CheckElementLimit(spec->shape).ok()) {
-    return;
-  }
-
-  const int64_t count = *output_bytes / DTypeSize(output_dtype);
-  if (count > kMaxElements) return;
+  if (!plan.ok()) return CheckValidationError(plan.status());
+  // What the plan says, against the request read here.
+  Check(request.has_input(), "a fill without input validated");
+  const int wire_dtype = request.dtype() != v1::DTYPE_UNSPECIFIED
+                             ? request.dtype()
+                             : request.input().dtype();
+  Check(wire::DTypeToProto(plan->dtype) == wire_dtype, "fill plan dtype");
+  Check(std::equal(plan->shape.begin(), plan->shape.end(),
+                   request.input().shape().begin(),
+                   request.input().shape().end()),
+        "fill plan shape differs from the input's");
+  Check(plan->ones == ones, "fill plan value");
+  const DType output_dtype = plan->dtype;
+  const size_t size = DTypeSize(output_dtype);
+  absl::StatusOr<int64_t> count = NumElements(plan->shape);
+  Check(count.ok() && plan->output_bytes == *count * static_cast<int64_t>(size),
+        "fill plan byte count");
+  Check(plan->response_bytes >= plan->output_bytes &&
+            plan->response_bytes <= kLimits.max_message_bytes,
+        "fill response bound");
+  if (*count > kMaxElements) return;
   absl::StatusOr<Tensor> result =
-      ones ? TheBackend().Ones(output_dtype, spec->shape)
-           : TheBackend().Zeros(output_dtype, spec->shape);
+      ones ? TheBackend().Ones(output_dtype, plan->shape)
+           : TheBackend().Zeros(output_dtype, plan->shape);
   Check(result.ok(),
         absl::StrCat("a validated fill failed: ", result.status().ToString()));
   Check(result->dtype() == output_dtype, "fill dtype");
-  Check(result->shape() == spec->shape, "fill shape");
-  Check(result->num_elements() == count, "fill element count");
+  Check(result->shape() == plan->shape, "fill shape");
+  Check(result->num_elements() == *count, "fill element count");
   const std::vector<uint8_t> one = OneBytes(output_dtype);
-  const size_t size = DTypeSize(output_dtype);
   Check(one.size() == size, "DTypeSize disagrees with the dtype");
-  for (int64_t i = 0; i < count; ++i) {
+  for (int64_t i = 0; i < *count; ++i) {
     const auto* element =
         reinterpret_cast<const uint8_t*>(result->data() + i * size);
     for (size_t b = 0; b < size; ++b) {
@@ -332,94 +334,93 @@ void CheckTopK(const Tensor& input, const TopKOptions& options,
   }
 }
 
-struct ValidTopK {
-  Tensor input;
-  TopKOptions options;
-  TopKPlan plan;
-};
-
-// TensorOpsService::PrepareTopK up to the session cache's size check (there
-// is no cache here); an error when the server would refuse the request.
-absl::StatusOr<ValidTopK> ValidateTopK(const v1::TopKRequest& request) {
-  if (!request.has_input()) return absl::InvalidArgumentError("no input");
-  ValidTopK valid;
-  absl::StatusOr<Tensor> input =
-      server::ViewFromProto(request.input(), "input");
-  if (!input.ok()) return input.status();
-  valid.input = *std::move(input);
-  if (absl::Status limit = CheckElementLimit(valid.input.shape());
-      !limit.ok()) {
-    return limit;
-  }
-  valid.options.k = request.k();
-  valid.options.dim = request.has_dim() ? request.dim() : -1;
-  valid.options.largest = request.has_largest() ? request.largest() : true;
-  valid.options.sorted = request.has_sorted() ? request.sorted() : true;
-  absl::StatusOr<TopKPlan> plan =
-      PlanTopK(valid.input.dtype(), valid.input.shape(), valid.options);
-  if (!plan.ok()) return plan.status();
-  valid.plan = *std::move(plan);
-  absl::StatusOr<int64_t> count = NumElements(valid.plan.output_shape);
-  if (!count.ok()) return count.status();
-  Check(*count <= valid.input.num_elements(),
-        "topk output larger than its input");
-  const int64_t values_bytes =
-      *count * static_cast<int64_t>(DTypeSize(valid.input.dtype()));
-  const int64_t indices_bytes = *count * int64_t{8};
-  if (absl::Status fits = CheckResponseFits(
-          values_bytes + indices_bytes, 2 * valid.plan.output_shape.size(), 2);
-      !fits.ok()) {
-    return fits;
-  }
-  // The service wraps the dim for the session without checking again.
-  Check(WrapDim(valid.options.dim, valid.input.rank()).ok(),
-        "WrapDim refused a dim PlanTopK accepted");
-  return valid;
-}
-
 // Runs a validated TopK and checks it; the result, or an error if it was
-// too large to run.
-absl::StatusOr<TopKResult> RunTopK(const ValidTopK& valid) {
-  if (valid.input.num_elements() > kMaxElements) {
+// too large to run here.
+absl::StatusOr<TopKResult> RunTopK(const request::TopKRequestPlan& plan) {
+  if (plan.input.num_elements() > kMaxElements) {
     return absl::ResourceExhaustedError("skipped: too large to run here");
   }
+  absl::StatusOr<Tensor> input = plan.input.Materialize();
+  Check(input.ok(), "materializing a validated input failed");
   absl::StatusOr<TopKResult> result =
-      TheBackend().TopK(valid.input, valid.options);
+      TheBackend().TopKOfChunks(plan.input, plan.options);
   Check(result.ok(),
         absl::StrCat("a validated topk failed: ", result.status().ToString()));
-  CheckTopK(valid.input, valid.options, valid.plan.output_shape, *result);
+  CheckTopK(*input, plan.options, plan.plan.output_shape, *result);
   return result;
 }
 
+// The plan's sizes and options, against the request read here.
+void CheckTopKPlan(const v1::TopKRequest& request,
+                   const request::TopKRequestPlan& plan) {
+  Check(plan.options.k == request.k(), "topk plan k");
+  Check(plan.options.dim == (request.has_dim() ? request.dim() : -1),
+        "topk plan dim");
+  Check(plan.options.largest == (!request.has_largest() || request.largest()),
+        "topk plan largest");
+  Check(plan.options.sorted == (!request.has_sorted() || request.sorted()),
+        "topk plan sorted");
+  absl::StatusOr<int64_t> count = NumElements(plan.plan.output_shape);
+  Check(count.ok() && *count <= plan.input.num_elements(),
+        "topk output larger than its input");
+  Check(plan.values_bytes ==
+            *count * static_cast<int64_t>(DTypeSize(plan.input.dtype())),
+        "topk values bytes");
+  Check(plan.indices_bytes == *count * 8, "topk indices bytes");
+  Check(plan.response_bytes >= plan.values_bytes + plan.indices_bytes &&
+            plan.response_bytes <= kLimits.max_message_bytes,
+        "topk response bound");
+  Check(plan.save_for_backward == request.save_for_backward(),
+        "topk plan save_for_backward");
+  if (plan.save_for_backward) {
+    const int64_t rank = plan.input.rank();
+    Check(
+        plan.wrapped_dim >= 0 && plan.wrapped_dim < std::max<int64_t>(rank, 1),
+        "topk plan wrapped dim out of range");
+  }
+}
+
 void FuzzTopK(const v1::TopKRequest& request) {
-  absl::StatusOr<ValidTopK> valid = ValidateTopK(request);
-  if (!valid.ok()) return CheckValidationError(valid.status());
-  RunTopK(*valid).IgnoreError();
+  absl::StatusOr<request::TopKRequestPlan> plan =
+      request::PlanTopKRequest(request, std::nullopt, kLimits);
+  if (!plan.ok()) return CheckValidationError(plan.status());
+  CheckTopKPlan(request, *plan);
+  RunTopK(*plan).IgnoreError();
 }
 
 // --- Lifting ----------------------------------------------------------------
 
-// TopK on the lifted chunks equals TopK on the whole message's data.
+// The request layer accepts the lifted form (the rest plus the chunks, as
+// the server sees a large request) exactly when it accepts the whole
+// message, with the same code, and TopK on the lifted chunks equals TopK on
+// the whole data.
 void CheckChunkedTopK(const v1::TopKRequest& whole, const v1::TopKRequest& rest,
-                      const ChunkedBytes& data) {
-  absl::StatusOr<ValidTopK> valid = ValidateTopK(whole);
-  if (!valid.ok() || valid->input.num_elements() > kMaxElements) return;
-  absl::StatusOr<ChunkedTensor> chunked =
-      server::ChunkedViewFromProto(rest.input(), data, "input");
-  Check(chunked.ok(), "the lifted data does not make the validated tensor: " +
-                          chunked.status().ToString());
-  absl::StatusOr<TopKResult> want =
-      TheBackend().TopK(valid->input, valid->options);
-  absl::StatusOr<TopKResult> got =
-      TheBackend().TopKOfChunks(*chunked, valid->options);
-  Check(want.ok() == got.ok(), "TopKOfChunks and TopK disagree on success");
-  if (!want.ok()) return;
+                      const std::optional<ChunkedBytes>& data) {
+  absl::StatusOr<request::TopKRequestPlan> want =
+      request::PlanTopKRequest(whole, std::nullopt, kLimits);
+  absl::StatusOr<request::TopKRequestPlan> got =
+      request::PlanTopKRequest(rest, data, kLimits);
   Check(
-      std::equal(want->values.bytes().begin(), want->values.bytes().end(),
-                 got->values.bytes().begin(), got->values.bytes().end()) &&
-          std::equal(want->indices.bytes().begin(), want->indices.bytes().end(),
-                     got->indices.bytes().begin(), got->indices.bytes().end()),
-      "TopK of the lifted chunks differs from TopK of the whole data");
+      want.status().code() == got.status().code(),
+      absl::StrCat("the lifted request validates differently: ",
+                   want.status().ToString(), " vs ", got.status().ToString()));
+  if (!want.ok() || want->input.num_elements() > kMaxElements) return;
+  absl::StatusOr<TopKResult> want_result =
+      TheBackend().TopKOfChunks(want->input, want->options);
+  absl::StatusOr<TopKResult> got_result =
+      TheBackend().TopKOfChunks(got->input, got->options);
+  Check(want_result.ok() == got_result.ok(),
+        "TopK of the chunks and of the whole disagree on success");
+  if (!want_result.ok()) return;
+  Check(std::equal(want_result->values.bytes().begin(),
+                   want_result->values.bytes().end(),
+                   got_result->values.bytes().begin(),
+                   got_result->values.bytes().end()) &&
+            std::equal(want_result->indices.bytes().begin(),
+                       want_result->indices.bytes().end(),
+                       got_result->indices.bytes().begin(),
+                       got_result->indices.bytes().end()),
+        "TopK of the lifted chunks differs from TopK of the whole data");
 }
 
 template <typename Request>
@@ -430,8 +431,8 @@ void CheckLifting(const uint8_t* message, int length, size_t chunk_bytes) {
     chunks.emplace_back(
         bytes + at, std::min(chunk_bytes, static_cast<size_t>(length) - at));
   }
-  std::optional<server::LiftedMessage> lifted = server::LiftBytesField(
-      ChunkedBytes(std::move(chunks)), server::kInputDataPath);
+  std::optional<wire::LiftedMessage> lifted = wire::LiftBytesField(
+      ChunkedBytes(std::move(chunks)), wire::kInputDataPath);
   if (!lifted.has_value()) return;  // the server parses it whole
   Request whole;
   Request rest;
@@ -450,8 +451,7 @@ void CheckLifting(const uint8_t* message, int length, size_t chunk_bytes) {
   Check(google::protobuf::util::MessageDifferencer::Equals(merged, whole),
         "the lifted message differs from the whole message");
   if constexpr (std::is_same_v<Request, v1::TopKRequest>) {
-    if (lifted->field.has_value())
-      CheckChunkedTopK(whole, rest, *lifted->field);
+    CheckChunkedTopK(whole, rest, lifted->field);
   }
 }
 
@@ -520,134 +520,171 @@ void RunBackward(const Tensor& grad, const Tensor& indices,
         "backward differs from the reference scatter");
 }
 
-// The part of TensorOpsService::PrepareBackward after the scatter's inputs
-// are known. False (after checking the error) when the server would refuse.
-bool ValidateBackwardPlan(const Tensor& grad, const Tensor& indices,
-                          const Shape& input_shape, int64_t dim) {
-  absl::StatusOr<TopKBackwardPlan> plan =
-      PlanTopKBackward(grad.dtype(), grad.shape(), indices.dtype(),
-                       indices.shape(), input_shape, dim);
-  if (!plan.ok()) {
-    CheckValidationError(plan.status());
-    return false;
-  }
-  Check(plan->output_shape == input_shape, "backward plan output shape");
-  // The service dereferences this without checking: the plan must have.
-  absl::StatusOr<int64_t> output_bytes = ByteSize(grad.dtype(), input_shape);
-  Check(output_bytes.ok(), "backward plan accepted an overflowing shape");
-  return CheckResponseFits(*output_bytes, input_shape.size(), 1).ok();
+// Plans a Backward with the request layer, as the service does (`saved`:
+// the session's state when the request names one), and runs and checks it
+// when valid.
+void PlanAndRunBackward(request::BackwardInputs inputs,
+                        const request::SavedSelection* saved,
+                        bool indices_known_good) {
+  const Shape expected_shape =
+      saved != nullptr ? saved->input_shape : inputs.input_shape;
+  absl::StatusOr<request::BackwardRequestPlan> plan =
+      request::PlanBackwardRequest(std::move(inputs), saved, kLimits);
+  if (!plan.ok()) return CheckValidationError(plan.status());
+  Check(plan->input_shape == expected_shape, "backward plan output shape");
+  absl::StatusOr<int64_t> output_bytes =
+      ByteSize(plan->grad.dtype(), plan->input_shape);
+  Check(output_bytes.ok() && *output_bytes == plan->output_bytes,
+        "backward plan byte count");
+  Check(plan->response_bytes >= plan->output_bytes &&
+            plan->response_bytes <= kLimits.max_message_bytes,
+        "backward response bound");
+  RunBackward(plan->grad, plan->indices, plan->input_shape, plan->dim,
+              indices_known_good);
 }
 
 void FuzzBackward(const v1::BackwardRequest& request) {
-  if (!request.has_grad_values()) return;
-  absl::StatusOr<Tensor> grad =
-      server::ViewFromProto(request.grad_values(), "grad_values");
-  if (!grad.ok()) return CheckValidationError(grad.status());
-  if (!CheckElementLimit(grad->shape()).ok()) return;
-  if (!request.session_id().empty()) return;  // needs the session cache
-  if (!request.has_indices()) return;
-  absl::StatusOr<Tensor> indices =
-      server::ViewFromProto(request.indices(), "indices");
-  if (!indices.ok()) return CheckValidationError(indices.status());
-  if (!CheckElementLimit(indices->shape()).ok()) return;
-  absl::StatusOr<Shape> input_shape =
-      server::ShapeFromProto(request.input_shape(), "input_shape");
-  if (!input_shape.ok()) return CheckValidationError(input_shape.status());
-  const int64_t dim = request.has_dim() ? request.dim() : -1;
-  if (!ValidateBackwardPlan(*grad, *indices, *input_shape, dim)) return;
-  RunBackward(*grad, *indices, *input_shape, dim,
-              /*indices_known_good=*/false);
+  absl::StatusOr<request::BackwardInputs> inputs =
+      request::DecodeBackwardRequest(request, kLimits);
+  if (!inputs.ok()) return CheckValidationError(inputs.status());
+  Check(inputs->uses_session == !request.session_id().empty(),
+        "backward decoded the wrong form");
+  // A session id the cache would not know: the service answers NOT_FOUND
+  // before planning (FuzzSession covers a known one).
+  if (inputs->uses_session) return;
+  PlanAndRunBackward(*std::move(inputs), nullptr,
+                     /*indices_known_good=*/false);
 }
 
-// TopK(save_for_backward) then Backward(session_id): the session holds the
-// TopK's indices, input shape and wrapped dim, as SessionCache does.
+// TopK(save_for_backward) then Backward(session_id): the session holds what
+// the service saves (the TopK's indices, input shape and wrapped dim).
 void FuzzSession(const v1::TopKRequest& topk,
                  const v1::BackwardRequest& backward) {
-  absl::StatusOr<ValidTopK> valid = ValidateTopK(topk);
-  if (!valid.ok()) return CheckValidationError(valid.status());
-  const int64_t wrapped_dim =
-      *WrapDim(valid->options.dim, valid->input.rank());  // checked
-  absl::StatusOr<TopKResult> result = RunTopK(*valid);
+  absl::StatusOr<request::TopKRequestPlan> plan =
+      request::PlanTopKRequest(topk, std::nullopt, kLimits);
+  if (!plan.ok()) return CheckValidationError(plan.status());
+  CheckTopKPlan(topk, *plan);
+  absl::StatusOr<TopKResult> result = RunTopK(*plan);
   if (!result.ok()) return;
+  const int64_t wrapped_dim =
+      plan->save_for_backward
+          ? plan->wrapped_dim
+          : *WrapDim(plan->options.dim, plan->input.rank());  // validated
+  const request::SavedSelection saved{.indices = result->indices,
+                                      .input_shape = plan->input.shape(),
+                                      .dim = wrapped_dim,
+                                      .op = request::SelectionOp::kTopK};
 
-  if (!backward.has_grad_values()) return;
-  absl::StatusOr<Tensor> grad =
-      server::ViewFromProto(backward.grad_values(), "grad_values");
-  if (!grad.ok()) return CheckValidationError(grad.status());
-  if (!CheckElementLimit(grad->shape()).ok()) return;
-  if (backward.has_indices() || backward.input_shape_size() > 0 ||
-      backward.has_dim()) {
-    return;  // refused: the session holds these
+  absl::StatusOr<request::BackwardInputs> inputs =
+      request::DecodeBackwardRequest(backward, kLimits);
+  if (!inputs.ok()) return CheckValidationError(inputs.status());
+  if (!inputs->uses_session) return;  // the stateless form: FuzzBackward
+  PlanAndRunBackward(*std::move(inputs), &saved,
+                     /*indices_known_good=*/true);
+}
+
+void FuzzReleaseSession(const v1::ReleaseSessionRequest& request) {
+  const absl::Status status = request::ValidateReleaseSession(request);
+  Check(status.ok() == !request.session_id().empty(),
+        "ReleaseSession validation disagrees with its session_id");
+  if (!status.ok()) CheckValidationError(status);
+}
+
+template <typename Request>
+bool Parse(const uint8_t* message, int length, Request& request) {
+  return request.ParseFromArray(message, length);
+}
+
+// The fuzzing of one method's request, by method name; every method of the
+// service must have one (checked at start).
+struct MethodFuzzer {
+  absl::string_view method;
+  void (*fuzz)(const uint8_t* message, int length, size_t chunk_bytes);
+};
+
+const MethodFuzzer kMethodFuzzers[] = {
+    {"ZerosLike",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       CheckLifting<v1::ZerosLikeRequest>(message, length, chunk_bytes);
+       v1::ZerosLikeRequest request;
+       if (Parse(message, length, request)) FuzzFill(request, /*ones=*/false);
+     }},
+    {"OnesLike",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       CheckLifting<v1::OnesLikeRequest>(message, length, chunk_bytes);
+       v1::OnesLikeRequest request;
+       if (Parse(message, length, request)) FuzzFill(request, /*ones=*/true);
+     }},
+    {"TopK",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       CheckLifting<v1::TopKRequest>(message, length, chunk_bytes);
+       v1::TopKRequest request;
+       if (Parse(message, length, request)) FuzzTopK(request);
+     }},
+    {"Backward",
+     [](const uint8_t* message, int length, size_t) {
+       v1::BackwardRequest request;
+       if (Parse(message, length, request)) FuzzBackward(request);
+     }},
+    {"ReleaseSession",
+     [](const uint8_t* message, int length, size_t) {
+       v1::ReleaseSessionRequest request;
+       if (Parse(message, length, request)) FuzzReleaseSession(request);
+     }},
+    // Nothing in the request to validate: parsing is the whole check.
+    {"GetServerInfo",
+     [](const uint8_t* message, int length, size_t) {
+       v1::GetServerInfoRequest request;
+       Parse(message, length, request);
+     }},
+};
+
+// kMethodFuzzers by method index.
+std::vector<const MethodFuzzer*> FuzzersByMethod() {
+  std::vector<const MethodFuzzer*> by_method(wire::MethodCount(), nullptr);
+  for (const MethodFuzzer& fuzzer : kMethodFuzzers) {
+    std::optional<int> index = wire::MethodIndex(fuzzer.method);
+    Check(index.has_value(),
+          absl::StrCat("a fuzzer for a method the service lacks: ",
+                       fuzzer.method));
+    by_method[*index] = &fuzzer;
   }
-  const Shape input_shape = valid->input.shape();
-  if (!ValidateBackwardPlan(*grad, result->indices, input_shape, wrapped_dim)) {
-    return;
+  for (int m = 0; m < wire::MethodCount(); ++m) {
+    Check(by_method[m] != nullptr,
+          absl::StrCat("no fuzzer for ", wire::MethodName(m)));
   }
-  RunBackward(*grad, result->indices, input_shape, wrapped_dim,
-              /*indices_known_good=*/true);
+  Check(wire::MethodCount() < kFirstScenarioKind, "too many methods");
+  return by_method;
+}
+
+const std::vector<const MethodFuzzer*>& Fuzzers() {
+  static const auto* const fuzzers =
+      new std::vector<const MethodFuzzer*>(FuzzersByMethod());
+  return *fuzzers;
 }
 
 int FuzzOne(const uint8_t* data, size_t size) {
-  if (size < 1) return 0;
-  const uint8_t kind = data[0] % 5;
-  const uint8_t* message = data + 1;
-  const int length = static_cast<int>(size - 1);
-  const size_t chunk_bytes = 1 + data[0] / 5;
-  switch (kind) {
-    case 0:
-      CheckLifting<v1::ZerosLikeRequest>(message, length, chunk_bytes);
-      break;
-    case 1:
-      CheckLifting<v1::OnesLikeRequest>(message, length, chunk_bytes);
-      break;
-    case 2:
-      CheckLifting<v1::TopKRequest>(message, length, chunk_bytes);
-      break;
-    default:
-      break;
+  if (size < 2) return 0;
+  const int kind = data[0];
+  const size_t chunk_bytes = 1 + data[1];
+  const uint8_t* message = data + 2;
+  const int length = static_cast<int>(size - 2);
+  if (kind < static_cast<int>(Fuzzers().size())) {
+    Fuzzers()[kind]->fuzz(message, length, chunk_bytes);
+    return 0;
   }
-  switch (kind) {
-    case 0:
-    case 1: {
-      v1::ZerosLikeRequest zeros;
-      v1::OnesLikeRequest ones;
-      const bool parsed = kind == 0 ? zeros.ParseFromArray(message, length)
-                                    : ones.ParseFromArray(message, length);
-      if (!parsed) return 0;
-      if (kind == 0) {
-        FuzzFill(zeros.has_input() ? &zeros.input() : nullptr, zeros.dtype(),
-                 /*ones=*/false);
-      } else {
-        FuzzFill(ones.has_input() ? &ones.input() : nullptr, ones.dtype(),
-                 /*ones=*/true);
-      }
-      return 0;
-    }
-    case 2: {
-      v1::TopKRequest request;
-      if (request.ParseFromArray(message, length)) FuzzTopK(request);
-      return 0;
-    }
-    case 3: {
-      v1::BackwardRequest request;
-      if (request.ParseFromArray(message, length)) FuzzBackward(request);
-      return 0;
-    }
-    default: {
-      if (length < 2) return 0;
-      const int topk_length = message[0] | (message[1] << 8);
-      if (topk_length > length - 2) return 0;
-      v1::TopKRequest topk;
-      v1::BackwardRequest backward;
-      if (!topk.ParseFromArray(message + 2, topk_length) ||
-          !backward.ParseFromArray(message + 2 + topk_length,
-                                   length - 2 - topk_length)) {
-        return 0;
-      }
-      FuzzSession(topk, backward);
-      return 0;
-    }
+  if (kind != kTopKThenBackward || length < 2) return 0;
+  const int topk_length = message[0] | (message[1] << 8);
+  if (topk_length > length - 2) return 0;
+  v1::TopKRequest topk;
+  v1::BackwardRequest backward;
+  if (!topk.ParseFromArray(message + 2, topk_length) ||
+      !backward.ParseFromArray(message + 2 + topk_length,
+                               length - 2 - topk_length)) {
+    return 0;
   }
+  FuzzSession(topk, backward);
+  return 0;
 }
 
 }  // namespace
@@ -657,6 +694,7 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   // Strings with invalid UTF-8 (session_id) make protobuf log an error per
   // parse; that is expected here and would flood the output.
   google::protobuf::SetLogHandler(nullptr);
+  tensorops::fuzz::Fuzzers();  // every method has a fuzzer, or abort now
   return 0;
 }
 

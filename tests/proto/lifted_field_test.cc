@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
-namespace tensorops::server {
+namespace tensorops::wire {
 namespace {
 
 namespace v1 = ::tensorops::v1;
@@ -197,4 +197,4 @@ TEST(LiftedFieldTest, RandomlyDamagedMessagesAgreeWithProtobuf) {
 }
 
 }  // namespace
-}  // namespace tensorops::server
+}  // namespace tensorops::wire

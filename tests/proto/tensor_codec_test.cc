@@ -11,7 +11,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/tensor_builders.h"
 
-namespace tensorops::server {
+namespace tensorops::wire {
 namespace {
 
 namespace v1 = ::tensorops::v1;
@@ -144,4 +144,4 @@ TEST(TensorCodecTest, ToProtoCopiesBytesShapeAndDType) {
 }
 
 }  // namespace
-}  // namespace tensorops::server
+}  // namespace tensorops::wire

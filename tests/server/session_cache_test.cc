@@ -31,13 +31,15 @@ TEST(SessionCacheTest, SaveThenGetKeepsAndTakeConsumes) {
   ASSERT_THAT(id, IsOk());
   EXPECT_THAT(*id, MatchesRegex("[0-9a-f]{32}"));
 
-  absl::StatusOr<std::shared_ptr<const SavedTopK>> got = cache.Get(*id);
+  absl::StatusOr<std::shared_ptr<const request::SavedSelection>> got =
+      cache.Get(*id);
   ASSERT_THAT(got, IsOk());
   EXPECT_EQ((*got)->indices.num_elements(), 4);
   EXPECT_EQ((*got)->input_shape, Shape({1000}));
   EXPECT_THAT(cache.Get(*id), IsOk());
 
-  absl::StatusOr<std::shared_ptr<const SavedTopK>> taken = cache.Take(*id);
+  absl::StatusOr<std::shared_ptr<const request::SavedSelection>> taken =
+      cache.Take(*id);
   ASSERT_THAT(taken, IsOk());
   // The state stays usable by whoever took it.
   EXPECT_EQ((*taken)->indices.Load<int64_t>(3), 3);
@@ -55,11 +57,12 @@ TEST(SessionCacheTest, SaveThenGetKeepsAndTakeConsumes) {
 TEST(SessionCacheTest, SavesTheIndicesWithoutCopying) {
   FakeClock clock;
   SessionCache cache(ManualOptions(clock));
-  SavedTopK state = MakeState(16);
+  request::SavedSelection state = MakeState(16);
   const std::byte* bytes = state.indices.data();
   absl::StatusOr<std::string> id = cache.Save(std::move(state));
   ASSERT_THAT(id, IsOk());
-  absl::StatusOr<std::shared_ptr<const SavedTopK>> got = cache.Get(*id);
+  absl::StatusOr<std::shared_ptr<const request::SavedSelection>> got =
+      cache.Get(*id);
   ASSERT_THAT(got, IsOk());
   EXPECT_EQ((*got)->indices.data(), bytes);
 }
@@ -332,7 +335,7 @@ TEST(SessionCacheTest, ExactlyOneOfManyConcurrentTakesWins) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&] {
-        absl::StatusOr<std::shared_ptr<const SavedTopK>> taken =
+        absl::StatusOr<std::shared_ptr<const request::SavedSelection>> taken =
             cache.Take(*id);
         if (taken.ok()) {
           ++wins;
@@ -375,7 +378,8 @@ TEST(SessionCacheTest, ConcurrentMixedUseKeepsCountsConsistent) {
         const std::string& id = mine[random() % mine.size()];
         absl::Status status;
         if (op == 1) {
-          absl::StatusOr<std::shared_ptr<const SavedTopK>> got = cache.Get(id);
+          absl::StatusOr<std::shared_ptr<const request::SavedSelection>> got =
+              cache.Get(id);
           status = got.status();
           if (got.ok() && (*got)->indices.Load<int64_t>(15) != 15) ++unexpected;
         } else if (op == 2) {

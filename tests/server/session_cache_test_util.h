@@ -31,13 +31,15 @@ class FakeClock {
 };
 
 // A session whose indices hold `count` int64 elements with value i.
-inline SavedTopK MakeState(int64_t count, int64_t input_size = 1000) {
+inline request::SavedSelection MakeState(int64_t count,
+                                         int64_t input_size = 1000) {
   absl::StatusOr<Tensor> indices = Tensor::Allocate(DType::kInt64, {count});
   EXPECT_TRUE(indices.ok());
   for (int64_t i = 0; i < count; ++i) {
     std::memcpy(indices->mutable_data() + i * 8, &i, 8);
   }
-  return SavedTopK{.indices = *indices, .input_shape = {input_size}, .dim = 0};
+  return request::SavedSelection{
+      .indices = *indices, .input_shape = {input_size}, .dim = 0};
 }
 
 inline int64_t FootprintOf(int64_t count) {

@@ -63,9 +63,9 @@ TEST(ParseRequestTest, LargeRequestKeepsItsPayloadInTheSlices) {
   const grpc::ByteBuffer wire = Sliced(sent.SerializeAsString(), 16384);
   v1::TopKRequest parsed;
   ReceivedPayload payload;
-  ASSERT_THAT(
-      ParseRequest(wire, kInputDataPath, kLiftMinBytes, &parsed, &payload),
-      IsOk());
+  ASSERT_THAT(ParseRequest(wire, wire::kInputDataPath, kLiftMinBytes, &parsed,
+                           &payload),
+              IsOk());
   ASSERT_TRUE(payload.lifted.has_value());
   EXPECT_TRUE(parsed.input().data().empty());
   EXPECT_EQ(parsed.k(), 5);
@@ -88,7 +88,7 @@ TEST(ParseRequestTest, SmallRequestsAndNoPathParseWhole) {
   const v1::TopKRequest sent = LargeRequest(1000);
   for (const auto& [path, min_bytes] :
        std::vector<std::pair<absl::Span<const int>, int64_t>>{
-           {kInputDataPath, kLiftMinBytes}, {{}, 0}}) {
+           {wire::kInputDataPath, kLiftMinBytes}, {{}, 0}}) {
     v1::TopKRequest parsed;
     ReceivedPayload payload;
     ASSERT_THAT(ParseRequest(Sliced(sent.SerializeAsString(), 100), path,
@@ -105,8 +105,8 @@ TEST(ParseRequestTest, WhatTheWalkDeclinesProtobufDecides) {
       LargeRequest(100000).SerializeAsString() + std::string("\x3b\x3c", 2);
   v1::TopKRequest parsed;
   ReceivedPayload payload;
-  ASSERT_THAT(ParseRequest(Sliced(wire, 8192), kInputDataPath, kLiftMinBytes,
-                           &parsed, &payload),
+  ASSERT_THAT(ParseRequest(Sliced(wire, 8192), wire::kInputDataPath,
+                           kLiftMinBytes, &parsed, &payload),
               IsOk());
   EXPECT_FALSE(payload.lifted.has_value());
   EXPECT_EQ(parsed.input().data().size(), 400000u);
@@ -118,10 +118,10 @@ TEST(ParseRequestTest, BytesThatAreNotTheMessageAreInvalidArgument) {
         LargeRequest(100000).SerializeAsString().substr(0, 300000)}) {
     v1::TopKRequest parsed;
     ReceivedPayload payload;
-    EXPECT_THAT(
-        ParseRequest(Sliced(wire, 4096), kInputDataPath, 0, &parsed, &payload),
-        StatusIs(absl::StatusCode::kInvalidArgument,
-                 HasSubstr("not a valid tensorops.v1.TopKRequest")));
+    EXPECT_THAT(ParseRequest(Sliced(wire, 4096), wire::kInputDataPath, 0,
+                             &parsed, &payload),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("not a valid tensorops.v1.TopKRequest")));
   }
 }
 
@@ -132,8 +132,8 @@ TEST(OutgoingResponseTest, ParsesAsTheMessageWithTheTensorsCopiedIn) {
   Tensor indices =
       testing::MakeTensor<int64_t>(DType::kInt64, {2, 2}, {0, 5, 9, 1});
   v1::TopKResponse expected;
-  TensorToProto(values, expected.mutable_values());
-  TensorToProto(indices, expected.mutable_indices());
+  wire::TensorToProto(values, expected.mutable_values());
+  wire::TensorToProto(indices, expected.mutable_indices());
   expected.set_session_id("s-123");
 
   v1::TopKResponse message;

@@ -10,18 +10,24 @@ import numpy as np
 
 from tensorops.v1 import tensor_ops_pb2 as pb
 
-# name -> (wire dtype, little-endian NumPy dtype or None)
+
+def _numpy_dtype(name):
+    """The little-endian NumPy dtype called `name`; None where NumPy has none
+    (bfloat16)."""
+    try:
+        return np.dtype(name).newbyteorder("<")
+    except TypeError:
+        return None
+
+
+# name -> (wire dtype, little-endian NumPy dtype or None), from the proto's
+# DType enum (DTYPE_FLOAT32 is "float32"), so a dtype added there is known
+# here too.
 _DTYPES = {
-    "float32": (pb.DTYPE_FLOAT32, np.dtype("<f4")),
-    "float64": (pb.DTYPE_FLOAT64, np.dtype("<f8")),
-    "float16": (pb.DTYPE_FLOAT16, np.dtype("<f2")),
-    "bfloat16": (pb.DTYPE_BFLOAT16, None),
-    "int8": (pb.DTYPE_INT8, np.dtype("i1")),
-    "int16": (pb.DTYPE_INT16, np.dtype("<i2")),
-    "int32": (pb.DTYPE_INT32, np.dtype("<i4")),
-    "int64": (pb.DTYPE_INT64, np.dtype("<i8")),
-    "uint8": (pb.DTYPE_UINT8, np.dtype("u1")),
-    "bool": (pb.DTYPE_BOOL, np.dtype("?")),
+    wire_name[len("DTYPE_"):].lower(): (
+        wire, _numpy_dtype(wire_name[len("DTYPE_"):].lower()))
+    for wire_name, wire in pb.DType.items()
+    if wire != pb.DTYPE_UNSPECIFIED
 }
 _NAME_BY_WIRE = {wire: name for name, (wire, _) in _DTYPES.items()}
 _SUPPORTED = ", ".join(_DTYPES)

@@ -1,0 +1,82 @@
+// Vector comparisons of 32 order keys at a time with thresholds, as bit
+// masks: how the topk scans skip the (usually many) elements that cannot
+// enter a candidate buffer. AVX2 when the translation unit is compiled with
+// it, else SSE2 for 32-bit keys, else scalar.
+//
+// Compiled once per instruction set: include only from a translation unit
+// that defines TENSOROPS_CPU_ISA (see core/cpu/topk_kernel_generic.cc).
+#ifndef TENSOROPS_CORE_CPU_ISA_SIMD_MASKS_H_
+#define TENSOROPS_CORE_CPU_ISA_SIMD_MASKS_H_
+
+#ifndef TENSOROPS_CPU_ISA
+#error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
+#endif
+
+#include <cstdint>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace tensorops::cpu::TENSOROPS_CPU_ISA {
+namespace {
+
+// Bit j of the result is set when keys[j] > threshold(j), for j < 32, where
+// threshold(j) is `thresholds[j]`, or `thresholds[0]` for every j when
+// kBroadcast.
+template <bool kBroadcast, typename Key>
+uint32_t GreaterMask32(const Key* keys, const Key* thresholds) {
+#if defined(__AVX2__)
+  constexpr int kLanes = 32 / sizeof(Key);
+  const __m256i broadcast = sizeof(Key) == 4
+                                ? _mm256_set1_epi32(thresholds[0])
+                                : _mm256_set1_epi64x(thresholds[0]);
+  uint32_t mask = 0;
+  for (int q = 0; q < 32 / kLanes; ++q) {
+    const __m256i v =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys + kLanes * q));
+    const __m256i t = kBroadcast
+                          ? broadcast
+                          : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+                                thresholds + kLanes * q));
+    uint32_t bits;
+    if constexpr (sizeof(Key) == 4) {
+      bits = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(v, t)));
+    } else {
+      bits = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(v, t)));
+    }
+    mask |= bits << (kLanes * q);
+  }
+  return mask;
+#else
+#if defined(__SSE2__)
+  if constexpr (sizeof(Key) == 4) {
+    const __m128i broadcast = _mm_set1_epi32(thresholds[0]);
+    uint32_t mask = 0;
+    for (int q = 0; q < 8; ++q) {
+      const __m128i v =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + 4 * q));
+      const __m128i t = kBroadcast
+                            ? broadcast
+                            : _mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                  thresholds + 4 * q));
+      mask |= static_cast<uint32_t>(
+                  _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(v, t))))
+              << (4 * q);
+    }
+    return mask;
+  }
+#endif
+  uint32_t mask = 0;
+  for (int j = 0; j < 32; ++j) {
+    mask |= static_cast<uint32_t>(keys[j] > thresholds[kBroadcast ? 0 : j])
+            << j;
+  }
+  return mask;
+#endif
+}
+
+}  // namespace
+}  // namespace tensorops::cpu::TENSOROPS_CPU_ISA
+
+#endif  // TENSOROPS_CORE_CPU_ISA_SIMD_MASKS_H_

@@ -1,0 +1,36 @@
+#include "proto/service_methods.h"
+
+#include "absl/strings/str_cat.h"
+#include "tensorops/v1/tensor_ops.pb.h"
+
+namespace tensorops::wire {
+
+const google::protobuf::ServiceDescriptor& TensorOpsServiceDescriptor() {
+  static const google::protobuf::ServiceDescriptor* const service =
+      tensorops::v1::TopKRequest::descriptor()->file()->FindServiceByName(
+          "TensorOps");
+  return *service;
+}
+
+int MethodCount() { return TensorOpsServiceDescriptor().method_count(); }
+
+absl::string_view MethodName(int index) {
+  return TensorOpsServiceDescriptor().method(index)->name();
+}
+
+std::optional<int> MethodIndex(absl::string_view name) {
+  const google::protobuf::MethodDescriptor* method =
+      TensorOpsServiceDescriptor().FindMethodByName(std::string(name));
+  if (method == nullptr) return std::nullopt;
+  return method->index();
+}
+
+std::string MethodList() {
+  std::string list;
+  for (int i = 0; i < MethodCount(); ++i) {
+    absl::StrAppend(&list, i == 0 ? "" : ", ", MethodName(i));
+  }
+  return list;
+}
+
+}  // namespace tensorops::wire

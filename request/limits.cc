@@ -1,0 +1,50 @@
+#include "request/limits.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace tensorops::request {
+
+absl::Status CheckRequestSize(const RequestLimits& limits,
+                              int64_t request_bytes) {
+  if (request_bytes <= limits.max_message_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the request has ", request_bytes,
+                   " bytes, more than this server's message limit of ",
+                   limits.max_message_bytes,
+                   " bytes (--max_message_bytes); expected a smaller request"));
+}
+
+absl::Status CheckElementLimit(const RequestLimits& limits, ShapeView shape,
+                               absl::string_view what) {
+  absl::StatusOr<int64_t> count = NumElements(shape);
+  if (count.ok() && *count <= limits.max_tensor_elements) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      what, " has ",
+      count.ok() ? absl::StrCat(*count) : std::string("more than 2^63"),
+      " elements (shape ", ShapeToString(shape),
+      "), more than this server's limit of ", limits.max_tensor_elements,
+      " per tensor (--max_tensor_elements); expected a smaller tensor"));
+}
+
+absl::StatusOr<int64_t> ResponseBound(const RequestLimits& limits,
+                                      int64_t data_bytes, size_t total_rank,
+                                      int tensors) {
+  // Upper bound of the encoding: every dim is a varint of at most 10 bytes,
+  // plus tags, lengths and the other small fields.
+  const int64_t overhead =
+      static_cast<int64_t>(total_rank) * 10 + int64_t{64} * (tensors + 1);
+  if (data_bytes <= limits.max_message_bytes - overhead) {
+    return data_bytes + overhead;
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the response would carry ", data_bytes,
+      " bytes of tensor data, more than this server's message limit of ",
+      limits.max_message_bytes,
+      " bytes (--max_message_bytes); expected a smaller result"));
+}
+
+}  // namespace tensorops::request
