@@ -28,47 +28,41 @@
 namespace tensorops::bench {
 namespace {
 
-void ReportBytes(benchmark::State& state, const BenchCase& bench_case) {
+// Times `run(prepared)` (one call of one implementation) for `bench_case`,
+// labelling the row when the implementations' outputs differ.
+template <typename Run>
+void TimeCalls(benchmark::State& state, const BenchCase& bench_case,
+               Backend& backend, Run run) {
+  const PreparedCase& prepared = PrepareCase(bench_case, backend);
+  if (!prepared.status.ok()) {
+    state.SkipWithError(prepared.status.ToString().c_str());
+    return;
+  }
+  if (Disagrees(prepared.agreement)) state.SetLabel("OUTPUTS DIFFER");
+  for (auto _ : state) {
+    auto output = run(prepared);
+    if (!output.ok()) {
+      state.SkipWithError(output.status().ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(output);
+  }
   state.SetBytesProcessed(state.iterations() * BytesPerCall(bench_case));
 }
 
 void BenchmarkOurs(benchmark::State& state, const BenchCase& bench_case,
                    Backend& backend) {
-  const PreparedCase& prepared = PrepareCase(bench_case, backend);
-  if (!prepared.status.ok()) {
-    state.SkipWithError(prepared.status.ToString().c_str());
-    return;
-  }
-  if (Disagrees(prepared.agreement)) state.SetLabel("OUTPUTS DIFFER");
-  for (auto _ : state) {
-    absl::StatusOr<Tensor> output = RunOurs(bench_case, prepared.ours, backend);
-    if (!output.ok()) {
-      state.SkipWithError(output.status().ToString().c_str());
-      break;
-    }
-    benchmark::DoNotOptimize(output);
-  }
-  ReportBytes(state, bench_case);
+  TimeCalls(state, bench_case, backend, [&](const PreparedCase& prepared) {
+    return RunOurs(bench_case, prepared.ours, backend);
+  });
 }
 
 #if TENSOROPS_BENCH_WITH_TORCH
 void BenchmarkTorch(benchmark::State& state, const BenchCase& bench_case,
                     Backend& backend) {
-  const PreparedCase& prepared = PrepareCase(bench_case, backend);
-  if (!prepared.status.ok()) {
-    state.SkipWithError(prepared.status.ToString().c_str());
-    return;
-  }
-  if (Disagrees(prepared.agreement)) state.SetLabel("OUTPUTS DIFFER");
-  for (auto _ : state) {
-    absl::StatusOr<at::Tensor> output = RunTorch(bench_case, prepared.torch);
-    if (!output.ok()) {
-      state.SkipWithError(output.status().ToString().c_str());
-      break;
-    }
-    benchmark::DoNotOptimize(output);
-  }
-  ReportBytes(state, bench_case);
+  TimeCalls(state, bench_case, backend, [&](const PreparedCase& prepared) {
+    return RunTorch(bench_case, prepared.torch);
+  });
 }
 #endif
 

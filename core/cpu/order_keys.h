@@ -20,13 +20,19 @@ namespace tensorops::cpu {
 // Floats become sign-magnitude integers: key = sign ? -magnitude : magnitude,
 // with magnitude the bits below the sign, which orders them exactly as the
 // values and makes both zeros 0.
+template <typename T>
+T LoadUnaligned(const std::byte* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));
+  return value;
+}
+
 template <typename Bits, typename Key, Bits kMagnitudeMask, Bits kInfinity>
 struct FloatKey {
   using KeyType = Key;
   static constexpr size_t kSize = sizeof(Bits);
   static Key Load(const std::byte* p) {
-    Bits bits;
-    std::memcpy(&bits, p, sizeof(Bits));
+    const Bits bits = LoadUnaligned<Bits>(p);
     const Key magnitude = static_cast<Key>(bits & kMagnitudeMask);
     const Key signed_key = (bits & ~kMagnitudeMask) ? -magnitude : magnitude;
     return magnitude > static_cast<Key>(kInfinity)
@@ -40,9 +46,7 @@ struct IntegerKey {
   using KeyType = Key;
   static constexpr size_t kSize = sizeof(T);
   static Key Load(const std::byte* p) {
-    T value;
-    std::memcpy(&value, p, sizeof(T));
-    return static_cast<Key>(value);
+    return static_cast<Key>(LoadUnaligned<T>(p));
   }
 };
 

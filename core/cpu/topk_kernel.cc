@@ -1,29 +1,26 @@
 #include "core/cpu/topk_kernel.h"
 
 namespace tensorops::cpu {
-namespace generic {
-void TopKKernel(const Tensor& input, const TopKPlan& plan, bool largest,
-                bool sorted, Tensor& values, Tensor& indices);
-bool TopKKernelChunked(const ChunkedTensor& input, const TopKPlan& plan,
-                       bool largest, bool sorted, Tensor& values,
-                       Tensor& indices);
-}  // namespace generic
+// The entry points each instruction set's translation unit defines
+// (core/cpu/topk_kernel_<isa>.cc, from core/cpu/isa/topk_dispatch.h).
+#define TENSOROPS_DECLARE_TOPK_KERNELS_(isa)                               \
+  namespace isa {                                                          \
+  void TopKKernel(const Tensor& input, const TopKPlan& plan, bool largest, \
+                  bool sorted, Tensor& values, Tensor& indices);           \
+  bool TopKKernelChunked(const ChunkedTensor& input, const TopKPlan& plan, \
+                         bool largest, bool sorted, Tensor& values,        \
+                         Tensor& indices);                                 \
+  }
+TENSOROPS_DECLARE_TOPK_KERNELS_(generic)
 #if defined(TENSOROPS_HAVE_AVX2_KERNELS)
-namespace avx2 {
-void TopKKernel(const Tensor& input, const TopKPlan& plan, bool largest,
-                bool sorted, Tensor& values, Tensor& indices);
-bool TopKKernelChunked(const ChunkedTensor& input, const TopKPlan& plan,
-                       bool largest, bool sorted, Tensor& values,
-                       Tensor& indices);
-}  // namespace avx2
+TENSOROPS_DECLARE_TOPK_KERNELS_(avx2)
 #endif
+#undef TENSOROPS_DECLARE_TOPK_KERNELS_
 
 namespace {
 
-using KernelFn = void (*)(const Tensor&, const TopKPlan&, bool, bool, Tensor&,
-                          Tensor&);
-using ChunkedKernelFn = bool (*)(const ChunkedTensor&, const TopKPlan&, bool,
-                                 bool, Tensor&, Tensor&);
+using KernelFn = decltype(&generic::TopKKernel);
+using ChunkedKernelFn = decltype(&generic::TopKKernelChunked);
 
 bool HasAvx2() {
 #if defined(TENSOROPS_HAVE_AVX2_KERNELS)

@@ -55,41 +55,33 @@ struct UInt8Tag {};
 template <typename Tag>
 struct RankTraits;
 
-template <>
-struct RankTraits<Float32Tag> {
-  using Storage = uint32_t;
-  using Rank = uint32_t;
+// A float dtype stored as Bits (its IEEE bits), ranked through a signed Key
+// and an unsigned Rank of the key's width.
+template <typename Bits, typename Key, typename R, Bits kMagnitudeMask,
+          Bits kInfinity, Key kKeyMax>
+struct FloatRankTraits {
+  using Storage = Bits;
+  using Rank = R;
   static TENSOROPS_HOST_DEVICE Rank Of(Storage bits, bool largest) {
-    return FloatRankKey<uint32_t, int32_t, uint32_t>(
-        bits, 0x7fffffffu, 0x7f800000u, INT32_MAX, largest);
+    return FloatRankKey<Bits, Key, Rank>(bits, kMagnitudeMask, kInfinity,
+                                         kKeyMax, largest);
   }
 };
 template <>
-struct RankTraits<Float64Tag> {
-  using Storage = uint64_t;
-  using Rank = uint64_t;
-  static TENSOROPS_HOST_DEVICE Rank Of(Storage bits, bool largest) {
-    return FloatRankKey<uint64_t, int64_t, uint64_t>(
-        bits, 0x7fffffffffffffffull, 0x7ff0000000000000ull, INT64_MAX, largest);
-  }
+struct RankTraits<Float32Tag>
+    : FloatRankTraits<uint32_t, int32_t, uint32_t, 0x7fffffffu, 0x7f800000u,
+                      INT32_MAX> {};
+template <>
+struct RankTraits<Float64Tag>
+    : FloatRankTraits<uint64_t, int64_t, uint64_t, 0x7fffffffffffffffull,
+                      0x7ff0000000000000ull, INT64_MAX> {};
+template <>
+struct RankTraits<Float16Tag>
+    : FloatRankTraits<uint16_t, int32_t, uint32_t, 0x7fff, 0x7c00, INT32_MAX> {
 };
 template <>
-struct RankTraits<Float16Tag> {
-  using Storage = uint16_t;
-  using Rank = uint32_t;
-  static TENSOROPS_HOST_DEVICE Rank Of(Storage bits, bool largest) {
-    return FloatRankKey<uint16_t, int32_t, uint32_t>(
-        bits, uint16_t{0x7fff}, uint16_t{0x7c00}, INT32_MAX, largest);
-  }
-};
-template <>
-struct RankTraits<BFloat16Tag> {
-  using Storage = uint16_t;
-  using Rank = uint32_t;
-  static TENSOROPS_HOST_DEVICE Rank Of(Storage bits, bool largest) {
-    return FloatRankKey<uint16_t, int32_t, uint32_t>(
-        bits, uint16_t{0x7fff}, uint16_t{0x7f80}, INT32_MAX, largest);
-  }
+struct RankTraits<BFloat16Tag>
+    : FloatRankTraits<uint16_t, int32_t, uint32_t, 0x7fff, 0x7f80, INT32_MAX> {
 };
 
 template <typename T, typename Key, typename R>

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_sort.cuh>
+#include <type_traits>
 
 #include "core/cuda/device_keys.h"
 #include "core/cuda/kernels.h"
@@ -24,27 +25,31 @@ int GridFor(int64_t n) {
       1, std::min((n + kThreads - 1) / kThreads, kMaxGridStrideBlocks)));
 }
 
+// The unsigned integer type of kSize bytes (1, 2, 4 or 8): the scatter moves
+// elements as bits.
 template <int kSize>
-struct UIntOfSize;
-template <>
-struct UIntOfSize<1> {
-  using Type = uint8_t;
-};
-template <>
-struct UIntOfSize<2> {
-  using Type = uint16_t;
-};
-template <>
-struct UIntOfSize<4> {
-  using Type = uint32_t;
-};
-template <>
-struct UIntOfSize<8> {
-  using Type = uint64_t;
-};
+using UIntOfSize = std::conditional_t<
+    kSize == 1, uint8_t,
+    std::conditional_t<kSize == 2, uint16_t,
+                       std::conditional_t<kSize == 4, uint32_t, uint64_t>>>;
 
 __device__ __forceinline__ int64_t MinInt64(int64_t a, int64_t b) {
   return a < b ? a : b;
+}
+
+// Where flat element t of slices `length` long, counted slice by slice
+// (slice s = o * inner + i), sits: outer index o, place j in its slice and
+// inner index i.
+struct SlicePlace {
+  int64_t o;
+  int64_t j;
+  int64_t i;
+};
+__device__ __forceinline__ SlicePlace PlaceOf(int64_t t, int64_t length,
+                                              int64_t inner) {
+  const int64_t s = t / length;
+  const int64_t o = s / inner;
+  return SlicePlace{o, t - s * length, s - o * inner};
 }
 
 // ---- fill -----------------------------------------------------------------
@@ -85,12 +90,9 @@ __global__ void RankKernel(const typename RankTraits<Tag>::Storage* input,
   const int64_t n = g.outer * g.inner * g.size;
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n;
        t += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t s = t / g.size;
-    const int64_t j = t - s * g.size;
-    const int64_t o = s / g.inner;
-    const int64_t i = s - o * g.inner;
-    ranks[t] =
-        RankTraits<Tag>::Of(input[(o * g.size + j) * g.inner + i], largest);
+    const SlicePlace p = PlaceOf(t, g.size, g.inner);
+    ranks[t] = RankTraits<Tag>::Of(input[(p.o * g.size + p.j) * g.inner + p.i],
+                                   largest);
   }
 }
 
@@ -341,13 +343,10 @@ __global__ void WriteOutputKernel(const T* input, SliceGeometry g,
   const int64_t n = g.outer * g.inner * g.k;
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n;
        t += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t s = t / g.k;
-    const int64_t j = t - s * g.k;
-    const int64_t o = s / g.inner;
-    const int64_t i = s - o * g.inner;
+    const SlicePlace p = PlaceOf(t, g.k, g.inner);
     const int64_t index = win_indices[t];
-    const int64_t out = (o * g.k + j) * g.inner + i;
-    values[out] = input[(o * g.size + index) * g.inner + i];
+    const int64_t out = (p.o * g.k + p.j) * g.inner + p.i;
+    values[out] = input[(p.o * g.size + index) * g.inner + p.i];
     indices[out] = index;
   }
 }
@@ -548,7 +547,7 @@ cudaError_t LaunchScatter(int element_size, const void* grad,
   switch (element_size) {
 #define TENSOROPS_SCATTER_CASE(bytes)                   \
   case bytes: {                                         \
-    using T = UIntOfSize<bytes>::Type;                  \
+    using T = UIntOfSize<bytes>;                        \
     ScatterKernel<T><<<grid, kThreads, 0, stream>>>(    \
         static_cast<const T*>(grad), indices, geometry, \
         static_cast<T*>(grad_input), first_bad);        \

@@ -18,7 +18,7 @@ from google.protobuf import json_format
 
 from tensorops.v1 import tensor_ops_pb2
 from tensorops.v1 import tensor_ops_pb2_grpc
-from server_process import ServerProcess
+from server_process import ServerTestCase
 
 GHZ_DIR = os.path.join(os.environ["TENSOROPS_SOURCE_DIR"], "deploy", "ghz")
 SERVICE = tensor_ops_pb2.DESCRIPTOR.services_by_name["TensorOps"]
@@ -46,19 +46,15 @@ def tensors(message):
             yield field.name, value
 
 
-class GhzConfigsTest(unittest.TestCase):
+class GhzConfigsTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = ServerProcess()
+        super().setUpClass()
         cls.channel = grpc.insecure_channel(
             cls.server.address,
             options=[("grpc.max_receive_message_length", -1),
                      ("grpc.max_send_message_length", -1)])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        cls.server.stop()
+        cls.addClassCleanup(cls.channel.close)
 
     def parse(self, name, config):
         match = CALL.match(config.get("call", ""))

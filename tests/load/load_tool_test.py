@@ -14,7 +14,7 @@ import sys
 import time
 import unittest
 
-from server_process import ServerProcess
+from server_process import ServerTestCase
 
 LOAD = os.environ["TENSOROPS_LOAD"]
 ECHO = os.environ["TENSOROPS_ECHO"]
@@ -46,15 +46,7 @@ class EchoServer:
         self.process.wait(timeout=10)
 
 
-class LoadToolTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerProcess()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class LoadToolTest(ServerTestCase):
     def assert_consistent(self, report, count):
         self.assertEqual(report["count"], count)
         self.assertGreater(report["rps"], 0)

@@ -669,16 +669,7 @@ class BadInputBatteryTest : public ::testing::Test {
 
   // A TopK(k=2) of [3, 1, 4, 2] saved for Backward; its id.
   std::string SaveSession() {
-    v1::TopKRequest request;
-    *request.mutable_input() =
-        WireTensor<float>(v1::DTYPE_FLOAT32, {4}, {3, 1, 4, 2});
-    request.set_k(2);
-    request.set_save_for_backward(true);
-    v1::TopKResponse response;
-    grpc::Status status =
-        stub().TopK(ContextWithTimeout().get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.session_id();
+    return SaveTopK(stub(), {3, 1, 4, 2}, 2).session_id();
   }
 
   // Sends `request` with its session placeholders replaced.
@@ -960,14 +951,7 @@ TEST_F(BadInputBatteryTest, BytesThatAreNotARequestGetInvalidArgument) {
   EXPECT_EQ(unknown.status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 
   // The service still answers.
-  v1::OnesLikeRequest request;
-  *request.mutable_input() = WireTensor<int32_t>(v1::DTYPE_INT32, {2}, {7, 8});
-  v1::OnesLikeResponse response;
-  grpc::Status status =
-      stub().OnesLike(ContextWithTimeout().get(), request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(WireValues<int32_t>(response.output()),
-            std::vector<int32_t>({1, 1}));
+  ExpectOnesLikeWorks(stub());
   // Every refusal was counted as INVALID_ARGUMENT of its method.
   const int port = server_->server().metrics_port();
   EXPECT_EQ(WaitForMetric(port, RequestsSeries("OnesLike", "OK"), 1.0), 1.0);

@@ -57,14 +57,6 @@ struct Permutation {
   }
 };
 
-v1::TopKRequest TopKOf(const std::vector<float>& values, int64_t k) {
-  v1::TopKRequest request;
-  *request.mutable_input() = WireTensor(
-      v1::DTYPE_FLOAT32, {static_cast<int64_t>(values.size())}, values);
-  request.set_k(k);
-  return request;
-}
-
 // Checks a largest-first TopK of a Permutation.
 void ExpectTopOfPermutation(const Permutation& input,
                             const v1::TopKResponse& response, int64_t k) {
@@ -135,18 +127,6 @@ std::string HealthOf(const std::shared_ptr<grpc::Channel>& channel) {
   return health.status.ok()
              ? health.message
              : absl::StrCat("error ", health.status.error_code());
-}
-
-// TopK(k=2) of [3, 1, 4, 2]: values [4, 3], indices [2, 0]; checked.
-void ExpectSmallTopKWorks(v1::TensorOps::Stub& stub) {
-  v1::TopKRequest request = TopKOf({3, 1, 4, 2}, 2);
-  v1::TopKResponse response;
-  grpc::Status status =
-      stub.TopK(ContextWithTimeout().get(), request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(WireValues<float>(response.values()), std::vector<float>({4, 3}));
-  EXPECT_EQ(WireValues<int64_t>(response.indices()),
-            std::vector<int64_t>({2, 0}));
 }
 
 std::string SelfPath() {

@@ -47,23 +47,12 @@ std::string ZerosLikeInt8(int64_t elements) {
   return request.SerializeAsString();
 }
 
-v1::TopKRequest SmallTopK(bool save) {
-  v1::TopKRequest request;
-  *request.mutable_input() =
-      WireTensor<float>(v1::DTYPE_FLOAT32, {4}, {3, 1, 4, 2});
-  request.set_k(2);
-  request.set_save_for_backward(save);
-  return request;
-}
+v1::TopKRequest SmallTopK(bool save) { return TopKOf({3, 1, 4, 2}, 2, save); }
 
 // A normal client's small TopK works, with the right answer.
 void ExpectSmallTopKWorks(const std::shared_ptr<grpc::Channel>& channel) {
-  auto stub = v1::TensorOps::NewStub(channel);
-  v1::TopKResponse response;
-  grpc::Status status = stub->TopK(ContextWithTimeout(absl::Seconds(30)).get(),
-                                   SmallTopK(false), &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(WireValues<float>(response.values()), std::vector<float>({4, 3}));
+  server::testing::ExpectSmallTopKWorks(*v1::TensorOps::NewStub(channel),
+                                        absl::Seconds(30));
 }
 
 bool BuiltWithAddressSanitizer() {

@@ -157,6 +157,36 @@ RawResponse RawUnary(const std::shared_ptr<grpc::Channel>& channel,
   return response;
 }
 
+v1::TopKResponse SaveTopK(v1::TensorOps::Stub& stub,
+                          const std::vector<float>& values, int64_t k) {
+  v1::TopKResponse response;
+  grpc::Status status = stub.TopK(ContextWithTimeout().get(),
+                                  TopKOf(values, k, /*save=*/true), &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response;
+}
+
+void ExpectSmallTopKWorks(v1::TensorOps::Stub& stub, absl::Duration timeout) {
+  v1::TopKResponse response;
+  grpc::Status status = stub.TopK(ContextWithTimeout(timeout).get(),
+                                  TopKOf({3, 1, 4, 2}, 2), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(WireValues<float>(response.values()), std::vector<float>({4, 3}));
+  EXPECT_EQ(WireValues<int64_t>(response.indices()),
+            std::vector<int64_t>({2, 0}));
+}
+
+void ExpectOnesLikeWorks(v1::TensorOps::Stub& stub) {
+  v1::OnesLikeRequest request;
+  *request.mutable_input() = WireTensor<int32_t>(v1::DTYPE_INT32, {2}, {7, 8});
+  v1::OnesLikeResponse response;
+  grpc::Status status =
+      stub.OnesLike(ContextWithTimeout().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(WireValues<int32_t>(response.output()),
+            std::vector<int32_t>({1, 1}));
+}
+
 void GatedExecutor::Submit(Task task) {
   submitted_.fetch_add(1);
   pool_.Submit([this, task = std::move(task)]() mutable {

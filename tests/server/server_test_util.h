@@ -69,6 +69,30 @@ inline v1::BackwardRequest ValidStatelessBackward() {
   return request;
 }
 
+// TopK of float32 `values` (shape [n]) with `k`, saved for Backward when
+// `save`.
+inline v1::TopKRequest TopKOf(const std::vector<float>& values, int64_t k,
+                              bool save = false) {
+  v1::TopKRequest request;
+  *request.mutable_input() = WireTensor(
+      v1::DTYPE_FLOAT32, {static_cast<int64_t>(values.size())}, values);
+  request.set_k(k);
+  request.set_save_for_backward(save);
+  return request;
+}
+
+// TopK(save_for_backward) of `values` with `k`, expected to succeed.
+v1::TopKResponse SaveTopK(v1::TensorOps::Stub& stub,
+                          const std::vector<float>& values, int64_t k);
+
+// Expects TopK(k=2) of [3, 1, 4, 2] to answer values [4, 3], indices [2, 0]
+// within `timeout`: the server still serves correctly.
+void ExpectSmallTopKWorks(v1::TensorOps::Stub& stub,
+                          absl::Duration timeout = absl::Seconds(10));
+
+// Expects OnesLike of int32 [7, 8] to answer [1, 1].
+void ExpectOnesLikeWorks(v1::TensorOps::Stub& stub);
+
 // A config for tests: a free loopback port, no metrics endpoint, two
 // compute threads.
 ServerConfig TestConfig();

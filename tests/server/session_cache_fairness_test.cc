@@ -187,24 +187,13 @@ TEST(SessionClaimConcurrencyTest, ExactlyOneOfManyConcurrentClaimsWins) {
   for (int round = 0; round < 20; ++round) {
     absl::StatusOr<std::string> id = cache.Save(MakeState(8));
     ASSERT_THAT(id, IsOk());
-    std::atomic<int> wins{0};
-    std::atomic<int> refusals{0};
     std::vector<absl::StatusOr<SessionCache::Claim>> claims(8);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 8; ++t) {
-      threads.emplace_back([&, t] {
-        claims[t] = cache.ClaimSession(*id);
-        if (claims[t].ok()) {
-          ++wins;
-        } else if (claims[t].status().code() ==
-                   absl::StatusCode::kFailedPrecondition) {
-          ++refusals;
-        }
-      });
-    }
-    for (std::thread& thread : threads) thread.join();
-    EXPECT_EQ(wins.load(), 1);
-    EXPECT_EQ(refusals.load(), 7);
+    const RaceOutcome outcome = Race(8, [&](int t) {
+      claims[t] = cache.ClaimSession(*id);
+      return claims[t].status();
+    });
+    EXPECT_EQ(outcome.wins, 1);
+    EXPECT_EQ(outcome.refusals, 7);
     for (auto& claim : claims) {
       if (claim.ok()) claim->Finish(/*consumed=*/true);
     }

@@ -330,24 +330,10 @@ TEST(SessionCacheTest, ExactlyOneOfManyConcurrentTakesWins) {
   for (int round = 0; round < 20; ++round) {
     absl::StatusOr<std::string> id = cache.Save(MakeState(8));
     ASSERT_THAT(id, IsOk());
-    std::atomic<int> wins{0};
-    std::atomic<int> refusals{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 8; ++t) {
-      threads.emplace_back([&] {
-        absl::StatusOr<std::shared_ptr<const request::SavedSelection>> taken =
-            cache.Take(*id);
-        if (taken.ok()) {
-          ++wins;
-        } else if (taken.status().code() ==
-                   absl::StatusCode::kFailedPrecondition) {
-          ++refusals;
-        }
-      });
-    }
-    for (std::thread& thread : threads) thread.join();
-    EXPECT_EQ(wins.load(), 1);
-    EXPECT_EQ(refusals.load(), 7);
+    const RaceOutcome outcome =
+        Race(8, [&](int) { return cache.Take(*id).status(); });
+    EXPECT_EQ(outcome.wins, 1);
+    EXPECT_EQ(outcome.refusals, 7);
   }
 }
 

@@ -1,12 +1,15 @@
-// Helpers for the session cache's unit tests: a manual clock and sessions of
-// a chosen size.
+// Helpers for the session cache's unit tests: a manual clock, sessions of a
+// chosen size, and a race of concurrent attempts.
 #ifndef TENSOROPS_TESTS_SERVER_SESSION_CACHE_TEST_UTIL_H_
 #define TENSOROPS_TESTS_SERVER_SESSION_CACHE_TEST_UTIL_H_
 
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <thread>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/session_cache.h"
@@ -52,6 +55,34 @@ inline SessionCache::Options ManualOptions(FakeClock& clock) {
   options.clock = clock.AsClock();
   options.start_reaper = false;
   return options;
+}
+
+// What concurrent attempts at one session answered: how many succeeded and
+// how many were refused with FAILED_PRECONDITION (already in use).
+struct RaceOutcome {
+  int wins = 0;
+  int refusals = 0;
+};
+
+// Runs attempt(t) on `threads` threads at once (t = 0 .. threads-1); each
+// returns the status of its attempt.
+template <typename Attempt>
+RaceOutcome Race(int threads, Attempt attempt) {
+  std::atomic<int> wins{0};
+  std::atomic<int> refusals{0};
+  std::vector<std::thread> running;
+  for (int t = 0; t < threads; ++t) {
+    running.emplace_back([&, t] {
+      const absl::Status status = attempt(t);
+      if (status.ok()) {
+        ++wins;
+      } else if (status.code() == absl::StatusCode::kFailedPrecondition) {
+        ++refusals;
+      }
+    });
+  }
+  for (std::thread& thread : running) thread.join();
+  return RaceOutcome{.wins = wins.load(), .refusals = refusals.load()};
 }
 
 }  // namespace tensorops::server

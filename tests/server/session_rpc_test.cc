@@ -19,20 +19,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // TopK(k) of a float32 vector with save_for_backward; the response.
-v1::TopKResponse SaveTopK(v1::TensorOps::Stub& stub,
-                          const std::vector<float>& values, int64_t k) {
-  v1::TopKRequest request;
-  *request.mutable_input() = WireTensor(
-      v1::DTYPE_FLOAT32, {static_cast<int64_t>(values.size())}, values);
-  request.set_k(k);
-  request.set_save_for_backward(true);
-  v1::TopKResponse response;
-  grpc::Status status =
-      stub.TopK(ContextWithTimeout().get(), request, &response);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return response;
-}
-
 struct BackwardResult {
   grpc::Status status;
   std::vector<float> grad_input;

@@ -854,11 +854,7 @@ TEST(SoakTest, MixedLoadStaysCorrectWithFlatMemoryAndABoundedCache) {
     for (int t = kWarmUpThreads; t < kWarmUpThreads + 2; ++t) {
       threads.emplace_back([&, t] {
         auto stub = v1::TensorOps::NewStub(watches[t]->channel());
-        v1::TopKRequest request;
-        *request.mutable_input() =
-            WireTensor<float>(v1::DTYPE_FLOAT32, {4}, {3, 1, 4, 2});
-        request.set_k(2);
-        request.set_save_for_backward(true);
+        const v1::TopKRequest request = TopKOf({3, 1, 4, 2}, 2, true);
         while (left.fetch_sub(1) > 0) {
           v1::TopKResponse saved;
           v1::ReleaseSessionRequest release;

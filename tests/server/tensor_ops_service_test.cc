@@ -84,11 +84,7 @@ TEST_F(TensorOpsServiceTest, FillsNeedOnlyShapeAndDTypeAndHonourTheDTypeField) {
 }
 
 TEST_F(TensorOpsServiceTest, TopKSeedExampleAndBackwardThroughTheSession) {
-  v1::TopKRequest topk;
-  *topk.mutable_input() =
-      WireTensor<float>(v1::DTYPE_FLOAT32, {4}, {3.f, 1.f, 4.f, 2.f});
-  topk.set_k(2);
-  topk.set_save_for_backward(true);
+  const v1::TopKRequest topk = TopKOf({3, 1, 4, 2}, 2, /*save=*/true);
   v1::TopKResponse selected;
   grpc::Status status =
       stub().TopK(ContextWithTimeout().get(), topk, &selected);
@@ -115,10 +111,7 @@ TEST_F(TensorOpsServiceTest, TopKSeedExampleAndBackwardThroughTheSession) {
 
 TEST_F(TensorOpsServiceTest,
        TopKWithoutSaveReturnsNoSessionAndStatelessBackward) {
-  v1::TopKRequest topk;
-  *topk.mutable_input() =
-      WireTensor<float>(v1::DTYPE_FLOAT32, {4}, {3.f, 1.f, 4.f, 2.f});
-  topk.set_k(2);
+  const v1::TopKRequest topk = TopKOf({3, 1, 4, 2}, 2);
   v1::TopKResponse selected;
   ASSERT_TRUE(stub().TopK(ContextWithTimeout().get(), topk, &selected).ok());
   EXPECT_TRUE(selected.session_id().empty());

@@ -2,15 +2,8 @@
 // and ordering the best k, the bounded candidate buffer a scan fills, and
 // writing the winners to the outputs. Shared by the row strategy (through
 // run_selector.h) and the column strategy.
-//
-// Compiled once per instruction set: include only from a translation unit
-// that defines TENSOROPS_CPU_ISA (see core/cpu/topk_kernel_generic.cc).
 #ifndef TENSOROPS_CORE_CPU_ISA_CANDIDATES_H_
 #define TENSOROPS_CORE_CPU_ISA_CANDIDATES_H_
-
-#ifndef TENSOROPS_CPU_ISA
-#error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
-#endif
 
 #include <algorithm>
 #include <cstddef>
@@ -18,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu/isa/isa.h"  // once per instruction set
 #include "core/cpu/isa/key_packing.h"
 
 namespace tensorops::cpu::TENSOROPS_CPU_ISA {

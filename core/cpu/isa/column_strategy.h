@@ -2,15 +2,8 @@
 // neighbouring columns and walks the input row by row, each column keeping
 // its own candidate buffer; few long column blocks are split into segments
 // of rows selected in parallel.
-//
-// Compiled once per instruction set: include only from a translation unit
-// that defines TENSOROPS_CPU_ISA (see core/cpu/topk_kernel_generic.cc).
 #ifndef TENSOROPS_CORE_CPU_ISA_COLUMN_STRATEGY_H_
 #define TENSOROPS_CORE_CPU_ISA_COLUMN_STRATEGY_H_
-
-#ifndef TENSOROPS_CPU_ISA
-#error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
-#endif
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -24,6 +17,7 @@
 #include <vector>
 
 #include "core/cpu/isa/candidates.h"
+#include "core/cpu/isa/isa.h"  // once per instruction set
 #include "core/cpu/isa/key_packing.h"
 #include "core/cpu/isa/segments.h"
 #include "core/cpu/isa/simd_masks.h"

@@ -3,18 +3,13 @@
 // sort run several times faster on these than on pairs. Used by the topk
 // selection and radix_sort.h, and meant for any kernel that orders elements
 // by key (e.g. a future sort).
-//
-// Compiled once per instruction set: include only from a translation unit
-// that defines TENSOROPS_CPU_ISA (see core/cpu/topk_kernel_generic.cc).
 #ifndef TENSOROPS_CORE_CPU_ISA_KEY_PACKING_H_
 #define TENSOROPS_CORE_CPU_ISA_KEY_PACKING_H_
 
-#ifndef TENSOROPS_CPU_ISA
-#error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
-#endif
-
 #include <cstdint>
 #include <type_traits>
+
+#include "core/cpu/isa/isa.h"  // once per instruction set
 
 namespace tensorops::cpu::TENSOROPS_CPU_ISA {
 namespace {

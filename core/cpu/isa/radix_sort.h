@@ -2,21 +2,15 @@
 // first. topk uses it to order large k (where it beats comparison sorting);
 // it is generic over the key type so that other kernels (e.g. a future sort)
 // can use it as well.
-//
-// Compiled once per instruction set: include only from a translation unit
-// that defines TENSOROPS_CPU_ISA (see core/cpu/topk_kernel_generic.cc).
 #ifndef TENSOROPS_CORE_CPU_ISA_RADIX_SORT_H_
 #define TENSOROPS_CORE_CPU_ISA_RADIX_SORT_H_
-
-#ifndef TENSOROPS_CPU_ISA
-#error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
-#endif
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <utility>
 
+#include "core/cpu/isa/isa.h"  // once per instruction set
 #include "core/cpu/isa/key_packing.h"
 
 namespace tensorops::cpu::TENSOROPS_CPU_ISA {

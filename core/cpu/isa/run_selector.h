@@ -2,15 +2,8 @@
 // engine of topk's row strategy. Keys are computed a block at a time,
 // compared with a candidate buffer's threshold 32 at a time, and ordered for
 // output by comparison sort or, for large k, radix sort.
-//
-// Compiled once per instruction set: include only from a translation unit
-// that defines TENSOROPS_CPU_ISA (see core/cpu/topk_kernel_generic.cc).
 #ifndef TENSOROPS_CORE_CPU_ISA_RUN_SELECTOR_H_
 #define TENSOROPS_CORE_CPU_ISA_RUN_SELECTOR_H_
-
-#ifndef TENSOROPS_CPU_ISA
-#error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
-#endif
 
 #include <algorithm>
 #include <bit>
@@ -19,6 +12,7 @@
 #include <vector>
 
 #include "core/cpu/isa/candidates.h"
+#include "core/cpu/isa/isa.h"  // once per instruction set
 #include "core/cpu/isa/key_packing.h"
 #include "core/cpu/isa/radix_sort.h"
 #include "core/cpu/isa/simd_masks.h"

@@ -2,20 +2,14 @@
 // one merge of the segments' winners that both the row and the column
 // strategy use. The global best k of a slice lie among its segments' best
 // k, since an element's rank can only improve within its segment.
-//
-// Compiled once per instruction set: include only from a translation unit
-// that defines TENSOROPS_CPU_ISA (see core/cpu/topk_kernel_generic.cc).
 #ifndef TENSOROPS_CORE_CPU_ISA_SEGMENTS_H_
 #define TENSOROPS_CORE_CPU_ISA_SEGMENTS_H_
-
-#ifndef TENSOROPS_CPU_ISA
-#error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
-#endif
 
 #include <cstdint>
 #include <vector>
 
 #include "core/cpu/isa/candidates.h"
+#include "core/cpu/isa/isa.h"  // once per instruction set
 
 namespace tensorops::cpu::TENSOROPS_CPU_ISA {
 namespace {

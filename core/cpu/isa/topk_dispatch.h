@@ -2,16 +2,8 @@
 // dtype (TENSOROPS_FOR_EACH_NUMERIC_DTYPE; bool is rejected by PlanTopK) to
 // the row or column strategy. Defines TENSOROPS_CPU_ISA::TopKKernel and
 // TopKKernelChunked, which core/cpu/topk_kernel.cc picks from at run time.
-//
-// Compiled once per instruction set: include only from the translation unit
-// of that instruction set (core/cpu/topk_kernel_generic.cc,
-// core/cpu/topk_kernel_avx2.cc), which defines TENSOROPS_CPU_ISA.
 #ifndef TENSOROPS_CORE_CPU_ISA_TOPK_DISPATCH_H_
 #define TENSOROPS_CORE_CPU_ISA_TOPK_DISPATCH_H_
-
-#ifndef TENSOROPS_CPU_ISA
-#error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
-#endif
 
 #include <tbb/task_arena.h>
 
@@ -19,6 +11,7 @@
 
 #include "core/chunked_tensor.h"
 #include "core/cpu/isa/column_strategy.h"
+#include "core/cpu/isa/isa.h"  // once per instruction set
 #include "core/cpu/isa/row_strategy.h"
 #include "core/cpu/order_keys.h"
 #include "core/cpu/topk_kernel.h"

@@ -10,6 +10,7 @@ import re
 import subprocess
 import tempfile
 import time
+import unittest
 
 _SERVING_ON = re.compile(r"serving .* on [^ ]*:(\d+)")
 
@@ -50,3 +51,32 @@ class ServerProcess:
                 self._process.kill()
                 self._process.wait()
         self._log.close()
+
+
+class ServerTestCase(unittest.TestCase):
+    """Tests that share one server, started for the class with SERVER_FLAGS
+    and stopped after its last test (even when set-up fails half way)."""
+
+    SERVER_FLAGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess(*cls.SERVER_FLAGS)
+        cls.addClassCleanup(cls.server.stop)
+
+
+class ClientTestCase(ServerTestCase):
+    """A ServerTestCase with a tensorops.Client connected to its server."""
+
+    CLIENT_TIMEOUT = 10
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import tensorops  # the load tests use the server alone
+
+        cls.client = tensorops.Client(cls.server.address, timeout=cls.CLIENT_TIMEOUT)
+        cls.addClassCleanup(cls.client.close)
+
+    def session_count(self):
+        return self.client.server_info()["session_count"]

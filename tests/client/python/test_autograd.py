@@ -6,7 +6,7 @@ import random
 import unittest
 
 import tensorops
-from server_process import ServerProcess
+from server_process import ClientTestCase
 
 try:
     import torch
@@ -16,23 +16,10 @@ except ImportError:
 
 
 @unittest.skipIf(torch is None, "python3-torch is not installed")
-class AutogradTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerProcess()
-        cls.client = tensorops.Client(cls.server.address, timeout=10)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.server.stop()
-
+class AutogradTest(ClientTestCase):
     def setUp(self):
         gc.collect()
         self.sessions_before = self.session_count()
-
-    def session_count(self):
-        return self.client.server_info()["session_count"]
 
     def assert_no_session_left(self):
         gc.collect()

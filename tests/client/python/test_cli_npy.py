@@ -9,7 +9,7 @@ import unittest
 
 import numpy as np
 
-from server_process import ServerProcess
+from server_process import ServerTestCase
 
 DTYPES = ["<f4", "<f8", "<f2", "|i1", "<i2", "<i4", "<i8", "|u1", "|b1"]
 
@@ -99,15 +99,7 @@ class CliNpyTest(unittest.TestCase):
                 np.testing.assert_array_equal(np.array(decoded["data"], dtype=descr), array)
 
 
-class CliServerNpyTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerProcess()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class CliServerNpyTest(ServerTestCase):
     def test_topk_reads_and_writes_npy(self):
         with tempfile.TemporaryDirectory() as tmp:
             x = np.array([[3.0, 1.0, 4.0, 2.0], [0.5, 9.0, -1.0, 8.0]], dtype=np.float64)

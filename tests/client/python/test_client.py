@@ -7,7 +7,7 @@ import grpc
 import numpy as np
 
 import tensorops
-from server_process import ServerProcess
+from server_process import ClientTestCase
 
 try:
     import torch
@@ -19,20 +19,7 @@ needs_torch = unittest.skipIf(torch is None, "python3-torch is not installed")
 UNKNOWN_SESSION = "0" * 32  # well-formed, never issued
 
 
-class ClientTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerProcess()
-        cls.client = tensorops.Client(cls.server.address, timeout=10)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.server.stop()
-
-    def session_count(self):
-        return self.client.server_info()["session_count"]
-
+class ClientTest(ClientTestCase):
     def test_seed_examples_with_numpy(self):
         zeros = self.client.zeros_like(np.array([[1, 2, 3], [4, 5, 6]]))
         self.assertEqual(zeros.dtype, np.int64)

@@ -7,8 +7,7 @@ import unittest
 
 import numpy as np
 
-import tensorops
-from server_process import ServerProcess
+from server_process import ClientTestCase
 
 try:
     import torch
@@ -97,16 +96,8 @@ def reference_topk(x, k, dim, largest, sorted_):
 
 
 @unittest.skipIf(torch is None, "python3-torch is not installed")
-class RandomTopKTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerProcess()
-        cls.client = tensorops.Client(cls.server.address, timeout=20)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.server.stop()
+class RandomTopKTest(ClientTestCase):
+    CLIENT_TIMEOUT = 20
 
     def check_case(self, x, k, dim, largest, sorted_):
         ours = self.client.topk(x, k, dim, largest, sorted_)
