@@ -1,6 +1,7 @@
 #include "client/tensor_ops_client.h"
 
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/impl/client_unary_call.h>
 
 #include <climits>
 #include <cstddef>
@@ -42,10 +43,10 @@ absl::StatusOr<Tensor> TensorFromResponse(const v1::Tensor& wire,
       std::move(owner));
 }
 
-// The shape and dtype of `input` without its data: enough for *_like.
-void SpecToProto(const Tensor& input, v1::Tensor* out) {
-  out->set_dtype(wire::DTypeToProto(input.dtype()));
-  out->mutable_shape()->Assign(input.shape().begin(), input.shape().end());
+// A shape and dtype without data: enough for *_like.
+void SpecToProto(DType dtype, ShapeView shape, v1::Tensor* out) {
+  out->set_dtype(wire::DTypeToProto(dtype));
+  out->mutable_shape()->Assign(shape.begin(), shape.end());
 }
 
 // grpc.health.v1 messages have no generated C++ code in Debian; both are a
@@ -182,6 +183,10 @@ TensorOpsClient::TensorOpsClient(std::shared_ptr<grpc::Channel> channel,
                                  ClientOptions options)
     : channel_(std::move(channel)),
       stub_(v1::TensorOps::NewStub(channel_)),
+      topk_method_("/tensorops.v1.TensorOps/TopK",
+                   grpc::internal::RpcMethod::NORMAL_RPC, channel_),
+      backward_method_("/tensorops.v1.TensorOps/Backward",
+                       grpc::internal::RpcMethod::NORMAL_RPC, channel_),
       options_(options) {}
 
 std::unique_ptr<TensorOpsClient> TensorOpsClient::Connect(
@@ -210,11 +215,40 @@ std::unique_ptr<grpc::ClientContext> TensorOpsClient::NewContext(
   return context;
 }
 
+template <typename Response>
+absl::Status TensorOpsClient::CallSendingTensors(
+    const grpc::internal::RpcMethod& method, const CallOptions& call,
+    const google::protobuf::Message& request,
+    const wire::OutgoingMessage& tensors, Response* response) {
+  grpc::ByteBuffer request_bytes;
+  TENSOROPS_RETURN_IF_ERROR(tensors.Serialize(request, &request_bytes));
+  // What the generated stub does, with the request already serialized.
+  return FromGrpcStatus(
+      grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, Response,
+                                        grpc::ByteBuffer,
+                                        grpc::protobuf::MessageLite>(
+          channel_.get(), method, NewContext(call).get(), request_bytes,
+          response));
+}
+
 absl::StatusOr<Tensor> TensorOpsClient::ZerosLike(const Tensor& input,
                                                   std::optional<DType> dtype,
                                                   const CallOptions& call) {
+  return ZerosLike(input.dtype(), input.shape(), dtype, call);
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::OnesLike(const Tensor& input,
+                                                 std::optional<DType> dtype,
+                                                 const CallOptions& call) {
+  return OnesLike(input.dtype(), input.shape(), dtype, call);
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::ZerosLike(DType input_dtype,
+                                                  ShapeView input_shape,
+                                                  std::optional<DType> dtype,
+                                                  const CallOptions& call) {
   v1::ZerosLikeRequest request;
-  SpecToProto(input, request.mutable_input());
+  SpecToProto(input_dtype, input_shape, request.mutable_input());
   if (dtype.has_value()) request.set_dtype(wire::DTypeToProto(*dtype));
   auto response = std::make_shared<v1::ZerosLikeResponse>();
   TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
@@ -222,11 +256,12 @@ absl::StatusOr<Tensor> TensorOpsClient::ZerosLike(const Tensor& input,
   return TensorFromResponse(response->output(), response, "output");
 }
 
-absl::StatusOr<Tensor> TensorOpsClient::OnesLike(const Tensor& input,
+absl::StatusOr<Tensor> TensorOpsClient::OnesLike(DType input_dtype,
+                                                 ShapeView input_shape,
                                                  std::optional<DType> dtype,
                                                  const CallOptions& call) {
   v1::OnesLikeRequest request;
-  SpecToProto(input, request.mutable_input());
+  SpecToProto(input_dtype, input_shape, request.mutable_input());
   if (dtype.has_value()) request.set_dtype(wire::DTypeToProto(*dtype));
   auto response = std::make_shared<v1::OnesLikeResponse>();
   TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
@@ -238,15 +273,16 @@ absl::StatusOr<TopKOutput> TensorOpsClient::TopK(const Tensor& input,
                                                  const TopKParams& params,
                                                  const CallOptions& call) {
   v1::TopKRequest request;
-  wire::TensorToProto(input, request.mutable_input());
+  wire::OutgoingMessage tensors;
+  tensors.AttachTensor(v1::TopKRequest::kInputFieldNumber, input);
   request.set_k(params.k);
   request.set_dim(params.dim);
   request.set_largest(params.largest);
   request.set_sorted(params.sorted);
   request.set_save_for_backward(params.save_for_backward);
   auto response = std::make_shared<v1::TopKResponse>();
-  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
-      stub_->TopK(NewContext(call).get(), request, response.get())));
+  TENSOROPS_RETURN_IF_ERROR(CallSendingTensors(topk_method_, call, request,
+                                               tensors, response.get()));
   TopKOutput output;
   TENSOROPS_ASSIGN_OR_RETURN(
       output.values,
@@ -270,11 +306,13 @@ absl::StatusOr<Tensor> TensorOpsClient::Backward(const std::string& session_id,
   }
   v1::BackwardRequest request;
   request.set_session_id(session_id);
-  wire::TensorToProto(grad_values, request.mutable_grad_values());
+  wire::OutgoingMessage tensors;
+  tensors.AttachTensor(v1::BackwardRequest::kGradValuesFieldNumber,
+                       grad_values);
   request.set_retain_session(retain_session);
   auto response = std::make_shared<v1::BackwardResponse>();
-  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
-      stub_->Backward(NewContext(call).get(), request, response.get())));
+  TENSOROPS_RETURN_IF_ERROR(CallSendingTensors(backward_method_, call, request,
+                                               tensors, response.get()));
   return TensorFromResponse(response->grad_input(), response, "grad_input");
 }
 
@@ -282,13 +320,15 @@ absl::StatusOr<Tensor> TensorOpsClient::StatelessBackward(
     const Tensor& grad_values, const Tensor& indices, ShapeView input_shape,
     int64_t dim, const CallOptions& call) {
   v1::BackwardRequest request;
-  wire::TensorToProto(grad_values, request.mutable_grad_values());
-  wire::TensorToProto(indices, request.mutable_indices());
+  wire::OutgoingMessage tensors;
+  tensors.AttachTensor(v1::BackwardRequest::kGradValuesFieldNumber,
+                       grad_values);
+  tensors.AttachTensor(v1::BackwardRequest::kIndicesFieldNumber, indices);
   request.mutable_input_shape()->Assign(input_shape.begin(), input_shape.end());
   request.set_dim(dim);
   auto response = std::make_shared<v1::BackwardResponse>();
-  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
-      stub_->Backward(NewContext(call).get(), request, response.get())));
+  TENSOROPS_RETURN_IF_ERROR(CallSendingTensors(backward_method_, call, request,
+                                               tensors, response.get()));
   return TensorFromResponse(response->grad_input(), response, "grad_input");
 }
 

@@ -4,7 +4,9 @@
 //   tensorops::client::TensorOpsClient::Connect("127.0.0.1:50051");
 //   absl::StatusOr<TopKOutput> top = client->TopK(x, {.k = 2});
 //
-// Tensors go in and come out as core tensorops::Tensor. Results wrap the
+// Tensors go in and come out as core tensorops::Tensor. Input tensors of
+// 64 KiB and more are sent from their own memory (gRPC slices that keep the
+// tensor alive until written), not copied into the request; results wrap the
 // response bytes without copying. Errors are the server's code and message
 // unchanged (INVALID_ARGUMENT, NOT_FOUND, ...), or the channel's
 // (UNAVAILABLE, DEADLINE_EXCEEDED). A client may be shared by threads.
@@ -12,6 +14,7 @@
 #define TENSOROPS_CLIENT_TENSOR_OPS_CLIENT_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/rpc_method.h>
 
 #include <cstdint>
 #include <memory>
@@ -25,6 +28,7 @@
 #include "core/dtype.h"
 #include "core/shape.h"
 #include "core/tensor.h"
+#include "proto/outgoing_message.h"
 #include "tensorops/v1/tensor_ops.grpc.pb.h"
 
 namespace tensorops::client {
@@ -130,6 +134,15 @@ class TensorOpsClient {
                                   std::optional<DType> dtype = std::nullopt,
                                   const CallOptions& call = {});
 
+  // The same for an input of `input_dtype` and `input_shape`, which is all
+  // that travels (no tensor needed).
+  absl::StatusOr<Tensor> ZerosLike(DType input_dtype, ShapeView input_shape,
+                                   std::optional<DType> dtype = std::nullopt,
+                                   const CallOptions& call = {});
+  absl::StatusOr<Tensor> OnesLike(DType input_dtype, ShapeView input_shape,
+                                  std::optional<DType> dtype = std::nullopt,
+                                  const CallOptions& call = {});
+
   // torch.topk(input, k, dim, largest, sorted).
   absl::StatusOr<TopKOutput> TopK(const Tensor& input, const TopKParams& params,
                                   const CallOptions& call = {});
@@ -171,8 +184,21 @@ class TensorOpsClient {
   std::unique_ptr<grpc::ClientContext> NewContext(
       const CallOptions& call) const;
 
+  // Calls `method` with `request` plus the tensors attached to `tensors`
+  // (wire::OutgoingMessage: large ones travel from their own memory).
+  template <typename Response>
+  absl::Status CallSendingTensors(const grpc::internal::RpcMethod& method,
+                                  const CallOptions& call,
+                                  const google::protobuf::Message& request,
+                                  const wire::OutgoingMessage& tensors,
+                                  Response* response);
+
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tensorops::v1::TensorOps::Stub> stub_;
+  // The methods whose requests carry tensors, called with pre-serialized
+  // bytes.
+  grpc::internal::RpcMethod topk_method_;
+  grpc::internal::RpcMethod backward_method_;
   ClientOptions options_;
 };
 

@@ -18,8 +18,8 @@ PACKAGES=(
   libssl-dev openssl
   # tests, benchmarks and the PyTorch oracle
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev python3-torch
-  # Python client
-  python3-grpcio python3-numpy python3-protobuf
+  # Python client (its calls go through the C++ client: a pybind11 module)
+  python3-grpcio python3-numpy python3-protobuf pybind11-dev python3-dev
   # deployment tests (tests/deploy): Prometheus + promtool, nginx as the
   # gRPC load balancer, PyYAML for the manifest checks
   prometheus nginx-light python3-yaml

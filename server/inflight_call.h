@@ -17,7 +17,7 @@
 #include "core/cancellation.h"
 #include "google/protobuf/message.h"
 #include "server/metrics.h"
-#include "server/outgoing_response.h"
+#include "proto/outgoing_message.h"
 #include "server/received_request.h"
 #include "server/write_watchdog.h"
 
@@ -58,7 +58,7 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   google::protobuf::Message* request() { return request_.get(); }
   // Holds the received slices that lifted request bytes point into.
   ReceivedPayload& payload() { return payload_; }
-  OutgoingResponse& outgoing() { return outgoing_; }
+  wire::OutgoingMessage& outgoing() { return outgoing_; }
 
   // Holds `bytes` of the ledger's response budget until OnDone.
   // RESOURCE_EXHAUSTED, naming --max_inflight_response_bytes, if that would
@@ -99,7 +99,7 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   const std::unique_ptr<google::protobuf::Message> request_;
   const std::unique_ptr<google::protobuf::Message> response_;
   ReceivedPayload payload_;
-  OutgoingResponse outgoing_;
+  wire::OutgoingMessage outgoing_;
   const std::chrono::steady_clock::time_point arrival_;
   Cancellation cancellation_;
   WriteWatchdog::Watch watch_;

@@ -14,7 +14,7 @@
 #include "proto/service_methods.h"
 #include "request/backward_request.h"
 #include "request/session_request.h"
-#include "server/outgoing_response.h"
+#include "proto/outgoing_message.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {

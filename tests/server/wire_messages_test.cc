@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "proto/lifted_field.h"
 #include "proto/tensor_codec.h"
-#include "server/outgoing_response.h"
+#include "proto/outgoing_message.h"
 #include "server/received_request.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 #include "tests/support/status_matchers.h"
@@ -125,7 +125,7 @@ TEST(ParseRequestTest, BytesThatAreNotTheMessageAreInvalidArgument) {
   }
 }
 
-TEST(OutgoingResponseTest, ParsesAsTheMessageWithTheTensorsCopiedIn) {
+TEST(OutgoingMessageTest, ParsesAsTheMessageWithTheTensorsCopiedIn) {
   std::vector<float> big(50000);
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i) / 3;
   Tensor values = testing::MakeTensor<float>(DType::kFloat32, {2, 25000}, big);
@@ -138,7 +138,7 @@ TEST(OutgoingResponseTest, ParsesAsTheMessageWithTheTensorsCopiedIn) {
 
   v1::TopKResponse message;
   message.set_session_id("s-123");
-  OutgoingResponse outgoing;
+  wire::OutgoingMessage outgoing;
   const std::byte* values_data = values.data();
   outgoing.AttachTensor(1, std::move(values));
   outgoing.AttachTensor(2, indices);
@@ -162,9 +162,9 @@ TEST(OutgoingResponseTest, ParsesAsTheMessageWithTheTensorsCopiedIn) {
       << parsed.ShortDebugString().substr(0, 200);
 }
 
-TEST(OutgoingResponseTest, EmptyTensorsAndEmptyMessages) {
+TEST(OutgoingMessageTest, EmptyTensorsAndEmptyMessages) {
   v1::ZerosLikeResponse message;
-  OutgoingResponse outgoing;
+  wire::OutgoingMessage outgoing;
   absl::StatusOr<Tensor> empty = Tensor::Allocate(DType::kInt8, {0, 3});
   ASSERT_THAT(empty, IsOk());
   outgoing.AttachTensor(1, *empty);
@@ -179,7 +179,7 @@ TEST(OutgoingResponseTest, EmptyTensorsAndEmptyMessages) {
 
   grpc::ByteBuffer nothing;
   ASSERT_THAT(
-      OutgoingResponse().Serialize(v1::ReleaseSessionResponse(), &nothing),
+      wire::OutgoingMessage().Serialize(v1::ReleaseSessionResponse(), &nothing),
       IsOk());
   EXPECT_EQ(nothing.Length(), 0u);
 }

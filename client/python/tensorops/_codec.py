@@ -4,6 +4,7 @@ Wire tensors are raw little-endian, C-order bytes. NumPy has every dtype but
 bfloat16, which travels through torch (imported only when needed).
 """
 
+import collections
 import sys
 
 import numpy as np
@@ -31,6 +32,7 @@ _DTYPES = {
 }
 _NAME_BY_WIRE = {wire: name for name, (wire, _) in _DTYPES.items()}
 _SUPPORTED = ", ".join(_DTYPES)
+_BFLOAT16_BITS = np.dtype("<i2")
 
 
 def _torch():
@@ -47,11 +49,21 @@ def is_torch_tensor(value):
     return torch is not None and isinstance(value, torch.Tensor)
 
 
+# dtype (as given) -> its name, for the dtypes seen so far: looking a name up
+# takes a few microseconds, a tenth of a small call.
+_NAME_CACHE = {}
+_NAME_CACHE_LIMIT = 256
+
+
 def dtype_name(dtype):
     """Canonical name of a dtype given as a name, NumPy dtype or torch
     dtype, e.g. "float32"."""
     if dtype is None:
         return None
+    try:
+        return _NAME_CACHE[dtype]
+    except (KeyError, TypeError):  # TypeError: not hashable
+        pass
     name = str(dtype)
     if name.startswith("torch."):
         name = name[len("torch."):]
@@ -62,6 +74,11 @@ def dtype_name(dtype):
             pass
     if name not in _DTYPES:
         raise TypeError(f"unsupported dtype {dtype!r}; expected one of {_SUPPORTED}")
+    if len(_NAME_CACHE) < _NAME_CACHE_LIMIT:
+        try:
+            _NAME_CACHE[dtype] = name
+        except TypeError:
+            pass
     return name
 
 
@@ -69,45 +86,73 @@ def wire_dtype(dtype):
     return _DTYPES[dtype_name(dtype)][0]
 
 
-def to_wire(value, with_data=True):
-    """A tensorops.v1.Tensor holding `value` (a NumPy array, torch tensor, or
-    anything np.asarray accepts)."""
-    tensor = pb.Tensor()
+class Prepared(collections.namedtuple("Prepared", ["dtype", "shape", "data"])):
+    """A tensor ready to send: its dtype name, shape (a tuple) and `data`, a
+    C-contiguous little-endian NumPy array viewing its bytes (bfloat16 as
+    int16), or None when only the dtype and shape travel."""
+
+
+def prepare(value, with_data=True):
+    """`value` (a NumPy array, torch tensor, or anything np.asarray accepts)
+    as a Prepared tensor. Contiguous little-endian inputs, read-only and
+    memory-mapped arrays included, are viewed in place; others are made
+    contiguous (or byte-swapped) once, here."""
     if is_torch_tensor(value):
-        value = value.detach().cpu().contiguous()
         name = dtype_name(value.dtype)
         shape = tuple(value.shape)
-        if with_data:
-            if name == "bfloat16":
-                data = value.view(_torch().int16).numpy().tobytes()
-            else:
-                data = value.numpy().astype(_DTYPES[name][1], copy=False).tobytes()
+        if not with_data:
+            return Prepared(name, shape, None)
+        value = value.detach().cpu().contiguous()
+        if name == "bfloat16":
+            data = value.view(_torch().int16).numpy()
+        else:
+            data = value.numpy()
     else:
-        array = np.asarray(value)
-        name = dtype_name(array.dtype)
-        shape = array.shape
-        if with_data:
-            data = np.ascontiguousarray(array, dtype=_DTYPES[name][1]).tobytes()
-    tensor.dtype = _DTYPES[name][0]
-    tensor.shape.extend(shape)
-    if with_data:
-        tensor.data = data
+        data = value if type(value) is np.ndarray else np.asarray(value)
+        name = dtype_name(data.dtype)
+        shape = data.shape
+        if not with_data:
+            return Prepared(name, shape, None)
+    # bfloat16 travels as its bits (NumPy has no bfloat16).
+    wire_layout = _BFLOAT16_BITS if name == "bfloat16" else _DTYPES[name][1]
+    data = np.ascontiguousarray(data, dtype=wire_layout)
+    return Prepared(name, shape, data)
+
+
+def to_wire(prepared):
+    """A tensorops.v1.Tensor holding a Prepared tensor."""
+    tensor = pb.Tensor(dtype=_DTYPES[prepared.dtype][0], shape=prepared.shape)
+    if prepared.data is not None:
+        tensor.data = prepared.data.tobytes()
     return tensor
 
 
-def from_wire(tensor, as_torch):
+def _from_bytes(name, shape, data, nbytes, as_torch):
     """The NumPy array (or torch tensor if `as_torch`, and always for
-    bfloat16) that a tensorops.v1.Tensor holds."""
-    name = _NAME_BY_WIRE.get(tensor.dtype)
-    if name is None:
-        raise TypeError(f"the server sent an unknown dtype {tensor.dtype}")
-    shape = tuple(tensor.shape)
+    bfloat16) of dtype `name` and `shape` viewing `data` (any buffer of
+    `nbytes` bytes), which the result keeps alive."""
     if name == "bfloat16":
         torch = _torch()
-        if not tensor.data:
+        if nbytes == 0:
             return torch.empty(shape, dtype=torch.bfloat16)
-        return torch.frombuffer(bytearray(tensor.data), dtype=torch.bfloat16).reshape(shape)
-    array = np.frombuffer(tensor.data, dtype=_DTYPES[name][1]).reshape(shape).copy()
+        return torch.frombuffer(data, dtype=torch.bfloat16).reshape(shape)
+    array = np.frombuffer(data, dtype=_DTYPES[name][1]).reshape(shape)
     if as_torch:
         return _torch().from_numpy(array)
     return array
+
+
+def from_wire(tensor, as_torch):
+    """The NumPy array (or torch tensor) that a tensorops.v1.Tensor holds."""
+    name = _NAME_BY_WIRE.get(tensor.dtype)
+    if name is None:
+        raise TypeError(f"the server sent an unknown dtype {tensor.dtype}")
+    # A writable copy: results have always been writable arrays.
+    return _from_bytes(name, tuple(tensor.shape), bytearray(tensor.data),
+                       len(tensor.data), as_torch)
+
+
+def from_native(result, as_torch):
+    """The NumPy array (or torch tensor) viewing a tensorops._native.Result:
+    the received bytes themselves, writable, kept alive by the array."""
+    return _from_bytes(result.dtype, result.shape, result, result.nbytes, as_torch)

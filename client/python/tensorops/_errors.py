@@ -49,6 +49,16 @@ _BY_CODE = {
 }
 
 
+_CODE_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def from_code(number, details):
+    """The TensorOpsError (subclass) for a status code given by its number
+    (grpc::StatusCode, absl::StatusCode: the same numbers)."""
+    code = _CODE_BY_NUMBER.get(number, grpc.StatusCode.UNKNOWN)
+    return _BY_CODE.get(code, TensorOpsError)(code, details)
+
+
 def from_rpc_error(error):
     """The TensorOpsError (subclass) for a grpc.RpcError."""
     code = error.code()

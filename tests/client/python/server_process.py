@@ -66,16 +66,26 @@ class ServerTestCase(unittest.TestCase):
 
 
 class ClientTestCase(ServerTestCase):
-    """A ServerTestCase with a tensorops.Client connected to its server."""
+    """A ServerTestCase with a tensorops.Client connected to its server:
+    through the native extension (where built), or with OVER_GRPCIO through
+    a grpc.Channel of the test's own (the package's grpcio transport)."""
 
     CLIENT_TIMEOUT = 10
+    OVER_GRPCIO = False
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         import tensorops  # the load tests use the server alone
 
-        cls.client = tensorops.Client(cls.server.address, timeout=cls.CLIENT_TIMEOUT)
+        if cls.OVER_GRPCIO:
+            import grpc
+
+            channel = grpc.insecure_channel(cls.server.address)
+            cls.addClassCleanup(channel.close)
+            cls.client = tensorops.Client(channel=channel, timeout=cls.CLIENT_TIMEOUT)
+        else:
+            cls.client = tensorops.Client(cls.server.address, timeout=cls.CLIENT_TIMEOUT)
         cls.addClassCleanup(cls.client.close)
 
     def session_count(self):

@@ -159,5 +159,15 @@ class ClientTest(ClientTestCase):
             self.client.backward(np.ones(1), "id", indices=np.zeros(1, np.int64), input_shape=[2])
 
 
+class GrpcioClientTest(ClientTest):
+    """Every ClientTest again through a caller's own grpc.Channel (the grpcio
+    transport)."""
+
+    OVER_GRPCIO = True
+
+    def test_calls_go_through_the_callers_channel(self):
+        self.assertEqual(self.client.transport, "grpcio")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,13 +1,14 @@
-// Sending result tensors without copying them into the response message.
+// Sending tensors without copying them into the message that carries them.
 //
 // Protobuf would copy a result into the message's `bytes` field and gRPC
 // would copy the serialized message again into its buffers; for a 64 MiB
 // result both copies (and the fresh pages they land on) cost more than
-// computing it. OutgoingResponse instead sends each attached tensor's bytes
-// as a gRPC slice that points at the tensor (kept alive until gRPC has
-// written it), after the rest of the message.
-#ifndef TENSOROPS_SERVER_OUTGOING_RESPONSE_H_
-#define TENSOROPS_SERVER_OUTGOING_RESPONSE_H_
+// computing it. OutgoingMessage instead sends each attached tensor's bytes
+// as a gRPC slice that points at the tensor (kept alive, through the
+// tensor's owner, until gRPC has written it), after the rest of the message.
+// The server sends its responses this way and the C++ client its requests.
+#ifndef TENSOROPS_PROTO_OUTGOING_MESSAGE_H_
+#define TENSOROPS_PROTO_OUTGOING_MESSAGE_H_
 
 #include <grpcpp/support/byte_buffer.h>
 
@@ -18,14 +19,14 @@
 #include "core/tensor.h"
 #include "google/protobuf/message.h"
 
-namespace tensorops::server {
+namespace tensorops::wire {
 
-// Not thread-safe; one per response.
-class OutgoingResponse {
+// Not thread-safe; one per message.
+class OutgoingMessage {
  public:
   // Sends `tensor` as the tensorops.v1.Tensor in field `field_number` of the
-  // response message, which must be a singular Tensor field left unset in
-  // the message passed to Serialize.
+  // message, which must be a singular Tensor field left unset in the message
+  // passed to Serialize.
   void AttachTensor(int field_number, Tensor tensor) {
     tensors_.emplace_back(field_number, std::move(tensor));
   }
@@ -40,6 +41,6 @@ class OutgoingResponse {
   std::vector<std::pair<int, Tensor>> tensors_;
 };
 
-}  // namespace tensorops::server
+}  // namespace tensorops::wire
 
-#endif  // TENSOROPS_SERVER_OUTGOING_RESPONSE_H_
+#endif  // TENSOROPS_PROTO_OUTGOING_MESSAGE_H_

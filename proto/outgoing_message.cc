@@ -1,4 +1,4 @@
-#include "server/outgoing_response.h"
+#include "proto/outgoing_message.h"
 
 #include <grpcpp/support/slice.h>
 
@@ -8,7 +8,7 @@
 #include "proto/tensor_codec.h"
 #include "proto/wire_varint.h"
 
-namespace tensorops::server {
+namespace tensorops::wire {
 namespace {
 
 // Smaller tensors are copied into the message buffer: a slice of its own
@@ -19,30 +19,30 @@ void ReleaseTensor(void* tensor) { delete static_cast<Tensor*>(tensor); }
 
 }  // namespace
 
-absl::Status OutgoingResponse::Serialize(
+absl::Status OutgoingMessage::Serialize(
     const google::protobuf::Message& message, grpc::ByteBuffer* out) const {
   std::string head;
   if (!message.AppendToString(&head)) {
     return absl::InternalError(
-        "the response message could not be serialized (over 2 GiB?)");
+        "the message could not be serialized (over 2 GiB?)");
   }
   std::vector<grpc::Slice> slices;
   for (const auto& [field_number, tensor] : tensors_) {
     tensorops::v1::Tensor header;
-    header.set_dtype(wire::DTypeToProto(tensor.dtype()));
+    header.set_dtype(DTypeToProto(tensor.dtype()));
     header.mutable_shape()->Assign(tensor.shape().begin(),
                                    tensor.shape().end());
     const std::string header_bytes = header.SerializeAsString();
     const size_t data_size = tensor.byte_size();
     std::string data_prefix;
     if (data_size > 0) {  // proto3 leaves empty bytes off the wire
-      wire::AppendVarint(
-          wire::LengthDelimitedTag(tensorops::v1::Tensor::kDataFieldNumber),
+      AppendVarint(
+          LengthDelimitedTag(tensorops::v1::Tensor::kDataFieldNumber),
           &data_prefix);
-      wire::AppendVarint(data_size, &data_prefix);
+      AppendVarint(data_size, &data_prefix);
     }
-    wire::AppendVarint(wire::LengthDelimitedTag(field_number), &head);
-    wire::AppendVarint(header_bytes.size() + data_prefix.size() + data_size,
+    AppendVarint(LengthDelimitedTag(field_number), &head);
+    AppendVarint(header_bytes.size() + data_prefix.size() + data_size,
                        &head);
     head += header_bytes;
     head += data_prefix;
@@ -63,4 +63,4 @@ absl::Status OutgoingResponse::Serialize(
   return absl::OkStatus();
 }
 
-}  // namespace tensorops::server
+}  // namespace tensorops::wire

@@ -1,0 +1,145 @@
+"""Client calls through grpcio and the generated stubs: the transport for a
+caller's own grpc.Channel, and where the native extension is not built.
+Each tensor is copied into and out of protobuf messages on the way."""
+
+import grpc
+
+from tensorops import _codec
+from tensorops._errors import from_rpc_error
+from tensorops.v1 import tensor_ops_pb2 as pb
+from tensorops.v1 import tensor_ops_pb2_grpc as pb_grpc
+
+# The metadata key load balancers hash on (deploy/nginx, deploy/envoy).
+AFFINITY_METADATA_KEY = "x-tensorops-affinity"
+
+_HEALTH_STATES = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+
+
+def _varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _encode_health_request(service):
+    # grpc.health.v1.HealthCheckRequest {string service = 1;}, encoded by
+    # hand: Debian's python3-grpcio ships no health stubs.
+    name = service.encode()
+    return b"\x0a" + _varint(len(name)) + name if name else b""
+
+
+def _decode_health_response(data):
+    # HealthCheckResponse {ServingStatus status = 1;}
+    status, pos = 0, 0
+    while pos < len(data):
+        tag, pos = _read_varint(data, pos)
+        if tag & 7 == 0:
+            value, pos = _read_varint(data, pos)
+            if tag >> 3 == 1:
+                status = value
+        elif tag & 7 == 2:
+            size, pos = _read_varint(data, pos)
+            pos += size
+        else:
+            raise ValueError("malformed HealthCheckResponse")
+    return _HEALTH_STATES.get(status, "UNKNOWN")
+
+
+def _read_varint(data, pos):
+    value, shift = 0, 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def connect(address, tls, root_certs, cert_chain, private_key, server_name):
+    """A grpc.Channel to `address` whose message limits are lifted (the
+    server's own limit, 600 MiB by default, is the one that applies)."""
+    options = [
+        ("grpc.max_receive_message_length", -1),
+        ("grpc.max_send_message_length", -1),
+    ]
+    if not tls:
+        return grpc.insecure_channel(address, options=options)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=root_certs, private_key=private_key,
+        certificate_chain=cert_chain)
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+class GrpcioTransport:
+    def __init__(self, channel, owns_channel, auth_token):
+        self._channel = channel
+        self._owns_channel = owns_channel
+        self._stub = pb_grpc.TensorOpsStub(channel)
+        self._health_check = channel.unary_unary("/grpc.health.v1.Health/Check")
+        self._auth_token = auth_token
+
+    decode = staticmethod(_codec.from_wire)
+
+    def close(self):
+        if self._owns_channel:
+            self._channel.close()
+
+    def _call(self, method, request, settings):
+        metadata = []
+        if settings.affinity_key is not None:
+            metadata.append((AFFINITY_METADATA_KEY, settings.affinity_key))
+        if self._auth_token is not None:
+            metadata.append(("authorization", "Bearer " + self._auth_token))
+        try:
+            return method(request, timeout=settings.timeout, metadata=metadata)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def _fill(self, method, request, spec, dtype, settings):
+        request.input.CopyFrom(_codec.to_wire(spec))
+        if dtype is not None:
+            request.dtype = _codec.wire_dtype(dtype)
+        return self._call(method, request, settings).output
+
+    def zeros_like(self, spec, dtype, settings):
+        return self._fill(self._stub.ZerosLike, pb.ZerosLikeRequest(), spec, dtype, settings)
+
+    def ones_like(self, spec, dtype, settings):
+        return self._fill(self._stub.OnesLike, pb.OnesLikeRequest(), spec, dtype, settings)
+
+    def topk(self, x, k, dim, largest, sorted, save_for_backward, settings):
+        request = pb.TopKRequest(input=_codec.to_wire(x), k=k, dim=dim, largest=largest,
+                                 sorted=sorted, save_for_backward=save_for_backward)
+        response = self._call(self._stub.TopK, request, settings)
+        return response.values, response.indices, response.session_id
+
+    def backward(self, grad, session_id, retain_session, settings):
+        request = pb.BackwardRequest(grad_values=_codec.to_wire(grad), session_id=session_id,
+                                     retain_session=retain_session)
+        return self._call(self._stub.Backward, request, settings).grad_input
+
+    def stateless_backward(self, grad, indices, input_shape, dim, settings):
+        request = pb.BackwardRequest(grad_values=_codec.to_wire(grad),
+                                     indices=_codec.to_wire(indices),
+                                     input_shape=input_shape, dim=dim)
+        return self._call(self._stub.Backward, request, settings).grad_input
+
+    def release_session(self, session_id, settings):
+        self._call(self._stub.ReleaseSession,
+                   pb.ReleaseSessionRequest(session_id=session_id), settings)
+
+    def server_info(self, settings):
+        return self._call(self._stub.GetServerInfo, pb.GetServerInfoRequest(), settings)
+
+    def health(self, service, settings):
+        return _decode_health_response(
+            self._call(self._health_check, _encode_health_request(service), settings))
