@@ -16,6 +16,7 @@
 #include "absl/types/span.h"
 #include "client/grpc_status.h"
 #include "core/status_macros.h"
+#include "proto/service_methods.h"
 #include "proto/tensor_codec.h"
 
 namespace tensorops::client {
@@ -183,9 +184,9 @@ TensorOpsClient::TensorOpsClient(std::shared_ptr<grpc::Channel> channel,
                                  ClientOptions options)
     : channel_(std::move(channel)),
       stub_(v1::TensorOps::NewStub(channel_)),
-      topk_method_("/tensorops.v1.TensorOps/TopK",
+      topk_method_(wire::MethodPath("TopK"),
                    grpc::internal::RpcMethod::NORMAL_RPC, channel_),
-      backward_method_("/tensorops.v1.TensorOps/Backward",
+      backward_method_(wire::MethodPath("Backward"),
                        grpc::internal::RpcMethod::NORMAL_RPC, channel_),
       options_(options) {}
 

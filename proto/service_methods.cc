@@ -1,5 +1,8 @@
 #include "proto/service_methods.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
@@ -23,6 +26,21 @@ std::optional<int> MethodIndex(absl::string_view name) {
       TensorOpsServiceDescriptor().FindMethodByName(std::string(name));
   if (method == nullptr) return std::nullopt;
   return method->index();
+}
+
+const char* MethodPath(absl::string_view name) {
+  static const std::vector<std::string>* const paths = [] {
+    auto* all = new std::vector<std::string>();
+    const google::protobuf::ServiceDescriptor& service =
+        TensorOpsServiceDescriptor();
+    for (int i = 0; i < service.method_count(); ++i) {
+      all->push_back(
+          absl::StrCat("/", service.full_name(), "/", service.method(i)->name()));
+    }
+    return all;
+  }();
+  const std::optional<int> index = MethodIndex(name);
+  return index.has_value() ? (*paths)[*index].c_str() : nullptr;
 }
 
 std::string MethodList() {

@@ -26,6 +26,11 @@ absl::string_view MethodName(int index);
 // The index of the method called `name`; nullopt if there is none.
 std::optional<int> MethodIndex(absl::string_view name);
 
+// The gRPC path of the method called `name` ("/tensorops.v1.TensorOps/TopK"),
+// as a C string that lives as long as the program (what grpc's RpcMethod
+// takes); nullptr if there is no such method.
+const char* MethodPath(absl::string_view name);
+
 // "ZerosLike, OnesLike, TopK, ..." in index order.
 std::string MethodList();
 

@@ -14,6 +14,7 @@
 #include "core/cpu/cpu_backend.h"
 #include "core/shape.h"
 #include "core/status_macros.h"
+#include "proto/service_methods.h"
 #include "proto/tensor_codec.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
@@ -110,7 +111,7 @@ absl::Status Compare(const char* what, const tensorops::v1::Tensor& got,
 
 const std::string& CallPlan::BackwardMethod() {
   static const std::string* method =
-      new std::string("/tensorops.v1.TensorOps/Backward");
+      new std::string(wire::MethodPath("Backward"));
   return *method;
 }
 
@@ -158,11 +159,11 @@ absl::StatusOr<CallPlan> CallPlan::Create(const LoadOptions& options) {
       request.mutable_input()->set_dtype(DTypeToProto(options.dtype));
       for (int64_t dim : options.shape) request.mutable_input()->add_shape(dim);
       if (kind == CallKind::kZerosLike) {
-        plan.method_ = "/tensorops.v1.TensorOps/ZerosLike";
+        plan.method_ = wire::MethodPath("ZerosLike");
         TENSOROPS_ASSIGN_OR_RETURN(plan.expected_output_,
                                    backend.Zeros(options.dtype, options.shape));
       } else {
-        plan.method_ = "/tensorops.v1.TensorOps/OnesLike";
+        plan.method_ = wire::MethodPath("OnesLike");
         TENSOROPS_ASSIGN_OR_RETURN(plan.expected_output_,
                                    backend.Ones(options.dtype, options.shape));
       }
@@ -172,7 +173,7 @@ absl::StatusOr<CallPlan> CallPlan::Create(const LoadOptions& options) {
     }
     case CallKind::kTopK:
     case CallKind::kChain: {
-      plan.method_ = "/tensorops.v1.TensorOps/TopK";
+      plan.method_ = wire::MethodPath("TopK");
       TENSOROPS_ASSIGN_OR_RETURN(plan.request_, Serialize(topk));
       break;
     }

@@ -25,5 +25,11 @@ TEST(ServiceMethodsTest, ListNamesEveryMethodInOrder) {
   EXPECT_EQ(MethodList().rfind("ZerosLike, OnesLike, TopK, Backward", 0), 0u);
 }
 
+TEST(ServiceMethodsTest, PathIsTheGrpcPathOfTheMethod) {
+  EXPECT_STREQ(MethodPath("TopK"), "/tensorops.v1.TensorOps/TopK");
+  EXPECT_EQ(MethodPath("TopK"), MethodPath("TopK"));  // stable storage
+  EXPECT_EQ(MethodPath("NoSuchMethod"), nullptr);
+}
+
 }  // namespace
 }  // namespace tensorops::wire
