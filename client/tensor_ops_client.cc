@@ -224,12 +224,10 @@ absl::Status TensorOpsClient::CallSendingTensors(
   grpc::ByteBuffer request_bytes;
   TENSOROPS_RETURN_IF_ERROR(tensors.Serialize(request, &request_bytes));
   // What the generated stub does, with the request already serialized.
-  return FromGrpcStatus(
-      grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, Response,
-                                        grpc::ByteBuffer,
-                                        grpc::protobuf::MessageLite>(
-          channel_.get(), method, NewContext(call).get(), request_bytes,
-          response));
+  return FromGrpcStatus(grpc::internal::BlockingUnaryCall<
+                        grpc::ByteBuffer, Response, grpc::ByteBuffer,
+                        grpc::protobuf::MessageLite>(
+      channel_.get(), method, NewContext(call).get(), request_bytes, response));
 }
 
 absl::StatusOr<Tensor> TensorOpsClient::ZerosLike(const Tensor& input,
@@ -282,8 +280,8 @@ absl::StatusOr<TopKOutput> TensorOpsClient::TopK(const Tensor& input,
   request.set_sorted(params.sorted);
   request.set_save_for_backward(params.save_for_backward);
   auto response = std::make_shared<v1::TopKResponse>();
-  TENSOROPS_RETURN_IF_ERROR(CallSendingTensors(topk_method_, call, request,
-                                               tensors, response.get()));
+  TENSOROPS_RETURN_IF_ERROR(
+      CallSendingTensors(topk_method_, call, request, tensors, response.get()));
   TopKOutput output;
   TENSOROPS_ASSIGN_OR_RETURN(
       output.values,

@@ -36,14 +36,12 @@ absl::Status OutgoingMessage::Serialize(
     const size_t data_size = tensor.byte_size();
     std::string data_prefix;
     if (data_size > 0) {  // proto3 leaves empty bytes off the wire
-      AppendVarint(
-          LengthDelimitedTag(tensorops::v1::Tensor::kDataFieldNumber),
-          &data_prefix);
+      AppendVarint(LengthDelimitedTag(tensorops::v1::Tensor::kDataFieldNumber),
+                   &data_prefix);
       AppendVarint(data_size, &data_prefix);
     }
     AppendVarint(LengthDelimitedTag(field_number), &head);
-    AppendVarint(header_bytes.size() + data_prefix.size() + data_size,
-                       &head);
+    AppendVarint(header_bytes.size() + data_prefix.size() + data_size, &head);
     head += header_bytes;
     head += data_prefix;
     const char* data = reinterpret_cast<const char*>(tensor.data());

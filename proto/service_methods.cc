@@ -34,8 +34,8 @@ const char* MethodPath(absl::string_view name) {
     const google::protobuf::ServiceDescriptor& service =
         TensorOpsServiceDescriptor();
     for (int i = 0; i < service.method_count(); ++i) {
-      all->push_back(
-          absl::StrCat("/", service.full_name(), "/", service.method(i)->name()));
+      all->push_back(absl::StrCat("/", service.full_name(), "/",
+                                  service.method(i)->name()));
     }
     return all;
   }();

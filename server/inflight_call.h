@@ -16,8 +16,8 @@
 #include "absl/synchronization/mutex.h"
 #include "core/cancellation.h"
 #include "google/protobuf/message.h"
-#include "server/metrics.h"
 #include "proto/outgoing_message.h"
+#include "server/metrics.h"
 #include "server/received_request.h"
 #include "server/write_watchdog.h"
 

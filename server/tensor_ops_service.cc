@@ -11,10 +11,10 @@
 #include "core/op_plans.h"
 #include "core/status_macros.h"
 #include "proto/lifted_field.h"
+#include "proto/outgoing_message.h"
 #include "proto/service_methods.h"
 #include "request/backward_request.h"
 #include "request/session_request.h"
-#include "proto/outgoing_message.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {

@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -65,9 +65,8 @@ DType DTypeNamed(const std::string& name) {
 CallOptions CallWithin(std::optional<double> timeout_seconds,
                        std::optional<std::string> affinity_key) {
   CallOptions call;
-  call.timeout = timeout_seconds.has_value()
-                     ? absl::Seconds(*timeout_seconds)
-                     : absl::InfiniteDuration();
+  call.timeout = timeout_seconds.has_value() ? absl::Seconds(*timeout_seconds)
+                                             : absl::InfiniteDuration();
   call.affinity_key = std::move(affinity_key);
   return call;
 }
@@ -82,8 +81,7 @@ Tensor TensorOfBuffer(const py::object& buffer, const std::string& dtype,
     throw py::error_already_set();
   }
   const absl::Span<const std::byte> bytes(
-      static_cast<const std::byte*>(view->buf),
-      static_cast<size_t>(view->len));
+      static_cast<const std::byte*>(view->buf), static_cast<size_t>(view->len));
   std::shared_ptr<Py_buffer> owner(view.release(), [](Py_buffer* held) {
     // At interpreter exit the exporter is gone with the interpreter.
     if (Py_IsInitialized()) {
@@ -114,9 +112,9 @@ class Result {
     std::byte* data = tensor_.byte_size() == 0
                           ? empty_storage
                           : const_cast<std::byte*>(tensor_.data());
-    return py::buffer_info(data, 1, py::format_descriptor<uint8_t>::format(),
-                           1, {static_cast<py::ssize_t>(tensor_.byte_size())},
-                           {1}, /*readonly=*/false);
+    return py::buffer_info(data, 1, py::format_descriptor<uint8_t>::format(), 1,
+                           {static_cast<py::ssize_t>(tensor_.byte_size())}, {1},
+                           /*readonly=*/false);
   }
 
  private:
@@ -187,8 +185,8 @@ class NativeClient {
                            const py::object& indices,
                            const std::string& indices_dtype,
                            const std::vector<int64_t>& indices_shape,
-                           const std::vector<int64_t>& input_shape,
-                           int64_t dim, const CallOptions& call) {
+                           const std::vector<int64_t>& input_shape, int64_t dim,
+                           const CallOptions& call) {
     const Tensor grad_tensor = TensorOfBuffer(grad, dtype, shape);
     const Tensor indices_tensor =
         TensorOfBuffer(indices, indices_dtype, indices_shape);
@@ -267,8 +265,7 @@ void DefineModule(py::module_& m) {
       .def_buffer(&Result::Buffer);
 
   py::class_<CallOptions>(m, "CallOptions")
-      .def(py::init(&CallWithin), py::arg("timeout"),
-           py::arg("affinity_key"));
+      .def(py::init(&CallWithin), py::arg("timeout"), py::arg("affinity_key"));
 
   py::class_<NativeClient>(m, "Client")
       .def(py::init([](const std::string& address,
@@ -285,34 +282,32 @@ void DefineModule(py::module_& m) {
            py::arg("address"), py::arg("auth_token"), py::arg("tls"),
            py::arg("root_certs_pem"), py::arg("cert_chain_pem"),
            py::arg("private_key_pem"), py::arg("server_name"))
-      .def(
-          "zeros_like",
-          [](NativeClient& self, const std::string& dtype,
-             const std::vector<int64_t>& shape,
-             std::optional<std::string> out_dtype, const CallOptions& call) {
-            return self.Fill(false, dtype, shape, std::move(out_dtype), call);
-          })
-      .def(
-          "ones_like",
-          [](NativeClient& self, const std::string& dtype,
-             const std::vector<int64_t>& shape,
-             std::optional<std::string> out_dtype, const CallOptions& call) {
-            return self.Fill(true, dtype, shape, std::move(out_dtype), call);
-          })
-      .def(
-          "topk",
-          [](NativeClient& self, const py::object& input,
-             const std::string& dtype, const std::vector<int64_t>& shape,
-             int64_t k, int64_t dim, bool largest, bool sorted,
-             bool save_for_backward, const CallOptions& call) {
-            return self.TopK(input, dtype, shape,
-                             TopKParams{.k = k,
-                                        .dim = dim,
-                                        .largest = largest,
-                                        .sorted = sorted,
-                                        .save_for_backward = save_for_backward},
-                             call);
-          })
+      .def("zeros_like",
+           [](NativeClient& self, const std::string& dtype,
+              const std::vector<int64_t>& shape,
+              std::optional<std::string> out_dtype, const CallOptions& call) {
+             return self.Fill(false, dtype, shape, std::move(out_dtype), call);
+           })
+      .def("ones_like",
+           [](NativeClient& self, const std::string& dtype,
+              const std::vector<int64_t>& shape,
+              std::optional<std::string> out_dtype, const CallOptions& call) {
+             return self.Fill(true, dtype, shape, std::move(out_dtype), call);
+           })
+      .def("topk",
+           [](NativeClient& self, const py::object& input,
+              const std::string& dtype, const std::vector<int64_t>& shape,
+              int64_t k, int64_t dim, bool largest, bool sorted,
+              bool save_for_backward, const CallOptions& call) {
+             return self.TopK(
+                 input, dtype, shape,
+                 TopKParams{.k = k,
+                            .dim = dim,
+                            .largest = largest,
+                            .sorted = sorted,
+                            .save_for_backward = save_for_backward},
+                 call);
+           })
       .def("backward", &NativeClient::Backward)
       .def("stateless_backward", &NativeClient::StatelessBackward)
       .def("release_session", &NativeClient::ReleaseSession)
