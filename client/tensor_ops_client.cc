@@ -44,12 +44,6 @@ absl::StatusOr<Tensor> TensorFromResponse(const v1::Tensor& wire,
       std::move(owner));
 }
 
-// A shape and dtype without data: enough for *_like.
-void SpecToProto(DType dtype, ShapeView shape, v1::Tensor* out) {
-  out->set_dtype(wire::DTypeToProto(dtype));
-  out->mutable_shape()->Assign(shape.begin(), shape.end());
-}
-
 // grpc.health.v1 messages have no generated C++ code in Debian; both are a
 // single field, so they are encoded by hand (protobuf wire format).
 std::string EncodeHealthCheckRequest(absl::string_view service) {
@@ -247,7 +241,7 @@ absl::StatusOr<Tensor> TensorOpsClient::ZerosLike(DType input_dtype,
                                                   std::optional<DType> dtype,
                                                   const CallOptions& call) {
   v1::ZerosLikeRequest request;
-  SpecToProto(input_dtype, input_shape, request.mutable_input());
+  wire::SpecToProto(input_dtype, input_shape, request.mutable_input());
   if (dtype.has_value()) request.set_dtype(wire::DTypeToProto(*dtype));
   auto response = std::make_shared<v1::ZerosLikeResponse>();
   TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
@@ -260,7 +254,7 @@ absl::StatusOr<Tensor> TensorOpsClient::OnesLike(DType input_dtype,
                                                  std::optional<DType> dtype,
                                                  const CallOptions& call) {
   v1::OnesLikeRequest request;
-  SpecToProto(input_dtype, input_shape, request.mutable_input());
+  wire::SpecToProto(input_dtype, input_shape, request.mutable_input());
   if (dtype.has_value()) request.set_dtype(wire::DTypeToProto(*dtype));
   auto response = std::make_shared<v1::OnesLikeResponse>();
   TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(

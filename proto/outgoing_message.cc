@@ -29,9 +29,7 @@ absl::Status OutgoingMessage::Serialize(
   std::vector<grpc::Slice> slices;
   for (const auto& [field_number, tensor] : tensors_) {
     tensorops::v1::Tensor header;
-    header.set_dtype(DTypeToProto(tensor.dtype()));
-    header.mutable_shape()->Assign(tensor.shape().begin(),
-                                   tensor.shape().end());
+    SpecToProto(tensor.dtype(), tensor.shape(), &header);
     const std::string header_bytes = header.SerializeAsString();
     const size_t data_size = tensor.byte_size();
     std::string data_prefix;

@@ -172,9 +172,13 @@ absl::StatusOr<ChunkedTensor> ChunkedViewFromProto(
       /*owner=*/nullptr);
 }
 
+void SpecToProto(DType dtype, ShapeView shape, v1::Tensor* out) {
+  out->set_dtype(DTypeToProto(dtype));
+  out->mutable_shape()->Assign(shape.begin(), shape.end());
+}
+
 void TensorToProto(const Tensor& tensor, v1::Tensor* out) {
-  out->set_dtype(DTypeToProto(tensor.dtype()));
-  out->mutable_shape()->Assign(tensor.shape().begin(), tensor.shape().end());
+  SpecToProto(tensor.dtype(), tensor.shape(), out);
   if (tensor.byte_size() == 0) {
     out->clear_data();
     return;

@@ -67,6 +67,10 @@ absl::StatusOr<ChunkedTensor> ChunkedViewFromProto(
     const tensorops::v1::Tensor& tensor,
     const std::optional<ChunkedBytes>& lifted_data, absl::string_view field);
 
+// Sets `out`'s dtype and shape, leaving its data alone: the tensor header
+// that *_like requests and OutgoingMessage send.
+void SpecToProto(DType dtype, ShapeView shape, tensorops::v1::Tensor* out);
+
 // Fills `out` with `tensor`, copying its bytes once.
 void TensorToProto(const Tensor& tensor, tensorops::v1::Tensor* out);
 

@@ -90,9 +90,8 @@ Tensor TensorOfBuffer(const py::object& buffer, const std::string& dtype,
     }
     delete held;
   });
-  return ValueOrRaise(
-      Tensor::View(DTypeNamed(dtype), Shape(shape.begin(), shape.end()), bytes,
-                   std::shared_ptr<const void>(owner, owner.get())));
+  return ValueOrRaise(Tensor::View(
+      DTypeNamed(dtype), Shape(shape.begin(), shape.end()), bytes, owner));
 }
 
 // A received tensor for Python: its dtype name and shape, and its bytes
@@ -246,6 +245,15 @@ class NativeClient {
   std::shared_ptr<TensorOpsClient> client_;
 };
 
+// zeros_like or ones_like(dtype, shape, out_dtype, call).
+auto FillMethod(bool ones) {
+  return [ones](NativeClient& self, const std::string& dtype,
+                const std::vector<int64_t>& shape,
+                std::optional<std::string> out_dtype, const CallOptions& call) {
+    return self.Fill(ones, dtype, shape, std::move(out_dtype), call);
+  };
+}
+
 void DefineModule(py::module_& m) {
   m.doc() = "tensorops' C++ client, for tensorops.Client (see _client.py).";
   static py::exception<CallFailed> call_error(m, "CallError");
@@ -282,18 +290,8 @@ void DefineModule(py::module_& m) {
            py::arg("address"), py::arg("auth_token"), py::arg("tls"),
            py::arg("root_certs_pem"), py::arg("cert_chain_pem"),
            py::arg("private_key_pem"), py::arg("server_name"))
-      .def("zeros_like",
-           [](NativeClient& self, const std::string& dtype,
-              const std::vector<int64_t>& shape,
-              std::optional<std::string> out_dtype, const CallOptions& call) {
-             return self.Fill(false, dtype, shape, std::move(out_dtype), call);
-           })
-      .def("ones_like",
-           [](NativeClient& self, const std::string& dtype,
-              const std::vector<int64_t>& shape,
-              std::optional<std::string> out_dtype, const CallOptions& call) {
-             return self.Fill(true, dtype, shape, std::move(out_dtype), call);
-           })
+      .def("zeros_like", FillMethod(/*ones=*/false))
+      .def("ones_like", FillMethod(/*ones=*/true))
       .def("topk",
            [](NativeClient& self, const py::object& input,
               const std::string& dtype, const std::vector<int64_t>& shape,
