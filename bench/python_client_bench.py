@@ -40,7 +40,7 @@ THROUGHPUT_SHAPE, THROUGHPUT_K, THROUGHPUT_CALLS = (64, 32000), 50, 160
 def start_server(binary):
     log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log")
     process = subprocess.Popen(
-        [binary, "--address=127.0.0.1:0", "--metrics_address="],
+        [binary, "--address=127.0.0.1:0", "--metrics_address=", "--allow_shared_memory"],
         stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -145,8 +145,18 @@ def main():
         over_grpcio = tensorops.Client(channel=channel, timeout=60)
         rng = np.random.default_rng(1)
         inputs = {shape: rng.standard_normal(shape, dtype=np.float32) for shape, _, _ in CASES}
-        columns = ("cpp", "native", "grpcio", "torch")
+        columns = ("cpp", "native", "grpcio", "torch", "shm")
         figures = {(shape, column): [] for shape, _, _ in CASES for column in columns}
+        # Each case's input, values and indices in one shared memory region.
+        region_bytes = sum(x.nbytes + 12 * x.shape[0] * k + 256 for (_, k, _), x in
+                           zip(CASES, inputs.values()))
+        shm = tensorops.SharedMemory(native, region_bytes)
+        in_region = {}
+        for shape, k, _ in CASES:
+            x = shm.empty(shape, np.float32)
+            x[...] = inputs[shape]
+            out = (shm.empty((shape[0], k), np.float32), shm.empty((shape[0], k), np.int64))
+            in_region[shape] = (x, out)
         for _ in range(args.rounds):
             for shape, k, calls in CASES:
                 x = inputs[shape]
@@ -157,6 +167,10 @@ def main():
                 figures[shape, "grpcio"].append(
                     p50_ms(lambda: over_grpcio.topk(x, k), max(3, calls // 4), warmup))
                 figures[shape, "torch"].append(torch_p50_ms(shape, k, calls, warmup))
+                x_shm, out = in_region[shape]
+                figures[shape, "shm"].append(
+                    p50_ms(lambda: native.topk(x_shm, k, out=out), calls, warmup))
+        shm.close()
         x = inputs[THROUGHPUT_SHAPE]
         throughput = {}
         for name, client in (("native", native), ("grpcio", over_grpcio)):
@@ -177,17 +191,21 @@ def main():
         BEGIN,
         f"Measured by `bench/python_client_bench.py` on {time.strftime('%Y-%m-%d')}: "
         f"{cpu_name()}, {os.cpu_count()} CPUs; one tensorops-server (default "
-        f"flags), float32 standard normal input, each figure the median over "
-        f"{args.rounds} interleaved rounds of that round's p50 latency (ms).",
+        f"flags and --allow_shared_memory), float32 standard normal input, each "
+        f"figure the median over {args.rounds} interleaved rounds of that round's "
+        f"p50 latency (ms). Shared memory: input in a tensorops.SharedMemory "
+        f"region, values and indices written into it.",
         "",
         "| TopK | C++ client (`tensorops-load`) | Python, native | Python / C++ "
-        "| Python over grpcio (before) | local `torch.topk`, 2 threads |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| Python over grpcio (before) | local `torch.topk`, 2 threads "
+        "| Python, shared memory | shared memory / torch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for shape, k, _ in CASES:
-        cpp, ours, old, local = (median[shape, column] for column in columns)
+        cpp, ours, old, local, shared = (median[shape, column] for column in columns)
         lines.append(f"| [{','.join(map(str, shape))}] k={k} | {cpp:.3f} | {ours:.3f} | "
-                     f"**{ours / cpp:.2f}x** | {old:.3f} | {local:.3f} |")
+                     f"**{ours / cpp:.2f}x** | {old:.3f} | {local:.3f} | {shared:.3f} | "
+                     f"**{shared / local:.2f}x** |")
     shape_text = ",".join(map(str, THROUGHPUT_SHAPE))
     lines += [
         "",

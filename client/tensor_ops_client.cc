@@ -182,7 +182,77 @@ TensorOpsClient::TensorOpsClient(std::shared_ptr<grpc::Channel> channel,
                    grpc::internal::RpcMethod::NORMAL_RPC, channel_),
       backward_method_(wire::MethodPath("Backward"),
                        grpc::internal::RpcMethod::NORMAL_RPC, channel_),
-      options_(options) {}
+      options_(options) {
+  for (int method = 0; method < wire::MethodCount(); ++method) {
+    methods_.push_back(std::make_unique<grpc::internal::RpcMethod>(
+        wire::MethodPath(wire::MethodName(method)),
+        grpc::internal::RpcMethod::NORMAL_RPC, channel_));
+  }
+}
+
+absl::StatusOr<std::string> TensorOpsClient::CallSerialized(
+    absl::string_view method, const std::string& request,
+    const CallOptions& call) {
+  const std::optional<int> index = wire::MethodIndex(method);
+  if (!index.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the service has no method ", method));
+  }
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_bytes(&slice, 1);
+  grpc::ByteBuffer response_bytes;
+  TENSOROPS_RETURN_IF_ERROR(FromGrpcStatus(
+      grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer,
+                                        grpc::ByteBuffer, grpc::ByteBuffer>(
+          channel_.get(), *methods_[*index], NewContext(call).get(),
+          request_bytes, &response_bytes)));
+  std::vector<grpc::Slice> slices;
+  if (!response_bytes.Dump(&slices).ok()) {
+    return absl::InternalError("could not read the response");
+  }
+  std::string out;
+  out.reserve(response_bytes.Length());
+  for (const grpc::Slice& part : slices) {
+    out.append(reinterpret_cast<const char*>(part.begin()), part.size());
+  }
+  return out;
+}
+
+absl::Status TensorOpsClient::Call(absl::string_view method,
+                                   const google::protobuf::Message& request,
+                                   google::protobuf::Message* response,
+                                   const CallOptions& call) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const std::string bytes,
+      CallSerialized(method, request.SerializeAsString(), call));
+  if (!response->ParseFromString(bytes)) {
+    return absl::InternalError(
+        absl::StrCat("the server's ", method, " response does not parse"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TensorOpsClient::RegisterSharedMemory(
+    const v1::RegisterSharedMemoryRequest& request, const CallOptions& call) {
+  v1::RegisterSharedMemoryResponse response;
+  return Call("RegisterSharedMemory", request, &response, call);
+}
+
+absl::Status TensorOpsClient::UnregisterSharedMemory(const std::string& name,
+                                                     const CallOptions& call) {
+  v1::UnregisterSharedMemoryRequest request;
+  request.set_name(name);
+  v1::UnregisterSharedMemoryResponse response;
+  return Call("UnregisterSharedMemory", request, &response, call);
+}
+
+absl::StatusOr<v1::ListSharedMemoryResponse> TensorOpsClient::ListSharedMemory(
+    const CallOptions& call) {
+  v1::ListSharedMemoryRequest request;
+  v1::ListSharedMemoryResponse response;
+  TENSOROPS_RETURN_IF_ERROR(Call("ListSharedMemory", request, &response, call));
+  return response;
+}
 
 std::unique_ptr<TensorOpsClient> TensorOpsClient::Connect(
     const std::string& address, ClientOptions options) {

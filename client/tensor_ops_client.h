@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -171,6 +172,33 @@ class TensorOpsClient {
   absl::StatusOr<tensorops::v1::GetServerInfoResponse> GetServerInfo(
       const CallOptions& call = {});
 
+  // Shared memory, on servers run with --allow_shared_memory, for callers
+  // on the server's host: maps [offset, offset + byte_size) of a POSIX
+  // shared memory object (key "/name") or a file under the server's
+  // --shared_memory_file_dir as the caller's region `name`. Tensors then
+  // refer to it (Tensor.shared_memory) in requests built for Call(), and
+  // results go into it (e.g. TopKRequest.values_shared_memory).
+  absl::Status RegisterSharedMemory(
+      const tensorops::v1::RegisterSharedMemoryRequest& request,
+      const CallOptions& call = {});
+  // Drops region `name` of this caller, or all of them for "".
+  absl::Status UnregisterSharedMemory(const std::string& name,
+                                      const CallOptions& call = {});
+  absl::StatusOr<tensorops::v1::ListSharedMemoryResponse> ListSharedMemory(
+      const CallOptions& call = {});
+
+  // Any method of the service by name, with a request message the caller
+  // built (e.g. one whose tensors lie in shared memory), its response parsed
+  // into `response`. INVALID_ARGUMENT for a method the service lacks.
+  absl::Status Call(absl::string_view method,
+                    const google::protobuf::Message& request,
+                    google::protobuf::Message* response,
+                    const CallOptions& call = {});
+  // The same on serialized messages.
+  absl::StatusOr<std::string> CallSerialized(absl::string_view method,
+                                             const std::string& request,
+                                             const CallOptions& call = {});
+
   // grpc.health.v1.Health/Check for `service` ("" is the whole server,
   // "tensorops.v1.TensorOps" the service). NOT_FOUND for a service the
   // server does not know.
@@ -199,6 +227,8 @@ class TensorOpsClient {
   // bytes.
   grpc::internal::RpcMethod topk_method_;
   grpc::internal::RpcMethod backward_method_;
+  // Every method of the service, by descriptor index, for CallSerialized.
+  std::vector<std::unique_ptr<grpc::internal::RpcMethod>> methods_;
   ClientOptions options_;
 };
 

@@ -5,18 +5,16 @@
 
 namespace tensorops {
 
-absl::StatusOr<Tensor> Backend::Zeros(DType dtype, ShapeView shape) {
-  TENSOROPS_ASSIGN_OR_RETURN(
-      Tensor output,
-      Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
+absl::StatusOr<Tensor> Backend::Zeros(DType dtype, ShapeView shape,
+                                      const OutputMemory* into) {
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor output, AllocateOutput(dtype, shape, into));
   TENSOROPS_RETURN_IF_ERROR(RunFill(0, output));
   return output;
 }
 
-absl::StatusOr<Tensor> Backend::Ones(DType dtype, ShapeView shape) {
-  TENSOROPS_ASSIGN_OR_RETURN(
-      Tensor output,
-      Tensor::Allocate(dtype, Shape(shape.begin(), shape.end())));
+absl::StatusOr<Tensor> Backend::Ones(DType dtype, ShapeView shape,
+                                     const OutputMemory* into) {
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor output, AllocateOutput(dtype, shape, into));
   TENSOROPS_RETURN_IF_ERROR(RunFill(OneBits(dtype), output));
   return output;
 }
@@ -33,25 +31,31 @@ absl::StatusOr<TopKResult> Backend::TopK(const Tensor& input,
 
 absl::StatusOr<TopKResult> Backend::TopKOfChunks(const ChunkedTensor& input,
                                                  const TopKOptions& options) {
+  return TopKOfChunks(input, options, TopKOutputMemory{});
+}
+
+absl::StatusOr<TopKResult> Backend::TopKOfChunks(const ChunkedTensor& input,
+                                                 const TopKOptions& options,
+                                                 const TopKOutputMemory& into) {
   TENSOROPS_ASSIGN_OR_RETURN(const TopKPlan plan,
                              PlanTopK(input.dtype(), input.shape(), options));
   TENSOROPS_ASSIGN_OR_RETURN(TopKResult result,
-                             AllocateTopKResult(input.dtype(), plan));
+                             AllocateTopKResult(input.dtype(), plan, into));
   TENSOROPS_RETURN_IF_ERROR(RunTopKOfChunks(input, plan, options, result));
   return result;
 }
 
 absl::StatusOr<Tensor> Backend::TopKBackward(const Tensor& grad_values,
                                              const Tensor& indices,
-                                             ShapeView input_shape,
-                                             int64_t dim) {
+                                             ShapeView input_shape, int64_t dim,
+                                             const OutputMemory* into) {
   TENSOROPS_ASSIGN_OR_RETURN(
       const TopKBackwardPlan plan,
       PlanTopKBackward(grad_values.dtype(), grad_values.shape(),
                        indices.dtype(), indices.shape(), input_shape, dim));
   TENSOROPS_ASSIGN_OR_RETURN(
       Tensor grad_input,
-      Tensor::Allocate(grad_values.dtype(), plan.output_shape));
+      AllocateOutput(grad_values.dtype(), plan.output_shape, into));
   TENSOROPS_RETURN_IF_ERROR(
       RunTopKBackward(grad_values, indices, plan, grad_input));
   return grad_input;

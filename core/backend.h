@@ -30,9 +30,11 @@ struct TopKResult {
   Tensor indices;  // int64, same shape as values
 };
 
-// Validated calls (core/op_plans.h).
+// Validated calls and output memory (core/op_plans.h).
 struct TopKPlan;
 struct TopKBackwardPlan;
+struct OutputMemory;
+struct TopKOutputMemory;
 
 // Semantics follow PyTorch 1.13 (torch.zeros_like, torch.ones_like,
 // torch.topk and its autograd backward), with one addition: PyTorch leaves
@@ -57,9 +59,14 @@ class Backend {
   // "cpu" or "cuda".
   virtual std::string_view name() const = 0;
 
+  // Each call allocates its results, or writes them into the caller's
+  // memory given as `into` (core/op_plans.h: OutputMemory).
+
   // A tensor of `shape` and `dtype` filled with 0 (false) or 1 (true).
-  absl::StatusOr<Tensor> Zeros(DType dtype, ShapeView shape);
-  absl::StatusOr<Tensor> Ones(DType dtype, ShapeView shape);
+  absl::StatusOr<Tensor> Zeros(DType dtype, ShapeView shape,
+                               const OutputMemory* into = nullptr);
+  absl::StatusOr<Tensor> Ones(DType dtype, ShapeView shape,
+                              const OutputMemory* into = nullptr);
 
   // torch.topk(input, k, dim, largest, sorted). `dim` must lie in
   // [-rank, rank) and k in [0, size(dim)]; a 0-d input accepts dim 0 or -1
@@ -74,6 +81,9 @@ class Backend {
   // (RunTopKOfChunks).
   absl::StatusOr<TopKResult> TopKOfChunks(const ChunkedTensor& input,
                                           const TopKOptions& options);
+  absl::StatusOr<TopKResult> TopKOfChunks(const ChunkedTensor& input,
+                                          const TopKOptions& options,
+                                          const TopKOutputMemory& into);
 
   // The gradient of topk's values with respect to its input:
   // zeros(input_shape, grad_values.dtype).scatter(dim, indices, grad_values).
@@ -83,7 +93,8 @@ class Backend {
   // within a slice, the last one in memory order wins.
   absl::StatusOr<Tensor> TopKBackward(const Tensor& grad_values,
                                       const Tensor& indices,
-                                      ShapeView input_shape, int64_t dim);
+                                      ShapeView input_shape, int64_t dim,
+                                      const OutputMemory* into = nullptr);
 
  protected:
   // The kernels, called (from any thread, concurrently) with validated

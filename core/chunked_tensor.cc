@@ -10,7 +10,9 @@
 
 namespace tensorops {
 
-ChunkedBytes::ChunkedBytes(std::vector<absl::Span<const std::byte>> chunks) {
+ChunkedBytes::ChunkedBytes(std::vector<absl::Span<const std::byte>> chunks,
+                           Sharing sharing)
+    : sharing_(sharing) {
   chunks_.reserve(chunks.size());
   starts_.reserve(chunks.size());
   for (absl::Span<const std::byte> chunk : chunks) {
@@ -70,7 +72,7 @@ const std::byte* ChunkedBytes::Reader::Read(size_t offset, size_t length,
   if (length == 0) return scratch;
   const size_t i = ChunkAt(offset);
   const size_t within = offset - bytes_->starts_[i];
-  if (bytes_->chunks_[i].size() - within >= length) {
+  if (!bytes_->shared() && bytes_->chunks_[i].size() - within >= length) {
     return bytes_->chunks_[i].data() + within;
   }
   bytes_->CopyTo(offset, length, scratch);
@@ -103,7 +105,7 @@ absl::StatusOr<ChunkedTensor> ChunkedTensor::View(
 }
 
 absl::StatusOr<Tensor> ChunkedTensor::Materialize() const {
-  if (bytes_.chunks().size() <= 1) {
+  if (bytes_.chunks().size() <= 1 && !bytes_.shared()) {
     const absl::Span<const std::byte> only = bytes_.chunks().empty()
                                                  ? absl::Span<const std::byte>()
                                                  : bytes_.chunks().front();

@@ -21,14 +21,22 @@
 
 namespace tensorops {
 
+// Whether anyone else may write the bytes while they are read (shared
+// memory another process maps). Kernels assume that what they read twice is
+// the same, so shared bytes are only ever read once, into private memory:
+// Reader::Read always copies them, and Materialize() makes a private copy.
+enum class Sharing { kPrivate, kShared };
+
 // An immutable byte sequence made of chunks, in order. Chunks may have any
 // size and alignment; empty ones are dropped. Does not own the bytes.
 class ChunkedBytes {
  public:
   ChunkedBytes() = default;
-  explicit ChunkedBytes(std::vector<absl::Span<const std::byte>> chunks);
+  explicit ChunkedBytes(std::vector<absl::Span<const std::byte>> chunks,
+                        Sharing sharing = Sharing::kPrivate);
 
   size_t size() const { return size_; }
+  bool shared() const { return sharing_ == Sharing::kShared; }
   const std::vector<absl::Span<const std::byte>>& chunks() const {
     return chunks_;
   }
@@ -48,8 +56,9 @@ class ChunkedBytes {
     explicit Reader(const ChunkedBytes& bytes) : bytes_(&bytes) {}
 
     // The bytes [offset, offset + length): a pointer into the chunk holding
-    // them all if there is one, else `scratch` (at least `length` bytes)
-    // filled with a copy. The range must lie within size().
+    // them all if there is one and the bytes are not shared, else `scratch`
+    // (at least `length` bytes) filled with a copy. The range must lie
+    // within size().
     const std::byte* Read(size_t offset, size_t length, std::byte* scratch);
 
    private:
@@ -68,6 +77,7 @@ class ChunkedBytes {
   // starts_[i]: offset of chunks_[i]'s first byte.
   std::vector<size_t> starts_;
   size_t size_ = 0;
+  Sharing sharing_ = Sharing::kPrivate;
 };
 
 // A row-major tensor (as Tensor) whose bytes are a ChunkedBytes. Copies share
@@ -89,7 +99,8 @@ class ChunkedTensor {
   const ChunkedBytes& bytes() const { return bytes_; }
 
   // A contiguous tensor of the same contents: a view when there is at most
-  // one chunk, else an owning copy (RESOURCE_EXHAUSTED if out of memory).
+  // one chunk and the bytes are private, else an owning copy
+  // (RESOURCE_EXHAUSTED if out of memory).
   absl::StatusOr<Tensor> Materialize() const;
 
  private:

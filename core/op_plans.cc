@@ -117,13 +117,30 @@ absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(
   return plan;
 }
 
-absl::StatusOr<TopKResult> AllocateTopKResult(DType dtype,
-                                              const TopKPlan& plan) {
+absl::StatusOr<Tensor> AllocateOutput(DType dtype, ShapeView shape,
+                                      const OutputMemory* into) {
+  Shape dims(shape.begin(), shape.end());
+  if (into == nullptr) return Tensor::Allocate(dtype, std::move(dims));
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t bytes, ByteSize(dtype, dims));
+  if (static_cast<int64_t>(into->bytes.size()) < bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the memory given for a ", DTypeName(dtype),
+                     " result of shape ", ShapeToString(dims), " has ",
+                     into->bytes.size(), " bytes; expected at least ", bytes));
+  }
+  return Tensor::WritableView(dtype, std::move(dims),
+                              into->bytes.first(static_cast<size_t>(bytes)),
+                              into->owner);
+}
+
+absl::StatusOr<TopKResult> AllocateTopKResult(DType dtype, const TopKPlan& plan,
+                                              TopKOutputMemory into) {
   TopKResult result;
-  TENSOROPS_ASSIGN_OR_RETURN(result.values,
-                             Tensor::Allocate(dtype, plan.output_shape));
   TENSOROPS_ASSIGN_OR_RETURN(
-      result.indices, Tensor::Allocate(DType::kInt64, plan.output_shape));
+      result.values, AllocateOutput(dtype, plan.output_shape, into.values));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      result.indices,
+      AllocateOutput(DType::kInt64, plan.output_shape, into.indices));
   return result;
 }
 

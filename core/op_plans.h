@@ -4,9 +4,11 @@
 #define TENSOROPS_CORE_OP_PLANS_H_
 
 #include <cstdint>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "core/backend.h"
 #include "core/dtype.h"
 #include "core/shape.h"
@@ -40,10 +42,30 @@ struct TopKPlan {
 absl::StatusOr<TopKPlan> PlanTopK(DType dtype, ShapeView input_shape,
                                   const TopKOptions& options);
 
-// For backends: TopK's outputs for `plan` (of a `dtype` input), allocated and
-// uninitialized. RESOURCE_EXHAUSTED if out of memory.
-absl::StatusOr<TopKResult> AllocateTopKResult(DType dtype,
-                                              const TopKPlan& plan);
+// Caller's memory a result is written into instead of fresh memory: at
+// least the result's byte size (its first bytes are written), kept alive by
+// `owner` as long as the result tensor.
+struct OutputMemory {
+  absl::Span<std::byte> bytes;
+  std::shared_ptr<const void> owner;
+};
+
+// An uninitialized result of `dtype` and `shape`: a WritableView of `into`
+// when given (INVALID_ARGUMENT if it is too small), else allocated
+// (RESOURCE_EXHAUSTED if out of memory).
+absl::StatusOr<Tensor> AllocateOutput(DType dtype, ShapeView shape,
+                                      const OutputMemory* into);
+
+// Where TopK's results go; unset ones are allocated.
+struct TopKOutputMemory {
+  const OutputMemory* values = nullptr;
+  const OutputMemory* indices = nullptr;
+};
+
+// For backends: TopK's outputs for `plan` (of a `dtype` input), allocated (or
+// in `into`) and uninitialized. RESOURCE_EXHAUSTED if out of memory.
+absl::StatusOr<TopKResult> AllocateTopKResult(DType dtype, const TopKPlan& plan,
+                                              TopKOutputMemory into = {});
 
 struct TopKBackwardPlan {
   DimGeometry output;  // geometry of grad_input (input_shape) around dim

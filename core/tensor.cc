@@ -70,4 +70,15 @@ absl::StatusOr<Tensor> Tensor::View(DType dtype, Shape shape,
                 nullptr);
 }
 
+absl::StatusOr<Tensor> Tensor::WritableView(DType dtype, Shape shape,
+                                            absl::Span<std::byte> bytes,
+                                            std::shared_ptr<const void> owner) {
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t expected, ByteSize(dtype, shape));
+  TENSOROPS_RETURN_IF_ERROR(
+      CheckByteCount(dtype, shape, bytes.size(), expected));
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t count, NumElements(shape));
+  return Tensor(dtype, std::move(shape), count, std::move(owner), bytes.data(),
+                bytes.data());
+}
+
 }  // namespace tensorops

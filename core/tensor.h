@@ -43,6 +43,13 @@ class Tensor {
                                      absl::Span<const std::byte> bytes,
                                      std::shared_ptr<const void> owner);
 
+  // A tensor writing into `bytes` in place (the caller's memory, e.g. a
+  // shared memory region a result goes to), with the same rules as View;
+  // mutable_data() points at them.
+  static absl::StatusOr<Tensor> WritableView(DType dtype, Shape shape,
+                                             absl::Span<std::byte> bytes,
+                                             std::shared_ptr<const void> owner);
+
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
@@ -52,7 +59,8 @@ class Tensor {
 
   const std::byte* data() const { return data_; }
   absl::Span<const std::byte> bytes() const { return {data_, byte_size()}; }
-  // Writable bytes of an owning tensor; nullptr for a view.
+  // Writable bytes of an owning tensor or a WritableView; nullptr for a
+  // view.
   std::byte* mutable_data() { return mutable_data_; }
 
   // Element `i` reinterpreted as T (sizeof(T) must equal the dtype's size).

@@ -154,6 +154,16 @@ absl::StatusOr<Tensor> ViewFromProto(const v1::Tensor& tensor,
       /*owner=*/nullptr);
 }
 
+absl::StatusOr<Tensor> ViewFromProto(
+    const v1::Tensor& tensor, const std::optional<ChunkedBytes>& elsewhere,
+    absl::string_view field) {
+  if (!elsewhere.has_value()) return ViewFromProto(tensor, field);
+  absl::StatusOr<ChunkedTensor> chunked =
+      ChunkedViewFromProto(tensor, elsewhere, field);
+  if (!chunked.ok()) return chunked.status();
+  return chunked->Materialize();
+}
+
 absl::StatusOr<ChunkedTensor> ChunkedViewFromProto(
     const v1::Tensor& tensor, const std::optional<ChunkedBytes>& lifted_data,
     absl::string_view field) {

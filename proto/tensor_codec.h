@@ -61,6 +61,13 @@ absl::StatusOr<TensorSpec> SpecFromProto(
 absl::StatusOr<Tensor> ViewFromProto(const tensorops::v1::Tensor& tensor,
                                      absl::string_view field);
 
+// As ViewFromProto, with `elsewhere` (lifted or shared memory bytes, when
+// set) instead of tensor.data(): read in place if private, else copied once
+// into an owning tensor.
+absl::StatusOr<Tensor> ViewFromProto(
+    const tensorops::v1::Tensor& tensor,
+    const std::optional<ChunkedBytes>& elsewhere, absl::string_view field);
+
 // As ViewFromProto, reading `lifted_data` in place when set (else
 // tensor.data()). The chunks must outlive the returned tensor and its copies.
 absl::StatusOr<ChunkedTensor> ChunkedViewFromProto(

@@ -11,15 +11,17 @@
 namespace tensorops::request {
 
 absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
-    const tensorops::v1::BackwardRequest& request,
-    const RequestLimits& limits) {
+    const tensorops::v1::BackwardRequest& request, const RequestLimits& limits,
+    const BackwardTensorBytes& elsewhere) {
   if (!request.has_grad_values()) {
     return MissingField("grad_values",
                         "the gradient with respect to TopK's values");
   }
   BackwardInputs inputs;
   TENSOROPS_ASSIGN_OR_RETURN(
-      inputs.grad, wire::ViewFromProto(request.grad_values(), "grad_values"));
+      inputs.grad, wire::ViewFromProto(request.grad_values(),
+                                       elsewhere.grad_values, "grad_values"));
+  inputs.grad_input_to_region = request.has_grad_input_shared_memory();
   TENSOROPS_RETURN_IF_ERROR(
       CheckElementLimit(limits, inputs.grad.shape(), "grad_values"));
   if (!request.session_id().empty()) {
@@ -39,8 +41,9 @@ absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
         "TopK's int64 indices when session_id is empty (stateless "
         "Backward), or a session_id from TopK with save_for_backward");
   }
-  TENSOROPS_ASSIGN_OR_RETURN(inputs.indices,
-                             wire::ViewFromProto(request.indices(), "indices"));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      inputs.indices,
+      wire::ViewFromProto(request.indices(), elsewhere.indices, "indices"));
   TENSOROPS_RETURN_IF_ERROR(
       CheckElementLimit(limits, inputs.indices.shape(), "indices"));
   TENSOROPS_ASSIGN_OR_RETURN(
@@ -85,7 +88,10 @@ absl::StatusOr<BackwardRequestPlan> PlanBackwardRequest(
   out.output_bytes = *ByteSize(out.grad.dtype(), out.input_shape);
   TENSOROPS_ASSIGN_OR_RETURN(
       out.response_bytes,
-      ResponseBound(limits, out.output_bytes, out.input_shape.size(), 1));
+      ResponseBound(
+          limits,
+          ResultWireBytes(out.output_bytes, inputs.grad_input_to_region),
+          out.input_shape.size(), 1));
   TENSOROPS_RETURN_IF_ERROR(
       CheckElementLimit(limits, out.input_shape,
                         "the gradient of input_shape (Backward's result)"));

@@ -5,8 +5,10 @@
 #define TENSOROPS_REQUEST_BACKWARD_REQUEST_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/statusor.h"
+#include "core/chunked_tensor.h"
 #include "core/shape.h"
 #include "core/tensor.h"
 #include "request/limits.h"
@@ -17,7 +19,10 @@ namespace tensorops::request {
 
 // A Backward request's tensors, decoded and checked on their own.
 struct BackwardInputs {
-  Tensor grad;  // grad_values, read in place from the request
+  Tensor grad;  // grad_values, read in place from the request (or a
+                // private copy of a shared memory range)
+  // grad_input goes to shared memory (grad_input_shared_memory is set).
+  bool grad_input_to_region = false;
   // True when the request names a session (whose state the caller looks up
   // and passes to PlanBackwardRequest); the fields below are then unset.
   bool uses_session = false;
@@ -27,12 +32,20 @@ struct BackwardInputs {
   int64_t dim = -1;
 };
 
+// The bytes of Backward's tensors that are not in their data: in shared
+// memory, resolved by the service (server/region_holds.h).
+struct BackwardTensorBytes {
+  std::optional<ChunkedBytes> grad_values;
+  std::optional<ChunkedBytes> indices;
+};
+
 // Step 1: grad_values, and either a session id alone or the stateless
 // form's indices, input_shape and dim. INVALID_ARGUMENT for missing,
 // malformed or contradictory fields, RESOURCE_EXHAUSTED past `limits`.
-// The tensors read `request`'s bytes in place.
+// The tensors read `request`'s bytes in place, and copy `elsewhere`'s.
 absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
-    const tensorops::v1::BackwardRequest& request, const RequestLimits& limits);
+    const tensorops::v1::BackwardRequest& request, const RequestLimits& limits,
+    const BackwardTensorBytes& elsewhere = {});
 
 struct BackwardRequestPlan {
   Tensor grad;

@@ -14,7 +14,7 @@ namespace v1 = ::tensorops::v1;
 
 absl::StatusOr<FillPlan> PlanFill(const v1::Tensor* input,
                                   const std::optional<ChunkedBytes>& lifted,
-                                  int dtype, bool ones,
+                                  int dtype, bool ones, bool to_region,
                                   const RequestLimits& limits) {
   if (input == nullptr) {
     return MissingField("input", "a tensor (dtype and shape; data optional)");
@@ -36,7 +36,8 @@ absl::StatusOr<FillPlan> PlanFill(const v1::Tensor* input,
   }
   TENSOROPS_ASSIGN_OR_RETURN(
       const int64_t response_bytes,
-      ResponseBound(limits, *output_bytes, spec.shape.size(), 1));
+      ResponseBound(limits, ResultWireBytes(*output_bytes, to_region),
+                    spec.shape.size(), 1));
   TENSOROPS_RETURN_IF_ERROR(CheckElementLimit(limits, spec.shape, "input"));
   return FillPlan{.dtype = output_dtype,
                   .shape = std::move(spec.shape),
@@ -52,7 +53,8 @@ absl::StatusOr<FillPlan> PlanZerosLike(
     const std::optional<ChunkedBytes>& lifted_data,
     const RequestLimits& limits) {
   return PlanFill(request.has_input() ? &request.input() : nullptr, lifted_data,
-                  request.dtype(), /*ones=*/false, limits);
+                  request.dtype(), /*ones=*/false,
+                  request.has_output_shared_memory(), limits);
 }
 
 absl::StatusOr<FillPlan> PlanOnesLike(
@@ -60,7 +62,8 @@ absl::StatusOr<FillPlan> PlanOnesLike(
     const std::optional<ChunkedBytes>& lifted_data,
     const RequestLimits& limits) {
   return PlanFill(request.has_input() ? &request.input() : nullptr, lifted_data,
-                  request.dtype(), /*ones=*/true, limits);
+                  request.dtype(), /*ones=*/true,
+                  request.has_output_shared_memory(), limits);
 }
 
 }  // namespace tensorops::request

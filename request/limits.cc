@@ -30,6 +30,12 @@ absl::Status CheckElementLimit(const RequestLimits& limits, ShapeView shape,
       " per tensor (--max_tensor_elements); expected a smaller tensor"));
 }
 
+int64_t ResultWireBytes(int64_t data_bytes, bool to_shared_memory) {
+  // A SharedMemoryRef: its name (at most 128 bytes), two varints and tags.
+  constexpr int64_t kRefBytes = 128 + 2 * 11 + 8;
+  return to_shared_memory ? kRefBytes : data_bytes;
+}
+
 absl::StatusOr<int64_t> ResponseBound(const RequestLimits& limits,
                                       int64_t data_bytes, size_t total_rank,
                                       int tensors) {

@@ -40,6 +40,10 @@ absl::StatusOr<int64_t> ResponseBound(const RequestLimits& limits,
                                       int64_t data_bytes, size_t total_rank,
                                       int tensors);
 
+// The response bytes a result of `data_bytes` takes: its data when it comes
+// back inline, else (written to shared memory) at most the reference to it.
+int64_t ResultWireBytes(int64_t data_bytes, bool to_shared_memory);
+
 }  // namespace tensorops::request
 
 #endif  // TENSOROPS_REQUEST_LIMITS_H_

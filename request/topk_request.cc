@@ -32,9 +32,14 @@ absl::StatusOr<TopKRequestPlan> PlanTopKRequest(
   const int64_t values_bytes =
       count * static_cast<int64_t>(DTypeSize(input.dtype()));
   const int64_t indices_bytes = count * int64_t{8};
-  TENSOROPS_ASSIGN_OR_RETURN(const int64_t response_bytes,
-                             ResponseBound(limits, values_bytes + indices_bytes,
-                                           2 * plan.output_shape.size(), 2));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const int64_t response_bytes,
+      ResponseBound(
+          limits,
+          ResultWireBytes(values_bytes, request.has_values_shared_memory()) +
+              ResultWireBytes(indices_bytes,
+                              request.has_indices_shared_memory()),
+          2 * plan.output_shape.size(), 2));
   int64_t wrapped_dim = 0;
   if (request.save_for_backward()) {
     TENSOROPS_ASSIGN_OR_RETURN(wrapped_dim, WrapDim(options.dim, input.rank()));

@@ -99,6 +99,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   cache_options.max_bytes_per_owner = config.session_bytes_per_caller;
   server->sessions_ = std::make_unique<SessionCache>(std::move(cache_options));
 
+  SharedMemoryOptions shm_options =
+      overrides.shared_memory.value_or(SharedMemoryOptions{});
+  shm_options.allowed = config.allow_shared_memory;
+  shm_options.file_dir = config.shared_memory_file_dir;
+  shm_options.max_regions_per_owner =
+      config.max_shared_memory_regions_per_caller;
+  shm_options.max_bytes_per_owner = config.max_shared_memory_bytes_per_caller;
+  shm_options.idle_timeout = config.shared_memory_idle_timeout;
+  server->shared_memory_ =
+      std::make_unique<SharedMemoryRegistry>(std::move(shm_options));
+
   Executor* executor = overrides.executor;
   if (executor == nullptr) {
     // One caller thread per compute thread: each call fans out inside the
@@ -143,8 +154,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   service_options.version = TENSOROPS_VERSION;
   service_options.compute_threads = server->compute_threads_;
   server->service_ = std::make_unique<TensorOpsService>(
-      *server->backend_, *server->sessions_, *executor, server->metrics_.get(),
-      std::move(service_options));
+      *server->backend_, *server->sessions_, *server->shared_memory_, *executor,
+      server->metrics_.get(), std::move(service_options));
 
   // Both are process-wide switches read by the builder.
   grpc::EnableDefaultHealthCheckService(true);
@@ -210,6 +221,8 @@ void Server::Shutdown(absl::Duration timeout) {
   drained.Notify();
   closer.join();
   grpc_server_->Wait();
+  // No call is left to use a region.
+  shared_memory_->Clear();
 }
 
 void Server::CloseIdleConnectionsOnceCallsAreDone(

@@ -17,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/server_config.h"
 #include "server/session_cache.h"
+#include "server/shared_memory_registry.h"
 #include "server/tensor_ops_service.h"
 
 namespace tensorops::server {
@@ -34,6 +35,9 @@ struct ServerOverrides {
   // Session cache knobs beyond the flags (clock, reaper, shards); max_bytes
   // and ttl still come from the config.
   std::optional<SessionCache::Options> session_cache;
+  // Shared memory knobs beyond the flags (clock, reaper); the limits still
+  // come from the config.
+  std::optional<SharedMemoryOptions> shared_memory;
 };
 
 class Server {
@@ -56,6 +60,7 @@ class Server {
   // The backend serving requests ("cpu" or "cuda").
   const Backend& backend() const { return *backend_; }
   SessionCache& sessions() { return *sessions_; }
+  SharedMemoryRegistry& shared_memory() { return *shared_memory_; }
 
   // Graceful shutdown: health turns NOT_SERVING and new calls are answered
   // UNAVAILABLE ("shutting down") for at least --lame_duck and until the
@@ -79,6 +84,7 @@ class Server {
   std::unique_ptr<Backend> backend_;
   int compute_threads_ = 0;
   std::unique_ptr<SessionCache> sessions_;
+  std::unique_ptr<SharedMemoryRegistry> shared_memory_;
   // Null without --auth_tokens_file.
   std::unique_ptr<BearerTokens> tokens_;
   std::unique_ptr<ThreadPoolExecutor> owned_executor_;

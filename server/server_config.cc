@@ -7,6 +7,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/mapped_region.h"
 
 namespace {
 
@@ -96,6 +97,26 @@ ABSL_FLAG(absl::Duration, response_write_timeout,
           "A response its client has not taken this long after it was ready "
           "is cancelled and its memory freed (counted in "
           "tensorops_response_write_timeouts_total).");
+ABSL_FLAG(bool, allow_shared_memory, Defaults().allow_shared_memory,
+          "Let callers on this host (unix socket or loopback) register "
+          "shared memory regions and pass tensors through them "
+          "(RegisterSharedMemory); off by default.");
+ABSL_FLAG(std::string, shared_memory_file_dir,
+          Defaults().shared_memory_file_dir,
+          "An absolute directory below which callers may register regular "
+          "files as shared memory (no symbolic links followed); empty: only "
+          "POSIX shared memory keys.");
+ABSL_FLAG(int64_t, max_shared_memory_regions_per_caller,
+          Defaults().max_shared_memory_regions_per_caller,
+          "Most shared memory regions one caller may hold.");
+ABSL_FLAG(int64_t, max_shared_memory_bytes_per_caller,
+          Defaults().max_shared_memory_bytes_per_caller,
+          "Most bytes of shared memory regions one caller may hold "
+          "(mapped, not allocated, by the server; default 64 GiB).");
+ABSL_FLAG(absl::Duration, shared_memory_idle_timeout,
+          Defaults().shared_memory_idle_timeout,
+          "A caller that makes no call for this long (its connections gone, "
+          "or idle) loses its shared memory regions.");
 ABSL_FLAG(absl::Duration, max_connection_idle, Defaults().max_connection_idle,
           "A client connection with no call for this long is closed "
           "gracefully (GOAWAY); 'inf' never.");
@@ -204,6 +225,30 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                        "; expected a positive duration, or inf"));
     }
   }
+  if (config.max_shared_memory_regions_per_caller < 1 ||
+      config.max_shared_memory_regions_per_caller > MappedRegion::kMaxRegions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_shared_memory_regions_per_caller is ",
+                     config.max_shared_memory_regions_per_caller,
+                     "; expected 1 to ", MappedRegion::kMaxRegions));
+  }
+  if (config.max_shared_memory_bytes_per_caller < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_shared_memory_bytes_per_caller is ",
+        config.max_shared_memory_bytes_per_caller, "; expected at least 1"));
+  }
+  if (config.shared_memory_idle_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--shared_memory_idle_timeout is ",
+                     absl::FormatDuration(config.shared_memory_idle_timeout),
+                     "; expected a positive duration such as 5m"));
+  }
+  const std::string& dir = config.shared_memory_file_dir;
+  if (!dir.empty() && (dir[0] != '/' || dir.back() == '/')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--shared_memory_file_dir is '", dir,
+        "'; expected an absolute directory without a trailing '/'"));
+  }
   if (config.lame_duck < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--lame_duck is ", absl::FormatDuration(config.lame_duck),
@@ -239,6 +284,14 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.max_inflight_response_bytes =
       absl::GetFlag(FLAGS_max_inflight_response_bytes);
   config.response_write_timeout = absl::GetFlag(FLAGS_response_write_timeout);
+  config.allow_shared_memory = absl::GetFlag(FLAGS_allow_shared_memory);
+  config.shared_memory_file_dir = absl::GetFlag(FLAGS_shared_memory_file_dir);
+  config.max_shared_memory_regions_per_caller =
+      absl::GetFlag(FLAGS_max_shared_memory_regions_per_caller);
+  config.max_shared_memory_bytes_per_caller =
+      absl::GetFlag(FLAGS_max_shared_memory_bytes_per_caller);
+  config.shared_memory_idle_timeout =
+      absl::GetFlag(FLAGS_shared_memory_idle_timeout);
   config.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
   config.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   config.max_connection_age_grace =

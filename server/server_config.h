@@ -81,6 +81,16 @@ struct ServerConfig {
   absl::Duration max_connection_idle = absl::Minutes(10);
   absl::Duration max_connection_age = absl::Hours(1);
   absl::Duration max_connection_age_grace = absl::Minutes(5);
+
+  // Shared memory (server/shared_memory_registry.h): off unless allowed.
+  bool allow_shared_memory = false;
+  // Files may be registered only below this absolute directory; empty: only
+  // POSIX shared memory keys.
+  std::string shared_memory_file_dir;
+  int64_t max_shared_memory_regions_per_caller = 64;
+  int64_t max_shared_memory_bytes_per_caller = int64_t{64} << 30;
+  // A caller without a call for this long loses its regions.
+  absl::Duration shared_memory_idle_timeout = absl::Minutes(5);
 };
 
 // The configuration the command-line flags describe (call after

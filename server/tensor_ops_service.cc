@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/cancellation.h"
@@ -15,17 +16,13 @@
 #include "proto/service_methods.h"
 #include "request/backward_request.h"
 #include "request/session_request.h"
+#include "request/shared_memory_request.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {
 namespace {
 
 namespace v1 = ::tensorops::v1;
-
-// FillWork attaches its result as the output of either response.
-static_assert(static_cast<int>(v1::ZerosLikeResponse::kOutputFieldNumber) ==
-              static_cast<int>(v1::OnesLikeResponse::kOutputFieldNumber));
-constexpr int kFillOutputField = v1::ZerosLikeResponse::kOutputFieldNumber;
 
 }  // namespace
 
@@ -42,14 +39,19 @@ const TensorOpsService::MethodEntry TensorOpsService::kMethodTable[] = {
     {"TopK", &TensorOpsService::ServeTopK},
     {"Backward", &TensorOpsService::ServeBackward},
     {"ReleaseSession", &TensorOpsService::ServeReleaseSession},
+    {"RegisterSharedMemory", &TensorOpsService::ServeRegisterSharedMemory},
+    {"UnregisterSharedMemory", &TensorOpsService::ServeUnregisterSharedMemory},
+    {"ListSharedMemory", &TensorOpsService::ServeListSharedMemory},
     {"GetServerInfo", &TensorOpsService::ServeGetServerInfo},
 };
 
 TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
+                                   SharedMemoryRegistry& shared_memory,
                                    Executor& executor, Metrics* metrics,
                                    TensorOpsServiceOptions options)
     : backend_(backend),
       sessions_(sessions),
+      shared_memory_(shared_memory),
       executor_(executor),
       metrics_(metrics),
       options_(std::move(options)) {
@@ -79,6 +81,14 @@ TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
               return (this->*handler)(context, method, *request, response);
             }));
   }
+}
+
+bool TensorOpsService::IsLocalPeer(absl::string_view peer) {
+  return absl::StartsWith(peer, "unix:") ||
+         absl::StartsWith(peer, "ipv4:127.") ||
+         absl::StartsWith(peer, "ipv6:[::1]") ||
+         absl::StartsWith(peer, "ipv6:%5B::1%5D") ||
+         absl::StartsWith(peer, "ipv6:[::ffff:127.");
 }
 
 bool TensorOpsService::Serves(absl::string_view method) {
@@ -120,6 +130,8 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
   absl::StatusOr<std::string> caller =
       IdentifyCaller(*context, options_.callers);
   if (!caller.ok()) return refuse(caller.status());
+  // Any call keeps the caller's regions from the idle reaper.
+  shared_memory_.Touch(*caller);
   if (call->calls_at_arrival() > options_.max_inflight_requests) {
     return refuse(absl::ResourceExhaustedError(absl::StrCat(
         "the server is already serving ", options_.max_inflight_requests,
@@ -189,106 +201,28 @@ grpc::ServerUnaryReactor* TensorOpsService::Serve(
                   });
 }
 
-TensorOpsService::Work TensorOpsService::FillWork(request::FillPlan plan,
-                                                  InflightCall& call) {
-  const int64_t bytes = plan.output_bytes;
-  const int64_t response_bytes = plan.response_bytes;
-  return Work{
-      .bytes = bytes,
-      .response_bytes = response_bytes,
-      .run = [this, plan = std::move(plan), &call]() -> absl::Status {
-        TENSOROPS_ASSIGN_OR_RETURN(
-            Tensor result, plan.ones ? backend_.Ones(plan.dtype, plan.shape)
-                                     : backend_.Zeros(plan.dtype, plan.shape));
-        call.outgoing().AttachTensor(kFillOutputField, std::move(result));
-        return absl::OkStatus();
-      }};
-}
-
-absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
-    request::TopKRequestPlan plan, const std::string& caller,
-    v1::TopKResponse* response, InflightCall& call) {
-  if (plan.save_for_backward) {
-    TENSOROPS_RETURN_IF_ERROR(
-        sessions_.CheckFits(SessionCache::SessionFootprintBytes(
-            plan.indices_bytes, plan.input.shape().size())));
-  }
-  const int64_t bytes = plan.work_bytes();
-  const int64_t response_bytes = plan.response_bytes;
-  return Work{
-      .bytes = bytes,
-      .response_bytes = response_bytes,
-      .run = [this, plan = std::move(plan), caller, response,
-              &call]() -> absl::Status {
-        TENSOROPS_ASSIGN_OR_RETURN(
-            TopKResult result, backend_.TopKOfChunks(plan.input, plan.options));
-        if (plan.save_for_backward) {
-          // The saved indices share the core's buffer with `result`; the
-          // response gets its own copy below.
-          TENSOROPS_ASSIGN_OR_RETURN(
-              std::string session_id,
-              sessions_.Save(
-                  request::SavedSelection{.indices = result.indices,
-                                          .input_shape = plan.input.shape(),
-                                          .dim = plan.wrapped_dim,
-                                          .op = request::SelectionOp::kTopK},
-                  caller));
-          // Nobody can use a session whose id was never delivered.
-          call.WhenDone([this, session_id, caller](bool delivered) {
-            if (!delivered) sessions_.Release(session_id, caller).IgnoreError();
-          });
-          response->set_session_id(std::move(session_id));
-        }
-        call.outgoing().AttachTensor(v1::TopKResponse::kValuesFieldNumber,
-                                     std::move(result.values));
-        call.outgoing().AttachTensor(v1::TopKResponse::kIndicesFieldNumber,
-                                     std::move(result.indices));
-        return absl::OkStatus();
-      }};
-}
-
-absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(
-    const v1::BackwardRequest& message, const std::string& caller,
-    InflightCall& call) {
-  TENSOROPS_ASSIGN_OR_RETURN(
-      request::BackwardInputs inputs,
-      request::DecodeBackwardRequest(message, options_.limits));
-  // The session's state, looked up (not yet claimed) between the checks.
-  std::shared_ptr<const request::SavedSelection> saved;
-  if (inputs.uses_session) {
-    TENSOROPS_ASSIGN_OR_RETURN(saved,
-                               sessions_.Get(message.session_id(), caller));
-  }
-  TENSOROPS_ASSIGN_OR_RETURN(
-      request::BackwardRequestPlan plan,
-      request::PlanBackwardRequest(std::move(inputs), saved.get(),
-                                   options_.limits));
-  // Claim the session only once the request is known to be good; of
-  // several concurrent Backward calls on one session exactly one gets it,
-  // and it is consumed only if that call's result is delivered.
-  if (saved != nullptr && !message.retain_session()) {
+template <typename Request, typename Response>
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
+    const Request& message, const ReceivedPayload& payload,
+    const std::string& caller, Response* response, InflightCall& call) {
+  auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
+  std::optional<ChunkedBytes> input_bytes = payload.lifted;
+  if (message.has_input()) {
     TENSOROPS_ASSIGN_OR_RETURN(
-        SessionCache::Claim claim,
-        sessions_.ClaimSession(message.session_id(), caller));
-    call.WhenDone([claim = std::move(claim)](bool delivered) mutable {
-      claim.Finish(/*consumed=*/delivered);
-    });
+        input_bytes, holds->Input(message.input(), payload.lifted, "input"));
   }
-  const int64_t bytes = plan.work_bytes();
-  const int64_t response_bytes = plan.response_bytes;
-  return Work{.bytes = bytes,
-              .response_bytes = response_bytes,
-              .run = [this, plan = std::move(plan), saved = std::move(saved),
-                      &call]() -> absl::Status {
-                TENSOROPS_ASSIGN_OR_RETURN(
-                    Tensor grad_input,
-                    backend_.TopKBackward(plan.grad, plan.indices,
-                                          plan.input_shape, plan.dim));
-                call.outgoing().AttachTensor(
-                    v1::BackwardResponse::kGradInputFieldNumber,
-                    std::move(grad_input));
-                return absl::OkStatus();
-              }};
+  absl::StatusOr<request::FillPlan> plan;
+  if constexpr (std::is_same_v<Request, v1::OnesLikeRequest>) {
+    plan = request::PlanOnesLike(message, input_bytes, options_.limits);
+  } else {
+    plan = request::PlanZerosLike(message, input_bytes, options_.limits);
+  }
+  if (!plan.ok()) return plan.status();
+  return FillWork(*std::move(plan),
+                  message.has_output_shared_memory()
+                      ? &message.output_shared_memory()
+                      : nullptr,
+                  response->mutable_output(), std::move(holds), call);
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::ServeZerosLike(
@@ -297,12 +231,9 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeZerosLike(
   return Serve<v1::ZerosLikeRequest, v1::ZerosLikeResponse>(
       context, method, request, response, wire::kInputDataPath,
       [&](const v1::ZerosLikeRequest& message, const ReceivedPayload& payload,
-          const std::string&, v1::ZerosLikeResponse*,
-          InflightCall& call) -> absl::StatusOr<Work> {
-        TENSOROPS_ASSIGN_OR_RETURN(
-            request::FillPlan plan,
-            request::PlanZerosLike(message, payload.lifted, options_.limits));
-        return FillWork(std::move(plan), call);
+          const std::string& caller, v1::ZerosLikeResponse* out,
+          InflightCall& call) {
+        return PrepareFill(message, payload, caller, out, call);
       });
 }
 
@@ -312,12 +243,9 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeOnesLike(
   return Serve<v1::OnesLikeRequest, v1::OnesLikeResponse>(
       context, method, request, response, wire::kInputDataPath,
       [&](const v1::OnesLikeRequest& message, const ReceivedPayload& payload,
-          const std::string&, v1::OnesLikeResponse*,
-          InflightCall& call) -> absl::StatusOr<Work> {
-        TENSOROPS_ASSIGN_OR_RETURN(
-            request::FillPlan plan,
-            request::PlanOnesLike(message, payload.lifted, options_.limits));
-        return FillWork(std::move(plan), call);
+          const std::string& caller, v1::OnesLikeResponse* out,
+          InflightCall& call) {
+        return PrepareFill(message, payload, caller, out, call);
       });
 }
 
@@ -329,10 +257,18 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeTopK(
       [&](const v1::TopKRequest& message, const ReceivedPayload& payload,
           const std::string& caller, v1::TopKResponse* out,
           InflightCall& call) -> absl::StatusOr<Work> {
+        auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
+        std::optional<ChunkedBytes> input_bytes = payload.lifted;
+        if (message.has_input()) {
+          TENSOROPS_ASSIGN_OR_RETURN(
+              input_bytes,
+              holds->Input(message.input(), payload.lifted, "input"));
+        }
         TENSOROPS_ASSIGN_OR_RETURN(
             request::TopKRequestPlan plan,
-            request::PlanTopKRequest(message, payload.lifted, options_.limits));
-        return TopKWork(std::move(plan), caller, out, call);
+            request::PlanTopKRequest(message, input_bytes, options_.limits));
+        return TopKWork(std::move(plan), message, caller, out, std::move(holds),
+                        call);
       });
 }
 
@@ -342,8 +278,10 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeBackward(
   return Serve<v1::BackwardRequest, v1::BackwardResponse>(
       context, method, request, response, /*lift_path=*/{},
       [&](const v1::BackwardRequest& message, const ReceivedPayload&,
-          const std::string& caller, v1::BackwardResponse*,
-          InflightCall& call) { return BackwardWork(message, caller, call); });
+          const std::string& caller, v1::BackwardResponse* out,
+          InflightCall& call) {
+        return BackwardWork(message, caller, out, call);
+      });
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::ServeReleaseSession(
@@ -357,6 +295,73 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeReleaseSession(
         TENSOROPS_RETURN_IF_ERROR(request::ValidateReleaseSession(message));
         return Work{.bytes = 0, .run = [this, &message, caller] {
                       return sessions_.Release(message.session_id(), caller);
+                    }};
+      });
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::ServeRegisterSharedMemory(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
+  return Serve<v1::RegisterSharedMemoryRequest,
+               v1::RegisterSharedMemoryResponse>(
+      context, method, request, response, /*lift_path=*/{},
+      [&](const v1::RegisterSharedMemoryRequest& message,
+          const ReceivedPayload&, const std::string& caller,
+          v1::RegisterSharedMemoryResponse*,
+          InflightCall&) -> absl::StatusOr<Work> {
+        TENSOROPS_RETURN_IF_ERROR(
+            request::ValidateRegisterSharedMemory(message));
+        if (!IsLocalPeer(context->peer())) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "shared memory is for callers on the server's host (a unix "
+              "socket or a loopback address); this call came from ",
+              context->peer(), ": send tensors inline"));
+        }
+        // Mapping opens files: on the executor, never on a gRPC thread.
+        return Work{.bytes = options_.inline_work_bytes + 1,
+                    .run = [this, &message, caller] {
+                      return shared_memory_.Register(caller, message);
+                    }};
+      });
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::ServeUnregisterSharedMemory(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
+  return Serve<v1::UnregisterSharedMemoryRequest,
+               v1::UnregisterSharedMemoryResponse>(
+      context, method, request, response, /*lift_path=*/{},
+      [&](const v1::UnregisterSharedMemoryRequest& message,
+          const ReceivedPayload&, const std::string& caller,
+          v1::UnregisterSharedMemoryResponse*,
+          InflightCall&) -> absl::StatusOr<Work> {
+        TENSOROPS_RETURN_IF_ERROR(
+            request::ValidateUnregisterSharedMemory(message));
+        return Work{.bytes = options_.inline_work_bytes + 1,
+                    .run = [this, &message, caller] {
+                      return shared_memory_.Unregister(caller, message.name());
+                    }};
+      });
+}
+
+grpc::ServerUnaryReactor* TensorOpsService::ServeListSharedMemory(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
+  return Serve<v1::ListSharedMemoryRequest, v1::ListSharedMemoryResponse>(
+      context, method, request, response, /*lift_path=*/{},
+      [&](const v1::ListSharedMemoryRequest&, const ReceivedPayload&,
+          const std::string& caller, v1::ListSharedMemoryResponse* out,
+          InflightCall&) -> absl::StatusOr<Work> {
+        if (!shared_memory_.options().allowed) {
+          return absl::FailedPreconditionError(
+              "shared memory is off on this server (--allow_shared_memory)");
+        }
+        return Work{.bytes = 0, .run = [this, out, caller] {
+                      for (v1::SharedMemoryRegion& region :
+                           shared_memory_.List(caller)) {
+                        *out->add_regions() = std::move(region);
+                      }
+                      return absl::OkStatus();
                     }};
       });
 }
@@ -406,6 +411,18 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeGetServerInfo(
                   options_.max_inflight_response_bytes);
               response->set_response_write_timeout_ms(
                   absl::ToInt64Milliseconds(options_.response_write_timeout));
+              const SharedMemoryOptions& shm = shared_memory_.options();
+              response->set_shared_memory_allowed(shm.allowed);
+              response->set_max_shared_memory_regions_per_caller(
+                  shm.max_regions_per_owner);
+              response->set_max_shared_memory_bytes_per_caller(
+                  shm.max_bytes_per_owner);
+              response->set_shared_memory_idle_timeout_ms(
+                  absl::ToInt64Milliseconds(shm.idle_timeout));
+              response->set_caller_shared_memory_regions(
+                  shared_memory_.RegionsOf(caller));
+              response->set_caller_shared_memory_bytes(
+                  shared_memory_.BytesOf(caller));
               return absl::OkStatus();
             }};
       });

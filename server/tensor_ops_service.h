@@ -26,8 +26,10 @@
 #include "server/inflight_call.h"
 #include "server/metrics.h"
 #include "server/received_request.h"
+#include "server/region_holds.h"
 #include "server/server_config.h"
 #include "server/session_cache.h"
+#include "server/shared_memory_registry.h"
 #include "server/write_watchdog.h"
 #include "tensorops/v1/tensor_ops.grpc.pb.h"
 
@@ -87,8 +89,14 @@ struct TensorOpsServiceOptions {
 class TensorOpsService final : public tensorops::v1::TensorOps::Service {
  public:
   // `metrics` may be null.
-  TensorOpsService(Backend& backend, SessionCache& sessions, Executor& executor,
+  TensorOpsService(Backend& backend, SessionCache& sessions,
+                   SharedMemoryRegistry& shared_memory, Executor& executor,
                    Metrics* metrics, TensorOpsServiceOptions options);
+
+  // Whether a call from `peer` (grpc's peer string) comes from this host: a
+  // unix socket or a loopback address. Only those may register shared
+  // memory.
+  static bool IsLocalPeer(absl::string_view peer);
 
   // Whether the method table serves the RPC called `method`; every method
   // of the descriptor must be (a test checks), else it answers
@@ -165,6 +173,15 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   grpc::ServerUnaryReactor* ServeReleaseSession(grpc::CallbackServerContext*,
                                                 int, const grpc::ByteBuffer&,
                                                 grpc::ByteBuffer*);
+  grpc::ServerUnaryReactor* ServeRegisterSharedMemory(
+      grpc::CallbackServerContext*, int, const grpc::ByteBuffer&,
+      grpc::ByteBuffer*);
+  grpc::ServerUnaryReactor* ServeUnregisterSharedMemory(
+      grpc::CallbackServerContext*, int, const grpc::ByteBuffer&,
+      grpc::ByteBuffer*);
+  grpc::ServerUnaryReactor* ServeListSharedMemory(grpc::CallbackServerContext*,
+                                                  int, const grpc::ByteBuffer&,
+                                                  grpc::ByteBuffer*);
   grpc::ServerUnaryReactor* ServeGetServerInfo(grpc::CallbackServerContext*,
                                                int, const grpc::ByteBuffer&,
                                                grpc::ByteBuffer*);
@@ -172,18 +189,32 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
                                                int, const grpc::ByteBuffer&,
                                                grpc::ByteBuffer*);
 
-  // The work of each operation, from its validated plan.
-  Work FillWork(request::FillPlan plan, InflightCall& call);
+  // The work of each operation, from its validated plan; `holds` has the
+  // regions its inputs came from and takes those its results go to
+  // (`output_ref` and the like: set when the request asked for that).
+  absl::StatusOr<Work> FillWork(
+      request::FillPlan plan, const tensorops::v1::SharedMemoryRef* output_ref,
+      tensorops::v1::Tensor* response_output,
+      std::shared_ptr<RegionHolds> holds, InflightCall& call);
   absl::StatusOr<Work> TopKWork(request::TopKRequestPlan plan,
+                                const tensorops::v1::TopKRequest& request,
                                 const std::string& caller,
                                 tensorops::v1::TopKResponse* response,
+                                std::shared_ptr<RegionHolds> holds,
                                 InflightCall& call);
   absl::StatusOr<Work> BackwardWork(
       const tensorops::v1::BackwardRequest& request, const std::string& caller,
-      InflightCall& call);
+      tensorops::v1::BackwardResponse* response, InflightCall& call);
+  // A fill request (ZerosLike or OnesLike) into work.
+  template <typename Request, typename Response>
+  absl::StatusOr<Work> PrepareFill(const Request& message,
+                                   const ReceivedPayload& payload,
+                                   const std::string& caller,
+                                   Response* response, InflightCall& call);
 
   Backend& backend_;
   SessionCache& sessions_;
+  SharedMemoryRegistry& shared_memory_;
   Executor& executor_;
   Metrics* const metrics_;
   const TensorOpsServiceOptions options_;

@@ -67,7 +67,9 @@ absl::Status CpuBackend::RunTopKOfChunks(const ChunkedTensor& input,
                                          const TopKOptions& options,
                                          TopKResult& result) {
   bool done = false;
-  if (input.bytes().chunks().size() > 1) {
+  // Shared bytes too: the chunked kernel reads each row once, into a private
+  // row buffer, instead of copying the whole input first.
+  if (input.bytes().chunks().size() > 1 || input.bytes().shared()) {
     TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
       done =
           cpu::TopKKernelChunked(input, plan, options.largest, options.sorted,
@@ -75,7 +77,8 @@ absl::Status CpuBackend::RunTopKOfChunks(const ChunkedTensor& input,
     }));
   }
   if (done) return absl::OkStatus();
-  // One chunk (a view, no copy), or a plan the chunked kernel does not take.
+  // One private chunk (a view, no copy), or a plan the chunked kernel does
+  // not take (a private copy).
   TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
   return RunTopK(contiguous, plan, options, result);
 }

@@ -28,6 +28,9 @@ HOST = "127.0.0.1:50051"
 NO_CONFIG = {
     "ReleaseSession": "needs a session id from a TopK of the same run",
     "GetServerInfo": "not a data-path call",
+    "RegisterSharedMemory": "needs a shared memory object on the server's host",
+    "UnregisterSharedMemory": "needs a registered region",
+    "ListSharedMemory": "not a data-path call",
 }
 
 

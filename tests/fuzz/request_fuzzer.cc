@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -57,6 +58,7 @@
 #include "request/limits.h"
 #include "request/saved_selection.h"
 #include "request/session_request.h"
+#include "request/shared_memory_request.h"
 #include "request/topk_request.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
@@ -168,7 +170,9 @@ void FuzzFill(const Request& request, bool ones) {
   absl::StatusOr<int64_t> count = NumElements(plan->shape);
   Check(count.ok() && plan->output_bytes == *count * static_cast<int64_t>(size),
         "fill plan byte count");
-  Check(plan->response_bytes >= plan->output_bytes &&
+  Check(plan->response_bytes >=
+                request::ResultWireBytes(plan->output_bytes,
+                                         request.has_output_shared_memory()) &&
             plan->response_bytes <= kLimits.max_message_bytes,
         "fill response bound");
   if (*count > kMaxElements) return;
@@ -367,7 +371,12 @@ void CheckTopKPlan(const v1::TopKRequest& request,
             *count * static_cast<int64_t>(DTypeSize(plan.input.dtype())),
         "topk values bytes");
   Check(plan.indices_bytes == *count * 8, "topk indices bytes");
-  Check(plan.response_bytes >= plan.values_bytes + plan.indices_bytes &&
+  Check(plan.response_bytes >=
+                request::ResultWireBytes(plan.values_bytes,
+                                         request.has_values_shared_memory()) +
+                    request::ResultWireBytes(
+                        plan.indices_bytes,
+                        request.has_indices_shared_memory()) &&
             plan.response_bytes <= kLimits.max_message_bytes,
         "topk response bound");
   Check(plan.save_for_backward == request.save_for_backward(),
@@ -528,6 +537,7 @@ void PlanAndRunBackward(request::BackwardInputs inputs,
                         bool indices_known_good) {
   const Shape expected_shape =
       saved != nullptr ? saved->input_shape : inputs.input_shape;
+  const bool to_region = inputs.grad_input_to_region;
   absl::StatusOr<request::BackwardRequestPlan> plan =
       request::PlanBackwardRequest(std::move(inputs), saved, kLimits);
   if (!plan.ok()) return CheckValidationError(plan.status());
@@ -536,7 +546,8 @@ void PlanAndRunBackward(request::BackwardInputs inputs,
       ByteSize(plan->grad.dtype(), plan->input_shape);
   Check(output_bytes.ok() && *output_bytes == plan->output_bytes,
         "backward plan byte count");
-  Check(plan->response_bytes >= plan->output_bytes &&
+  Check(plan->response_bytes >=
+                request::ResultWireBytes(plan->output_bytes, to_region) &&
             plan->response_bytes <= kLimits.max_message_bytes,
         "backward response bound");
   RunBackward(plan->grad, plan->indices, plan->input_shape, plan->dim,
@@ -590,6 +601,29 @@ void FuzzReleaseSession(const v1::ReleaseSessionRequest& request) {
   if (!status.ok()) CheckValidationError(status);
 }
 
+// Shared memory requests are validated alone (mapping is the registry's,
+// after validation); a valid one must satisfy what the checks promise.
+void FuzzRegisterSharedMemory(const v1::RegisterSharedMemoryRequest& request) {
+  const absl::Status status = request::ValidateRegisterSharedMemory(request);
+  if (!status.ok()) return CheckValidationError(status);
+  Check(request.key().empty() != request.file().empty(),
+        "a registration with not exactly one source validated");
+  Check(request.offset() >= 0 && request.byte_size() > 0 &&
+            request.byte_size() <=
+                std::numeric_limits<int64_t>::max() - request.offset(),
+        "a registration with a bad range validated");
+  Check(request::ValidateRegionName(request.name(), "name").ok(),
+        "a registration with a bad name validated");
+}
+
+void FuzzUnregisterSharedMemory(
+    const v1::UnregisterSharedMemoryRequest& request) {
+  const absl::Status status = request::ValidateUnregisterSharedMemory(request);
+  if (!status.ok()) return CheckValidationError(status);
+  Check(request.name().size() <= request::kMaxRegionNameLength,
+        "an over-long region name validated");
+}
+
 template <typename Request>
 bool Parse(const uint8_t* message, int length, Request& request) {
   return request.ParseFromArray(message, length);
@@ -631,7 +665,24 @@ const MethodFuzzer kMethodFuzzers[] = {
        v1::ReleaseSessionRequest request;
        if (Parse(message, length, request)) FuzzReleaseSession(request);
      }},
+    {"RegisterSharedMemory",
+     [](const uint8_t* message, int length, size_t) {
+       v1::RegisterSharedMemoryRequest request;
+       if (Parse(message, length, request)) FuzzRegisterSharedMemory(request);
+     }},
+    {"UnregisterSharedMemory",
+     [](const uint8_t* message, int length, size_t) {
+       v1::UnregisterSharedMemoryRequest request;
+       if (Parse(message, length, request)) {
+         FuzzUnregisterSharedMemory(request);
+       }
+     }},
     // Nothing in the request to validate: parsing is the whole check.
+    {"ListSharedMemory",
+     [](const uint8_t* message, int length, size_t) {
+       v1::ListSharedMemoryRequest request;
+       Parse(message, length, request);
+     }},
     {"GetServerInfo",
      [](const uint8_t* message, int length, size_t) {
        v1::GetServerInfoRequest request;

@@ -202,6 +202,16 @@ class NativeClient {
     if (!status.ok()) Raise(status);
   }
 
+  // Any method on serialized messages (the Python side builds requests that
+  // carry no tensor bytes, e.g. tensors in shared memory, with protobuf).
+  py::bytes CallSerialized(const std::string& method,
+                           const std::string& request,
+                           const CallOptions& call) {
+    return py::bytes(ValueOrRaise(WithoutGil([&](TensorOpsClient& served) {
+      return served.CallSerialized(method, request, call);
+    })));
+  }
+
   // The serialized GetServerInfoResponse (the Python side reads its fields
   // by name).
   py::bytes ServerInfo(const CallOptions& call) {
@@ -310,6 +320,7 @@ void DefineModule(py::module_& m) {
       .def("stateless_backward", &NativeClient::StatelessBackward)
       .def("release_session", &NativeClient::ReleaseSession)
       .def("server_info", &NativeClient::ServerInfo)
+      .def("call", &NativeClient::CallSerialized)
       .def("health", &NativeClient::Health)
       .def("close", &NativeClient::Close);
 }

@@ -18,6 +18,7 @@ package.
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 from tensorops._client import AFFINITY_METADATA_KEY, Client, TopKResult  # noqa: E402
+from tensorops._shared_memory import SharedMemory  # noqa: E402
 from tensorops._errors import (  # noqa: E402
     DeadlineExceededError,
     FailedPreconditionError,
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "ResourceExhaustedError",
+    "SharedMemory",
     "TensorOpsError",
     "TopKResult",
     "UnavailableError",

@@ -3,6 +3,7 @@
 import collections
 
 from tensorops import _codec, _grpcio_transport, _native_transport
+from tensorops.v1 import tensor_ops_pb2 as pb
 from tensorops._grpcio_transport import AFFINITY_METADATA_KEY  # noqa: F401 (re-exported)
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -74,6 +75,8 @@ class Client:
                     _grpcio_transport.connect(address, tls, *pems, tls_server_name),
                     True, token)
         self._closed = False
+        # Shared memory regions this client registered, by name.
+        self._regions = {}
         self.address = address
         self.timeout = timeout
         self.affinity_key = affinity_key
@@ -85,10 +88,17 @@ class Client:
         return "grpcio" if isinstance(self._transport, _grpcio_transport.GrpcioTransport) \
             else "native"
 
+    @property
+    def closed(self):
+        return self._closed
+
     def close(self):
         """Closes the connection (not a channel passed in). Calls afterwards
-        raise ValueError."""
+        raise ValueError. Shared memory regions registered through it are
+        unregistered first."""
         if not self._closed:
+            for region in list(self._regions.values()):
+                region.close()
             self._closed = True
             self._transport.close()
 
@@ -105,26 +115,49 @@ class Client:
         return _CallSettings(self.timeout if timeout is None else timeout,
                              None if key is None else str(key))
 
-    def zeros_like(self, x, dtype=None, *, timeout=None):
+    def zeros_like(self, x, dtype=None, *, out=None, timeout=None):
         """torch.zeros_like(x, dtype=dtype). Only x's dtype and shape are
-        sent."""
-        return self._fill(self._transport.zeros_like, x, dtype, timeout)
+        sent. `out`: a tensorops.SharedMemory to place the result in, or an
+        array in one (of the result's dtype and shape) to write it into."""
+        return self._fill(self._transport.zeros_like, "ZerosLike", x, dtype, out, timeout)
 
-    def ones_like(self, x, dtype=None, *, timeout=None):
-        """torch.ones_like(x, dtype=dtype)."""
-        return self._fill(self._transport.ones_like, x, dtype, timeout)
+    def ones_like(self, x, dtype=None, *, out=None, timeout=None):
+        """torch.ones_like(x, dtype=dtype); `out` as in zeros_like."""
+        return self._fill(self._transport.ones_like, "OnesLike", x, dtype, out, timeout)
 
-    def _fill(self, call, x, dtype, timeout):
+    def _fill(self, call, method, x, dtype, out, timeout):
         spec = _codec.prepare(x, with_data=False)
-        output = call(spec, _codec.dtype_name(dtype), self._settings(timeout))
-        return self._transport.decode(output, _codec.is_torch_tensor(x))
+        settings = self._settings(timeout)
+        as_torch = _codec.is_torch_tensor(x)
+        if out is None:
+            output = call(spec, _codec.dtype_name(dtype), settings)
+            return self._transport.decode(output, as_torch)
+        name = _codec.dtype_name(dtype) or spec.dtype
+        target = self._output_place(out, spec.shape, name, as_torch, "out")
+        request_type = pb.ZerosLikeRequest if method == "ZerosLike" else pb.OnesLikeRequest
+        request = request_type(
+            input=pb.Tensor(dtype=_codec.wire_dtype(spec.dtype), shape=spec.shape),
+            output_shared_memory=target[1])
+        if dtype is not None:
+            request.dtype = _codec.wire_dtype(dtype)
+        response_type = pb.ZerosLikeResponse if method == "ZerosLike" else pb.OnesLikeResponse
+        self._transport.call(method, request, response_type, settings)
+        return target[0]
 
-    def topk(self, x, k, dim=-1, largest=True, sorted=True, *, save_for_backward=False, timeout=None):
+    def topk(self, x, k, dim=-1, largest=True, sorted=True, *, save_for_backward=False,
+             out=None, timeout=None):
         """torch.topk(x, k, dim, largest, sorted) as a TopKResult(values,
         indices, session_id). With save_for_backward the server keeps what
         backward() needs under session_id; release it with
-        release_session() if backward() will not be called."""
+        release_session() if backward() will not be called.
+
+        An `x` in a tensorops.SharedMemory of this client goes by reference.
+        `out`: a SharedMemory to place values and indices in (returned as
+        views of it), or a (values, indices) pair of arrays in one."""
         settings = self._settings(timeout)
+        if out is not None or self._in_region(x):
+            return self._topk_through_regions(x, k, dim, largest, sorted,
+                                              save_for_backward, out, settings)
         values, indices, session_id = self._transport.topk(
             _codec.prepare(x), k, dim, largest, sorted, save_for_backward, settings)
         as_torch = _codec.is_torch_tensor(x)
@@ -133,15 +166,21 @@ class Client:
                           session_id or None)
 
     def backward(self, grad_values, session_id=None, *, retain_session=False,
-                 indices=None, input_shape=None, dim=-1, timeout=None):
+                 indices=None, input_shape=None, dim=-1, out=None, timeout=None):
         """The gradient of topk's input given `grad_values` (the gradient of
         its values).
 
         Either from a saved session (`session_id`; consumed unless
         `retain_session`), or stateless from topk's `indices`, its input's
-        `input_shape` and `dim`.
+        `input_shape` and `dim`. Tensors in a tensorops.SharedMemory go by
+        reference; `out` places grad_input as in zeros_like (with a session
+        and out=SharedMemory, pass input_shape too: the result's shape).
         """
         settings = self._settings(timeout)
+        if out is not None or self._in_region(grad_values) or self._in_region(indices):
+            return self._backward_through_regions(
+                grad_values, session_id, retain_session, indices, input_shape, dim, out,
+                settings)
         if session_id is not None:
             if indices is not None or input_shape is not None:
                 raise ValueError("pass either session_id or indices and input_shape, not both")
@@ -156,6 +195,133 @@ class Client:
                 _codec.prepare(grad_values), _codec.prepare(indices),
                 [int(d) for d in input_shape], dim, settings)
         return self._transport.decode(grad_input, _codec.is_torch_tensor(grad_values))
+
+    # Shared memory (servers with --allow_shared_memory, on this host).
+
+    def register_shared_memory(self, name, *, key=None, file=None, offset=0, byte_size,
+                               timeout=None):
+        """Registers [offset, offset + byte_size) of a POSIX shared memory
+        object (`key`, "/name") or a file under the server's
+        --shared_memory_file_dir (`file`) as region `name`.
+        tensorops.SharedMemory does this for a region it creates."""
+        request = pb.RegisterSharedMemoryRequest(
+            name=name, key=key or "", file=file or "", offset=offset, byte_size=byte_size)
+        self._transport.call("RegisterSharedMemory", request, pb.RegisterSharedMemoryResponse,
+                             self._settings(timeout))
+
+    def unregister_shared_memory(self, name="", *, timeout=None):
+        """Unregisters region `name` (all of this caller's for "")."""
+        self._transport.call("UnregisterSharedMemory",
+                             pb.UnregisterSharedMemoryRequest(name=name),
+                             pb.UnregisterSharedMemoryResponse, self._settings(timeout))
+
+    def list_shared_memory(self, *, timeout=None):
+        """This caller's regions on the server, as dicts."""
+        response = self._transport.call("ListSharedMemory", pb.ListSharedMemoryRequest(),
+                                        pb.ListSharedMemoryResponse, self._settings(timeout))
+        return [{field: getattr(region, field) for field in region.DESCRIPTOR.fields_by_name}
+                for region in response.regions]
+
+    def _region_of(self, value):
+        """(region, offset) of an array in one of this client's regions, or
+        None."""
+        if value is None or not self._regions:
+            return None
+        for region in self._regions.values():
+            offset = region.offset_of(value)
+            if offset is not None:
+                return region, offset
+        return None
+
+    def _in_region(self, value):
+        return self._region_of(value) is not None
+
+    def _wire_input(self, value):
+        """A tensorops.v1.Tensor for `value`: by reference when it lies in a
+        region, else carrying its bytes."""
+        prepared = _codec.prepare(value)
+        found = self._region_of(prepared.data)
+        if found is None:
+            return _codec.to_wire(prepared)
+        region, offset = found
+        return pb.Tensor(dtype=_codec.wire_dtype(prepared.dtype), shape=prepared.shape,
+                         shared_memory=pb.SharedMemoryRef(
+                             region=region.name, offset=offset,
+                             byte_size=prepared.data.nbytes))
+
+    def _output_place(self, out, shape, dtype, as_torch, what):
+        """(array, SharedMemoryRef) where a result of `shape` and `dtype`
+        goes: allocated in `out` (a SharedMemory) or `out` itself (an array
+        in a region, of that dtype and shape)."""
+        if hasattr(out, "empty") and hasattr(out, "ref"):
+            array = out.empty(shape, dtype, torch=as_torch)
+            return array, out.ref(array)
+        found = self._region_of(out)
+        if found is None:
+            raise ValueError(f"{what} must be a tensorops.SharedMemory of this client or "
+                             "an array in one")
+        if tuple(out.shape) != tuple(shape) or _codec.dtype_name(out.dtype) != dtype:
+            raise ValueError(f"{what} is {_codec.dtype_name(out.dtype)} {tuple(out.shape)}; "
+                             f"the result is {dtype} {tuple(shape)}")
+        return out, found[0].ref(out)
+
+    def _topk_through_regions(self, x, k, dim, largest, sorted, save, out, settings):
+        request = pb.TopKRequest(input=self._wire_input(x), k=k, dim=dim, largest=largest,
+                                 sorted=sorted, save_for_backward=save)
+        as_torch = _codec.is_torch_tensor(x)
+        places = None
+        if out is not None:
+            name = _codec.wire_name(request.input.dtype)
+            shape = list(request.input.shape)
+            if shape:
+                shape[dim] = k
+            if isinstance(out, tuple):
+                values_out, indices_out = out
+            else:
+                values_out = indices_out = out
+            places = (self._output_place(values_out, shape, name, as_torch, "out values"),
+                      self._output_place(indices_out, shape, "int64", as_torch, "out indices"))
+            request.values_shared_memory.CopyFrom(places[0][1])
+            request.indices_shared_memory.CopyFrom(places[1][1])
+        response = self._transport.call("TopK", request, pb.TopKResponse, settings)
+        if places is not None:
+            values, indices = places[0][0], places[1][0]
+        else:
+            values = _codec.from_wire(response.values, as_torch)
+            indices = _codec.from_wire(response.indices, as_torch)
+        return TopKResult(values, indices, response.session_id or None)
+
+    def _backward_through_regions(self, grad_values, session_id, retain_session, indices,
+                                  input_shape, dim, out, settings):
+        request = pb.BackwardRequest(grad_values=self._wire_input(grad_values),
+                                     retain_session=retain_session)
+        if session_id is not None:
+            if indices is not None:
+                raise ValueError("pass either session_id or indices and input_shape, not both")
+            request.session_id = session_id
+        else:
+            if indices is None or input_shape is None:
+                raise ValueError("backward needs session_id, or both indices and input_shape")
+            request.indices.CopyFrom(self._wire_input(indices))
+            request.input_shape.extend(int(d) for d in input_shape)
+            request.dim = dim
+        as_torch = _codec.is_torch_tensor(grad_values)
+        place = None
+        if out is not None:
+            if input_shape is not None:
+                shape = [int(d) for d in input_shape]
+            elif hasattr(out, "shape"):
+                shape = list(out.shape)
+            else:
+                raise ValueError("out=SharedMemory with a session needs input_shape (the "
+                                 "saved input's shape) to place grad_input")
+            name = _codec.wire_name(request.grad_values.dtype)
+            place = self._output_place(out, shape, name, as_torch, "out")
+            request.grad_input_shared_memory.CopyFrom(place[1])
+        response = self._transport.call("Backward", request, pb.BackwardResponse, settings)
+        if place is not None:
+            return place[0]
+        return _codec.from_wire(response.grad_input, as_torch)
 
     def release_session(self, session_id, *, timeout=None):
         """Frees a saved session. NotFoundError if the server holds none."""

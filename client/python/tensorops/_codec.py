@@ -73,6 +73,22 @@ def _dtype_name(dtype):
     return name
 
 
+def wire_name(wire):
+    """The dtype name of a wire DType value."""
+    return _NAME_BY_WIRE[wire]
+
+
+def dtype_size(name):
+    """Bytes per element of dtype `name`."""
+    return 2 if name == "bfloat16" else _DTYPES[name][1].itemsize
+
+
+def view_bytes(name, shape, data, as_torch):
+    """The array (or torch tensor) of dtype `name` and `shape` viewing the
+    buffer `data`, of exactly that many bytes."""
+    return _from_bytes(name, shape, data, memoryview(data).nbytes, as_torch)
+
+
 def wire_dtype(dtype):
     return _DTYPES[dtype_name(dtype)][0]
 

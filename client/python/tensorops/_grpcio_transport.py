@@ -104,6 +104,15 @@ class GrpcioTransport:
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
+    def call(self, method, request, response_type, settings):
+        """Method `method` (its name) with a request message built by the
+        caller; the response parsed as `response_type`."""
+        rpc = self._channel.unary_unary(
+            f"/tensorops.v1.TensorOps/{method}",
+            request_serializer=type(request).SerializeToString,
+            response_deserializer=response_type.FromString)
+        return self._call(rpc, request, settings)
+
     def _fill(self, method, request, spec, dtype, settings):
         request.input.CopyFrom(_codec.to_wire(spec))
         if dtype is not None:

@@ -69,6 +69,13 @@ class NativeTransport:
                           grad.shape, indices.data, indices.dtype, indices.shape,
                           input_shape, dim, self._options(settings))
 
+    def call(self, method, request, response_type, settings):
+        """Method `method` (its name) with a request message built by the
+        caller; the response parsed as `response_type`."""
+        return response_type.FromString(self._call(
+            self._client.call, method, request.SerializeToString(),
+            self._options(settings)))
+
     def release_session(self, session_id, settings):
         self._call(self._client.release_session, session_id, self._options(settings))
 

@@ -64,8 +64,9 @@ class _Session:
 
 class _TopKFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, k, dim, largest, sorted, client, save):
-        result = client.topk(x.detach(), k, dim, largest, sorted, save_for_backward=save)
+    def forward(ctx, x, k, dim, largest, sorted, client, save, out):
+        result = client.topk(x.detach(), k, dim, largest, sorted, save_for_backward=save,
+                             out=out)
         values = result.values.to(x.device)
         indices = result.indices.to(x.device)
         ctx.mark_non_differentiable(indices)
@@ -88,14 +89,18 @@ class _TopKFunction(torch.autograd.Function):
             grad_input = session.client.backward(
                 grad, indices=indices.cpu(), input_shape=ctx.input_shape, dim=ctx.dim
             )
-        return grad_input.to(grad_values.device), None, None, None, None, None, None
+        return grad_input.to(grad_values.device), None, None, None, None, None, None, None
 
 
-def topk(x, k, dim=-1, largest=True, sorted=True, *, client=None):
+def topk(x, k, dim=-1, largest=True, sorted=True, *, client=None, out=None):
     """torch.topk(x, k, dim, largest, sorted) on the server, differentiable
-    with respect to x. Returns torch.return_types.topk(values, indices)."""
+    with respect to x. Returns torch.return_types.topk(values, indices).
+
+    Shared memory, when the client asks: an x in a tensorops.SharedMemory of
+    the client goes by reference, and out= (a SharedMemory) places values
+    and indices in the region (Client.topk's out)."""
     if client is None:
         client = default_client()
     save = torch.is_grad_enabled() and x.requires_grad
-    values, indices = _TopKFunction.apply(x, k, dim, largest, sorted, client, save)
+    values, indices = _TopKFunction.apply(x, k, dim, largest, sorted, client, save, out)
     return torch.return_types.topk((values, indices))

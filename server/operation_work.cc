@@ -1,0 +1,218 @@
+// The work of each tensor operation (TensorOpsService's FillWork, TopKWork
+// and BackwardWork): from a validated plan to the computation, its results
+// attached to the response or written to shared memory, and its effects on
+// sessions.
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "core/status_macros.h"
+#include "request/backward_request.h"
+#include "server/tensor_ops_service.h"
+
+namespace tensorops::server {
+namespace {
+
+namespace v1 = ::tensorops::v1;
+
+// FillWork attaches its result as the output of either response.
+static_assert(static_cast<int>(v1::ZerosLikeResponse::kOutputFieldNumber) ==
+              static_cast<int>(v1::OnesLikeResponse::kOutputFieldNumber));
+constexpr int kFillOutputField = v1::ZerosLikeResponse::kOutputFieldNumber;
+
+}  // namespace
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::FillWork(
+    request::FillPlan plan, const v1::SharedMemoryRef* output_ref,
+    v1::Tensor* response_output, std::shared_ptr<RegionHolds> holds,
+    InflightCall& call) {
+  std::optional<OutputMemory> into;
+  if (output_ref != nullptr) {
+    TENSOROPS_ASSIGN_OR_RETURN(
+        into, holds->Output(*output_ref, plan.dtype, plan.output_bytes,
+                            "output_shared_memory"));
+  }
+  const int64_t bytes = plan.output_bytes;
+  const int64_t response_bytes = plan.response_bytes;
+  return Work{
+      .bytes = bytes,
+      .response_bytes = response_bytes,
+      .run = [this, plan = std::move(plan), into = std::move(into), output_ref,
+              response_output, holds = std::move(holds),
+              &call]() -> absl::Status {
+        const OutputMemory* memory = into.has_value() ? &*into : nullptr;
+        TENSOROPS_ASSIGN_OR_RETURN(
+            Tensor result,
+            plan.ones ? backend_.Ones(plan.dtype, plan.shape, memory)
+                      : backend_.Zeros(plan.dtype, plan.shape, memory));
+        TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
+        if (output_ref != nullptr) {
+          RegionResultToProto(plan.dtype, plan.shape, *output_ref,
+                              plan.output_bytes, response_output);
+        } else {
+          call.outgoing().AttachTensor(kFillOutputField, std::move(result));
+        }
+        return absl::OkStatus();
+      }};
+}
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
+    request::TopKRequestPlan plan, const v1::TopKRequest& request,
+    const std::string& caller, v1::TopKResponse* response,
+    std::shared_ptr<RegionHolds> holds, InflightCall& call) {
+  if (plan.save_for_backward) {
+    TENSOROPS_RETURN_IF_ERROR(
+        sessions_.CheckFits(SessionCache::SessionFootprintBytes(
+            plan.indices_bytes, plan.input.shape().size())));
+  }
+  std::optional<OutputMemory> values_into;
+  std::optional<OutputMemory> indices_into;
+  if (request.has_values_shared_memory()) {
+    TENSOROPS_ASSIGN_OR_RETURN(
+        values_into,
+        holds->Output(request.values_shared_memory(), plan.input.dtype(),
+                      plan.values_bytes, "values_shared_memory"));
+  }
+  if (request.has_indices_shared_memory()) {
+    TENSOROPS_ASSIGN_OR_RETURN(
+        indices_into,
+        holds->Output(request.indices_shared_memory(), DType::kInt64,
+                      plan.indices_bytes, "indices_shared_memory"));
+  }
+  const int64_t bytes = plan.work_bytes();
+  const int64_t response_bytes = plan.response_bytes;
+  return Work{
+      .bytes = bytes,
+      .response_bytes = response_bytes,
+      .run = [this, plan = std::move(plan), &request, caller, response,
+              values_into = std::move(values_into),
+              indices_into = std::move(indices_into), holds = std::move(holds),
+              &call]() -> absl::Status {
+        TENSOROPS_ASSIGN_OR_RETURN(
+            TopKResult result,
+            backend_.TopKOfChunks(
+                plan.input, plan.options,
+                TopKOutputMemory{
+                    .values = values_into ? &*values_into : nullptr,
+                    .indices = indices_into ? &*indices_into : nullptr}));
+        TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
+        if (plan.save_for_backward) {
+          // The saved indices share the core's buffer with `result` (the
+          // response gets its own copy below), or, when they went to the
+          // caller's shared memory, which the caller may rewrite, are a
+          // private copy.
+          Tensor saved_indices = result.indices;
+          if (indices_into.has_value()) {
+            TENSOROPS_ASSIGN_OR_RETURN(
+                saved_indices,
+                Tensor::CopyOf(DType::kInt64, result.indices.shape(),
+                               result.indices.bytes()));
+          }
+          TENSOROPS_ASSIGN_OR_RETURN(
+              std::string session_id,
+              sessions_.Save(
+                  request::SavedSelection{.indices = std::move(saved_indices),
+                                          .input_shape = plan.input.shape(),
+                                          .dim = plan.wrapped_dim,
+                                          .op = request::SelectionOp::kTopK},
+                  caller));
+          // Nobody can use a session whose id was never delivered.
+          call.WhenDone([this, session_id, caller](bool delivered) {
+            if (!delivered) sessions_.Release(session_id, caller).IgnoreError();
+          });
+          response->set_session_id(std::move(session_id));
+        }
+        if (values_into.has_value()) {
+          RegionResultToProto(result.values.dtype(), result.values.shape(),
+                              request.values_shared_memory(), plan.values_bytes,
+                              response->mutable_values());
+        } else {
+          call.outgoing().AttachTensor(v1::TopKResponse::kValuesFieldNumber,
+                                       std::move(result.values));
+        }
+        if (indices_into.has_value()) {
+          RegionResultToProto(DType::kInt64, result.indices.shape(),
+                              request.indices_shared_memory(),
+                              plan.indices_bytes, response->mutable_indices());
+        } else {
+          call.outgoing().AttachTensor(v1::TopKResponse::kIndicesFieldNumber,
+                                       std::move(result.indices));
+        }
+        return absl::OkStatus();
+      }};
+}
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(
+    const v1::BackwardRequest& message, const std::string& caller,
+    v1::BackwardResponse* response, InflightCall& call) {
+  auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
+  request::BackwardTensorBytes elsewhere;
+  if (message.has_grad_values()) {
+    TENSOROPS_ASSIGN_OR_RETURN(
+        elsewhere.grad_values,
+        holds->Input(message.grad_values(), std::nullopt, "grad_values"));
+  }
+  if (message.has_indices()) {
+    TENSOROPS_ASSIGN_OR_RETURN(
+        elsewhere.indices,
+        holds->Input(message.indices(), std::nullopt, "indices"));
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(
+      request::BackwardInputs inputs,
+      request::DecodeBackwardRequest(message, options_.limits, elsewhere));
+  // The session's state, looked up (not yet claimed) between the checks.
+  std::shared_ptr<const request::SavedSelection> saved;
+  if (inputs.uses_session) {
+    TENSOROPS_ASSIGN_OR_RETURN(saved,
+                               sessions_.Get(message.session_id(), caller));
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(
+      request::BackwardRequestPlan plan,
+      request::PlanBackwardRequest(std::move(inputs), saved.get(),
+                                   options_.limits));
+  std::optional<OutputMemory> into;
+  if (message.has_grad_input_shared_memory()) {
+    TENSOROPS_ASSIGN_OR_RETURN(
+        into,
+        holds->Output(message.grad_input_shared_memory(), plan.grad.dtype(),
+                      plan.output_bytes, "grad_input_shared_memory"));
+  }
+  // Claim the session only once the request is known to be good; of
+  // several concurrent Backward calls on one session exactly one gets it,
+  // and it is consumed only if that call's result is delivered.
+  if (saved != nullptr && !message.retain_session()) {
+    TENSOROPS_ASSIGN_OR_RETURN(
+        SessionCache::Claim claim,
+        sessions_.ClaimSession(message.session_id(), caller));
+    call.WhenDone([claim = std::move(claim)](bool delivered) mutable {
+      claim.Finish(/*consumed=*/delivered);
+    });
+  }
+  const int64_t bytes = plan.work_bytes();
+  const int64_t response_bytes = plan.response_bytes;
+  return Work{
+      .bytes = bytes,
+      .response_bytes = response_bytes,
+      .run = [this, plan = std::move(plan), saved = std::move(saved),
+              into = std::move(into), holds = std::move(holds), &message,
+              response, &call]() -> absl::Status {
+        TENSOROPS_ASSIGN_OR_RETURN(
+            Tensor grad_input,
+            backend_.TopKBackward(plan.grad, plan.indices, plan.input_shape,
+                                  plan.dim, into ? &*into : nullptr));
+        TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
+        if (into.has_value()) {
+          RegionResultToProto(grad_input.dtype(), grad_input.shape(),
+                              message.grad_input_shared_memory(),
+                              plan.output_bytes,
+                              response->mutable_grad_input());
+        } else {
+          call.outgoing().AttachTensor(
+              v1::BackwardResponse::kGradInputFieldNumber,
+              std::move(grad_input));
+        }
+        return absl::OkStatus();
+      }};
+}
+
+}  // namespace tensorops::server

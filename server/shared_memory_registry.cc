@@ -1,0 +1,224 @@
+#include "server/shared_memory_registry.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace tensorops::server {
+namespace {
+
+namespace v1 = ::tensorops::v1;
+
+absl::Duration ReapInterval(absl::Duration idle_timeout) {
+  return std::clamp(idle_timeout / 4, absl::Milliseconds(1), absl::Seconds(1));
+}
+
+}  // namespace
+
+SharedMemoryRegistry::SharedMemoryRegistry(SharedMemoryOptions options)
+    : options_(std::move(options)) {
+  if (options_.allowed && options_.start_reaper) {
+    const absl::Duration interval = ReapInterval(options_.idle_timeout);
+    reaper_ = std::thread([this, interval] {
+      while (!stop_reaper_.WaitForNotificationWithTimeout(interval)) {
+        ReapIdle();
+      }
+    });
+  }
+}
+
+SharedMemoryRegistry::~SharedMemoryRegistry() {
+  stop_reaper_.Notify();
+  if (reaper_.joinable()) reaper_.join();
+  Clear();
+}
+
+absl::Time SharedMemoryRegistry::Now() const {
+  return options_.clock ? options_.clock() : absl::Now();
+}
+
+absl::Status SharedMemoryRegistry::Disabled() const {
+  return absl::FailedPreconditionError(
+      "shared memory is off on this server; start it with "
+      "--allow_shared_memory to pass tensors through shared memory, or send "
+      "their data inline");
+}
+
+absl::Status SharedMemoryRegistry::Register(
+    const std::string& owner, const v1::RegisterSharedMemoryRequest& request) {
+  if (!options_.allowed) return Disabled();
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = owners_.find(owner);
+    if (it != owners_.end()) {
+      const Owner& held = it->second;
+      if (held.regions.contains(request.name())) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "this caller already holds a shared memory region named ",
+            request.name(), "; unregister it first or choose another name"));
+      }
+      if (static_cast<int64_t>(held.regions.size()) >=
+          options_.max_regions_per_owner) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "this caller holds ", held.regions.size(),
+            " shared memory regions, its most "
+            "(--max_shared_memory_regions_per_caller); unregister some"));
+      }
+      if (request.byte_size() > options_.max_bytes_per_owner - held.bytes) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("this caller holds ", held.bytes,
+                         " bytes of shared memory; ", request.byte_size(),
+                         " more would pass its ", options_.max_bytes_per_owner,
+                         " (--max_shared_memory_bytes_per_caller)"));
+      }
+    } else if (request.byte_size() > options_.max_bytes_per_owner) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "a region of ", request.byte_size(), " bytes passes a caller's ",
+          options_.max_bytes_per_owner,
+          " bytes of shared memory (--max_shared_memory_bytes_per_caller)"));
+    }
+  }
+  // Mapped outside the lock (it opens files), then checked again.
+  absl::StatusOr<std::shared_ptr<MappedRegion>> mapped = MappedRegion::Map(
+      RegionSource{request.key(), request.file()}, request.offset(),
+      request.byte_size(), options_.file_dir);
+  if (!mapped.ok()) return mapped.status();
+  std::shared_ptr<const MappedRegion> mapping = *std::move(mapped);
+  absl::MutexLock lock(&mutex_);
+  Owner& held = owners_[owner];
+  held.last_call = Now();
+  if (held.regions.contains(request.name()) ||
+      static_cast<int64_t>(held.regions.size()) >=
+          options_.max_regions_per_owner ||
+      request.byte_size() > options_.max_bytes_per_owner - held.bytes) {
+    // A concurrent Register of this owner took the name or the room; the
+    // new mapping goes with `mapping` (outside the lock: it is still held
+    // here, and dropped after the lock guard).
+    return absl::AbortedError(
+        "a concurrent RegisterSharedMemory of this caller took the name or "
+        "its room; list the regions and retry");
+  }
+  held.bytes += request.byte_size();
+  held.regions.emplace(request.name(), Region{request, std::move(mapping)});
+  return absl::OkStatus();
+}
+
+absl::Status SharedMemoryRegistry::Unregister(const std::string& owner,
+                                              const std::string& name) {
+  if (!options_.allowed) return Disabled();
+  std::vector<Region> dropped;  // unmapped outside the lock
+  absl::MutexLock lock(&mutex_);
+  auto it = owners_.find(owner);
+  if (it == owners_.end()) {
+    if (name.empty()) return absl::OkStatus();
+  } else if (name.empty()) {
+    for (auto& [_, region] : it->second.regions) {
+      dropped.push_back(std::move(region));
+    }
+    owners_.erase(it);
+    return absl::OkStatus();
+  } else if (auto region = it->second.regions.find(name);
+             region != it->second.regions.end()) {
+    it->second.bytes -= region->second.registered.byte_size();
+    dropped.push_back(std::move(region->second));
+    it->second.regions.erase(region);
+    if (it->second.regions.empty()) owners_.erase(it);
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "this caller holds no shared memory region named ", name,
+      " (never registered, unregistered, or dropped after the caller was "
+      "idle for the server's --shared_memory_idle_timeout)"));
+}
+
+std::vector<v1::SharedMemoryRegion> SharedMemoryRegistry::List(
+    const std::string& owner) const {
+  std::vector<v1::SharedMemoryRegion> listed;
+  absl::MutexLock lock(&mutex_);
+  auto it = owners_.find(owner);
+  if (it == owners_.end()) return listed;
+  for (const auto& [name, region] : it->second.regions) {
+    v1::SharedMemoryRegion& out = listed.emplace_back();
+    out.set_name(name);
+    out.set_key(region.registered.key());
+    out.set_file(region.registered.file());
+    out.set_offset(region.registered.offset());
+    out.set_byte_size(region.registered.byte_size());
+    out.set_writable(region.mapping->writable());
+    out.set_truncated(region.mapping->truncated());
+  }
+  return listed;
+}
+
+absl::StatusOr<FoundRegion> SharedMemoryRegistry::Find(
+    const std::string& owner, const std::string& name) {
+  if (!options_.allowed) return Disabled();
+  absl::MutexLock lock(&mutex_);
+  auto it = owners_.find(owner);
+  const Region* region = nullptr;
+  if (it != owners_.end()) {
+    auto found = it->second.regions.find(name);
+    if (found != it->second.regions.end()) region = &found->second;
+  }
+  if (region == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "this caller holds no shared memory region named ", name,
+        "; register it first (regions are per caller, and dropped after the "
+        "caller is idle for the server's --shared_memory_idle_timeout)"));
+  }
+  if (region->mapping->truncated()) {
+    return MappedRegion::TruncationError(name);
+  }
+  it->second.last_call = Now();
+  return FoundRegion{region->mapping, region->registered.offset()};
+}
+
+void SharedMemoryRegistry::Touch(const std::string& owner) {
+  if (!options_.allowed) return;
+  absl::MutexLock lock(&mutex_);
+  auto it = owners_.find(owner);
+  if (it != owners_.end()) it->second.last_call = Now();
+}
+
+int64_t SharedMemoryRegistry::ReapIdle() {
+  std::vector<Region> dropped;  // unmapped outside the lock
+  {
+    absl::MutexLock lock(&mutex_);
+    const absl::Time now = Now();
+    for (auto it = owners_.begin(); it != owners_.end();) {
+      if (now - it->second.last_call < options_.idle_timeout) {
+        ++it;
+        continue;
+      }
+      for (auto& [_, region] : it->second.regions) {
+        dropped.push_back(std::move(region));
+      }
+      it = owners_.erase(it);
+    }
+  }
+  return static_cast<int64_t>(dropped.size());
+}
+
+void SharedMemoryRegistry::Clear() {
+  std::map<std::string, Owner> dropped;
+  {
+    absl::MutexLock lock(&mutex_);
+    dropped.swap(owners_);
+  }
+}
+
+int64_t SharedMemoryRegistry::RegionsOf(const std::string& owner) const {
+  absl::MutexLock lock(&mutex_);
+  auto it = owners_.find(owner);
+  return it == owners_.end() ? 0
+                             : static_cast<int64_t>(it->second.regions.size());
+}
+
+int64_t SharedMemoryRegistry::BytesOf(const std::string& owner) const {
+  absl::MutexLock lock(&mutex_);
+  auto it = owners_.find(owner);
+  return it == owners_.end() ? 0 : it->second.bytes;
+}
+
+}  // namespace tensorops::server

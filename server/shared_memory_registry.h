@@ -1,0 +1,119 @@
+// The shared memory regions callers registered, per owner.
+//
+// A region is mapped at RegisterSharedMemory and found by name for the
+// owner's calls (another owner, or an unknown name, gets NOT_FOUND); each
+// call holds the region it uses, so Unregister, the idle reaper and Clear
+// only drop the registry's hold: the mapping goes when the last call using
+// it ends. An owner that has made no call for the idle timeout (its
+// connections gone, or idle) loses all its regions. One mutex; mappings are
+// dropped outside it.
+#ifndef TENSOROPS_SERVER_SHARED_MEMORY_REGISTRY_H_
+#define TENSOROPS_SERVER_SHARED_MEMORY_REGISTRY_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "server/mapped_region.h"
+#include "tensorops/v1/tensor_ops.pb.h"
+
+namespace tensorops::server {
+
+struct SharedMemoryOptions {
+  // Off by default: RegisterSharedMemory and every reference then fail with
+  // FAILED_PRECONDITION.
+  bool allowed = false;
+  // Regions and registered bytes one owner may hold.
+  int64_t max_regions_per_owner = 64;
+  int64_t max_bytes_per_owner = int64_t{64} << 30;
+  // An owner without a call for this long loses its regions.
+  absl::Duration idle_timeout = absl::Minutes(5);
+  // Files may be mapped only below this directory; empty: keys only.
+  std::string file_dir;
+  // Whether to run the reaper thread (tests with a fake clock call
+  // ReapIdle themselves), and the monotonic time source (null: steady).
+  bool start_reaper = true;
+  std::function<absl::Time()> clock;
+};
+
+// A region found for a call: the mapping, held for the call, and what was
+// registered.
+struct FoundRegion {
+  std::shared_ptr<const MappedRegion> mapping;
+  int64_t offset = 0;  // of the region in its object
+};
+
+class SharedMemoryRegistry {
+ public:
+  explicit SharedMemoryRegistry(SharedMemoryOptions options);
+  ~SharedMemoryRegistry();
+
+  const SharedMemoryOptions& options() const { return options_; }
+
+  // Maps the region of a validated request for `owner`. ALREADY_EXISTS for
+  // a name the owner holds, RESOURCE_EXHAUSTED past the owner's limits,
+  // MappedRegion::Map's errors.
+  absl::Status Register(
+      const std::string& owner,
+      const tensorops::v1::RegisterSharedMemoryRequest& request);
+
+  // Drops `name` (or, if empty, every region) of `owner`. NOT_FOUND for a
+  // name the owner does not hold.
+  absl::Status Unregister(const std::string& owner, const std::string& name);
+
+  // The owner's regions, by name.
+  std::vector<tensorops::v1::SharedMemoryRegion> List(
+      const std::string& owner) const;
+
+  // The owner's region `name` for a call. FAILED_PRECONDITION when shared
+  // memory is off or the region was truncated, NOT_FOUND when the owner
+  // holds no such region.
+  absl::StatusOr<FoundRegion> Find(const std::string& owner,
+                                   const std::string& name);
+
+  // Marks `owner` active now (every call of an owner with regions does).
+  void Touch(const std::string& owner);
+
+  // Drops the regions of owners idle for the timeout; returns how many.
+  int64_t ReapIdle();
+
+  // Drops every region (shutdown).
+  void Clear();
+
+  int64_t RegionsOf(const std::string& owner) const;
+  int64_t BytesOf(const std::string& owner) const;
+
+ private:
+  struct Region {
+    tensorops::v1::RegisterSharedMemoryRequest registered;
+    std::shared_ptr<const MappedRegion> mapping;
+  };
+  struct Owner {
+    std::map<std::string, Region> regions;
+    int64_t bytes = 0;
+    absl::Time last_call;
+  };
+
+  absl::Time Now() const;
+  absl::Status Disabled() const;
+
+  const SharedMemoryOptions options_;
+  mutable absl::Mutex mutex_;
+  std::map<std::string, Owner> owners_ ABSL_GUARDED_BY(mutex_);
+  absl::Notification stop_reaper_;
+  std::thread reaper_;
+};
+
+}  // namespace tensorops::server
+
+#endif  // TENSOROPS_SERVER_SHARED_MEMORY_REGISTRY_H_
