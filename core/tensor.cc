@@ -59,26 +59,29 @@ absl::StatusOr<Tensor> Tensor::CopyOf(DType dtype, Shape shape,
   return tensor;
 }
 
+absl::StatusOr<Tensor> Tensor::CheckedView(DType dtype, Shape shape,
+                                           const std::byte* data, size_t size,
+                                           std::byte* mutable_data,
+                                           std::shared_ptr<const void> owner) {
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t expected, ByteSize(dtype, shape));
+  TENSOROPS_RETURN_IF_ERROR(CheckByteCount(dtype, shape, size, expected));
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t count, NumElements(shape));
+  return Tensor(dtype, std::move(shape), count, std::move(owner), data,
+                mutable_data);
+}
+
 absl::StatusOr<Tensor> Tensor::View(DType dtype, Shape shape,
                                     absl::Span<const std::byte> bytes,
                                     std::shared_ptr<const void> owner) {
-  TENSOROPS_ASSIGN_OR_RETURN(const int64_t expected, ByteSize(dtype, shape));
-  TENSOROPS_RETURN_IF_ERROR(
-      CheckByteCount(dtype, shape, bytes.size(), expected));
-  TENSOROPS_ASSIGN_OR_RETURN(const int64_t count, NumElements(shape));
-  return Tensor(dtype, std::move(shape), count, std::move(owner), bytes.data(),
-                nullptr);
+  return CheckedView(dtype, std::move(shape), bytes.data(), bytes.size(),
+                     nullptr, std::move(owner));
 }
 
 absl::StatusOr<Tensor> Tensor::WritableView(DType dtype, Shape shape,
                                             absl::Span<std::byte> bytes,
                                             std::shared_ptr<const void> owner) {
-  TENSOROPS_ASSIGN_OR_RETURN(const int64_t expected, ByteSize(dtype, shape));
-  TENSOROPS_RETURN_IF_ERROR(
-      CheckByteCount(dtype, shape, bytes.size(), expected));
-  TENSOROPS_ASSIGN_OR_RETURN(const int64_t count, NumElements(shape));
-  return Tensor(dtype, std::move(shape), count, std::move(owner), bytes.data(),
-                bytes.data());
+  return CheckedView(dtype, std::move(shape), bytes.data(), bytes.size(),
+                     bytes.data(), std::move(owner));
 }
 
 }  // namespace tensorops

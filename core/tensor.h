@@ -73,6 +73,12 @@ class Tensor {
   }
 
  private:
+  // View and WritableView: checks that `size` is the tensor's byte size.
+  static absl::StatusOr<Tensor> CheckedView(DType dtype, Shape shape,
+                                            const std::byte* data, size_t size,
+                                            std::byte* mutable_data,
+                                            std::shared_ptr<const void> owner);
+
   Tensor(DType dtype, Shape shape, int64_t num_elements,
          std::shared_ptr<const void> owner, const std::byte* data,
          std::byte* mutable_data);

@@ -20,6 +20,21 @@ static_assert(static_cast<int>(v1::ZerosLikeResponse::kOutputFieldNumber) ==
               static_cast<int>(v1::OnesLikeResponse::kOutputFieldNumber));
 constexpr int kFillOutputField = v1::ZerosLikeResponse::kOutputFieldNumber;
 
+// Delivers `result`: when it went to shared memory (`ref` set), as the
+// reference in `response_tensor` (set exactly then, so that an inline
+// result leaves the response's field to the attached tensor); else attached as
+// response field `field`, for gRPC to send from its own memory.
+void DeliverResult(Tensor result, int field, const v1::SharedMemoryRef* ref,
+                   v1::Tensor* response_tensor, InflightCall& call) {
+  if (ref != nullptr) {
+    RegionResultToProto(result.dtype(), result.shape(), *ref,
+                        static_cast<int64_t>(result.byte_size()),
+                        response_tensor);
+    return;
+  }
+  call.outgoing().AttachTensor(field, std::move(result));
+}
+
 }  // namespace
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::FillWork(
@@ -34,26 +49,22 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::FillWork(
   }
   const int64_t bytes = plan.output_bytes;
   const int64_t response_bytes = plan.response_bytes;
-  return Work{
-      .bytes = bytes,
-      .response_bytes = response_bytes,
-      .run = [this, plan = std::move(plan), into = std::move(into), output_ref,
-              response_output, holds = std::move(holds),
-              &call]() -> absl::Status {
-        const OutputMemory* memory = into.has_value() ? &*into : nullptr;
-        TENSOROPS_ASSIGN_OR_RETURN(
-            Tensor result,
-            plan.ones ? backend_.Ones(plan.dtype, plan.shape, memory)
-                      : backend_.Zeros(plan.dtype, plan.shape, memory));
-        TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
-        if (output_ref != nullptr) {
-          RegionResultToProto(plan.dtype, plan.shape, *output_ref,
-                              plan.output_bytes, response_output);
-        } else {
-          call.outgoing().AttachTensor(kFillOutputField, std::move(result));
-        }
-        return absl::OkStatus();
-      }};
+  return Work{.bytes = bytes,
+              .response_bytes = response_bytes,
+              .run = [this, plan = std::move(plan), into = std::move(into),
+                      output_ref, response_output, holds = std::move(holds),
+                      &call]() -> absl::Status {
+                const OutputMemory* memory =
+                    into.has_value() ? &*into : nullptr;
+                TENSOROPS_ASSIGN_OR_RETURN(
+                    Tensor result,
+                    plan.ones ? backend_.Ones(plan.dtype, plan.shape, memory)
+                              : backend_.Zeros(plan.dtype, plan.shape, memory));
+                TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
+                DeliverResult(std::move(result), kFillOutputField, output_ref,
+                              response_output, call);
+                return absl::OkStatus();
+              }};
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
@@ -122,22 +133,14 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
           });
           response->set_session_id(std::move(session_id));
         }
-        if (values_into.has_value()) {
-          RegionResultToProto(result.values.dtype(), result.values.shape(),
-                              request.values_shared_memory(), plan.values_bytes,
-                              response->mutable_values());
-        } else {
-          call.outgoing().AttachTensor(v1::TopKResponse::kValuesFieldNumber,
-                                       std::move(result.values));
-        }
-        if (indices_into.has_value()) {
-          RegionResultToProto(DType::kInt64, result.indices.shape(),
-                              request.indices_shared_memory(),
-                              plan.indices_bytes, response->mutable_indices());
-        } else {
-          call.outgoing().AttachTensor(v1::TopKResponse::kIndicesFieldNumber,
-                                       std::move(result.indices));
-        }
+        DeliverResult(std::move(result.values),
+                      v1::TopKResponse::kValuesFieldNumber,
+                      values_into ? &request.values_shared_memory() : nullptr,
+                      values_into ? response->mutable_values() : nullptr, call);
+        DeliverResult(
+            std::move(result.indices), v1::TopKResponse::kIndicesFieldNumber,
+            indices_into ? &request.indices_shared_memory() : nullptr,
+            indices_into ? response->mutable_indices() : nullptr, call);
         return absl::OkStatus();
       }};
 }
@@ -147,16 +150,12 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(
     v1::BackwardResponse* response, InflightCall& call) {
   auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
   request::BackwardTensorBytes elsewhere;
-  if (message.has_grad_values()) {
-    TENSOROPS_ASSIGN_OR_RETURN(
-        elsewhere.grad_values,
-        holds->Input(message.grad_values(), std::nullopt, "grad_values"));
-  }
-  if (message.has_indices()) {
-    TENSOROPS_ASSIGN_OR_RETURN(
-        elsewhere.indices,
-        holds->Input(message.indices(), std::nullopt, "indices"));
-  }
+  TENSOROPS_ASSIGN_OR_RETURN(
+      elsewhere.grad_values,
+      holds->Input(message.grad_values(), std::nullopt, "grad_values"));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      elsewhere.indices,
+      holds->Input(message.indices(), std::nullopt, "indices"));
   TENSOROPS_ASSIGN_OR_RETURN(
       request::BackwardInputs inputs,
       request::DecodeBackwardRequest(message, options_.limits, elsewhere));
@@ -201,16 +200,10 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(
             backend_.TopKBackward(plan.grad, plan.indices, plan.input_shape,
                                   plan.dim, into ? &*into : nullptr));
         TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
-        if (into.has_value()) {
-          RegionResultToProto(grad_input.dtype(), grad_input.shape(),
-                              message.grad_input_shared_memory(),
-                              plan.output_bytes,
-                              response->mutable_grad_input());
-        } else {
-          call.outgoing().AttachTensor(
-              v1::BackwardResponse::kGradInputFieldNumber,
-              std::move(grad_input));
-        }
+        DeliverResult(std::move(grad_input),
+                      v1::BackwardResponse::kGradInputFieldNumber,
+                      into ? &message.grad_input_shared_memory() : nullptr,
+                      into ? response->mutable_grad_input() : nullptr, call);
         return absl::OkStatus();
       }};
 }

@@ -38,6 +38,11 @@ absl::Time SharedMemoryRegistry::Now() const {
   return options_.clock ? options_.clock() : absl::Now();
 }
 
+void SharedMemoryRegistry::CountOwners() {
+  owner_count_.store(static_cast<int64_t>(owners_.size()),
+                     std::memory_order_relaxed);
+}
+
 absl::Status SharedMemoryRegistry::Disabled() const {
   return absl::FailedPreconditionError(
       "shared memory is off on this server; start it with "
@@ -45,62 +50,56 @@ absl::Status SharedMemoryRegistry::Disabled() const {
       "their data inline");
 }
 
+absl::Status SharedMemoryRegistry::CheckRoom(
+    const std::string& owner,
+    const v1::RegisterSharedMemoryRequest& request) const {
+  auto it = owners_.find(owner);
+  const int64_t regions =
+      it == owners_.end() ? 0 : static_cast<int64_t>(it->second.regions.size());
+  const int64_t bytes = it == owners_.end() ? 0 : it->second.bytes;
+  if (it != owners_.end() && it->second.regions.contains(request.name())) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "this caller already holds a shared memory region named ",
+        request.name(), "; unregister it first or choose another name"));
+  }
+  if (regions >= options_.max_regions_per_owner) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this caller holds ", regions,
+        " shared memory regions, its most "
+        "(--max_shared_memory_regions_per_caller); unregister some"));
+  }
+  if (request.byte_size() > options_.max_bytes_per_owner - bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("this caller holds ", bytes, " bytes of shared memory; ",
+                     request.byte_size(), " more would pass its ",
+                     options_.max_bytes_per_owner,
+                     " (--max_shared_memory_bytes_per_caller)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SharedMemoryRegistry::Register(
     const std::string& owner, const v1::RegisterSharedMemoryRequest& request) {
   if (!options_.allowed) return Disabled();
   {
     absl::MutexLock lock(&mutex_);
-    auto it = owners_.find(owner);
-    if (it != owners_.end()) {
-      const Owner& held = it->second;
-      if (held.regions.contains(request.name())) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "this caller already holds a shared memory region named ",
-            request.name(), "; unregister it first or choose another name"));
-      }
-      if (static_cast<int64_t>(held.regions.size()) >=
-          options_.max_regions_per_owner) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "this caller holds ", held.regions.size(),
-            " shared memory regions, its most "
-            "(--max_shared_memory_regions_per_caller); unregister some"));
-      }
-      if (request.byte_size() > options_.max_bytes_per_owner - held.bytes) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("this caller holds ", held.bytes,
-                         " bytes of shared memory; ", request.byte_size(),
-                         " more would pass its ", options_.max_bytes_per_owner,
-                         " (--max_shared_memory_bytes_per_caller)"));
-      }
-    } else if (request.byte_size() > options_.max_bytes_per_owner) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "a region of ", request.byte_size(), " bytes passes a caller's ",
-          options_.max_bytes_per_owner,
-          " bytes of shared memory (--max_shared_memory_bytes_per_caller)"));
-    }
+    if (absl::Status room = CheckRoom(owner, request); !room.ok()) return room;
   }
-  // Mapped outside the lock (it opens files), then checked again.
+  // Mapped outside the lock (it opens files), then checked again: a
+  // concurrent Register of this owner may have taken the name or the room
+  // (the new mapping then goes with `mapping`, after the lock).
   absl::StatusOr<std::shared_ptr<MappedRegion>> mapped = MappedRegion::Map(
       RegionSource{request.key(), request.file()}, request.offset(),
       request.byte_size(), options_.file_dir);
   if (!mapped.ok()) return mapped.status();
   std::shared_ptr<const MappedRegion> mapping = *std::move(mapped);
   absl::MutexLock lock(&mutex_);
+  if (absl::Status room = CheckRoom(owner, request); !room.ok()) return room;
   Owner& held = owners_[owner];
   held.last_call = Now();
-  if (held.regions.contains(request.name()) ||
-      static_cast<int64_t>(held.regions.size()) >=
-          options_.max_regions_per_owner ||
-      request.byte_size() > options_.max_bytes_per_owner - held.bytes) {
-    // A concurrent Register of this owner took the name or the room; the
-    // new mapping goes with `mapping` (outside the lock: it is still held
-    // here, and dropped after the lock guard).
-    return absl::AbortedError(
-        "a concurrent RegisterSharedMemory of this caller took the name or "
-        "its room; list the regions and retry");
-  }
   held.bytes += request.byte_size();
   held.regions.emplace(request.name(), Region{request, std::move(mapping)});
+  CountOwners();
   return absl::OkStatus();
 }
 
@@ -117,6 +116,7 @@ absl::Status SharedMemoryRegistry::Unregister(const std::string& owner,
       dropped.push_back(std::move(region));
     }
     owners_.erase(it);
+    CountOwners();
     return absl::OkStatus();
   } else if (auto region = it->second.regions.find(name);
              region != it->second.regions.end()) {
@@ -124,6 +124,7 @@ absl::Status SharedMemoryRegistry::Unregister(const std::string& owner,
     dropped.push_back(std::move(region->second));
     it->second.regions.erase(region);
     if (it->second.regions.empty()) owners_.erase(it);
+    CountOwners();
     return absl::OkStatus();
   }
   return absl::NotFoundError(absl::StrCat(
@@ -132,8 +133,9 @@ absl::Status SharedMemoryRegistry::Unregister(const std::string& owner,
       "idle for the server's --shared_memory_idle_timeout)"));
 }
 
-std::vector<v1::SharedMemoryRegion> SharedMemoryRegistry::List(
+absl::StatusOr<std::vector<v1::SharedMemoryRegion>> SharedMemoryRegistry::List(
     const std::string& owner) const {
+  if (!options_.allowed) return Disabled();
   std::vector<v1::SharedMemoryRegion> listed;
   absl::MutexLock lock(&mutex_);
   auto it = owners_.find(owner);
@@ -175,7 +177,8 @@ absl::StatusOr<FoundRegion> SharedMemoryRegistry::Find(
 }
 
 void SharedMemoryRegistry::Touch(const std::string& owner) {
-  if (!options_.allowed) return;
+  // Every call passes here: no lock while nobody holds a region.
+  if (owner_count_.load(std::memory_order_relaxed) == 0) return;
   absl::MutexLock lock(&mutex_);
   auto it = owners_.find(owner);
   if (it != owners_.end()) it->second.last_call = Now();
@@ -196,6 +199,7 @@ int64_t SharedMemoryRegistry::ReapIdle() {
       }
       it = owners_.erase(it);
     }
+    CountOwners();
   }
   return static_cast<int64_t>(dropped.size());
 }
@@ -205,6 +209,7 @@ void SharedMemoryRegistry::Clear() {
   {
     absl::MutexLock lock(&mutex_);
     dropped.swap(owners_);
+    CountOwners();
   }
 }
 

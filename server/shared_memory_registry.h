@@ -10,6 +10,7 @@
 #ifndef TENSOROPS_SERVER_SHARED_MEMORY_REGISTRY_H_
 #define TENSOROPS_SERVER_SHARED_MEMORY_REGISTRY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -71,8 +72,9 @@ class SharedMemoryRegistry {
   // name the owner does not hold.
   absl::Status Unregister(const std::string& owner, const std::string& name);
 
-  // The owner's regions, by name.
-  std::vector<tensorops::v1::SharedMemoryRegion> List(
+  // The owner's regions, by name. FAILED_PRECONDITION when shared memory
+  // is off.
+  absl::StatusOr<std::vector<tensorops::v1::SharedMemoryRegion>> List(
       const std::string& owner) const;
 
   // The owner's region `name` for a call. FAILED_PRECONDITION when shared
@@ -106,10 +108,19 @@ class SharedMemoryRegistry {
 
   absl::Time Now() const;
   absl::Status Disabled() const;
+  // ALREADY_EXISTS or RESOURCE_EXHAUSTED unless `owner` has room for the
+  // region `request` registers.
+  absl::Status CheckRoom(
+      const std::string& owner,
+      const tensorops::v1::RegisterSharedMemoryRequest& request) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Publishes owners_.size() to Touch's lock-free check.
+  void CountOwners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const SharedMemoryOptions options_;
   mutable absl::Mutex mutex_;
   std::map<std::string, Owner> owners_ ABSL_GUARDED_BY(mutex_);
+  std::atomic<int64_t> owner_count_{0};
   absl::Notification stop_reaper_;
   std::thread reaper_;
 };

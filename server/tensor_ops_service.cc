@@ -156,7 +156,7 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
       !reserved.ok()) {
     return refuse(reserved);
   }
-  if (work->bytes <= options_.inline_work_bytes) {
+  if (!work->blocking && work->bytes <= options_.inline_work_bytes) {
     call->Complete(std::move(work->run)());
     return call;
   }
@@ -206,11 +206,10 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
     const Request& message, const ReceivedPayload& payload,
     const std::string& caller, Response* response, InflightCall& call) {
   auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
-  std::optional<ChunkedBytes> input_bytes = payload.lifted;
-  if (message.has_input()) {
-    TENSOROPS_ASSIGN_OR_RETURN(
-        input_bytes, holds->Input(message.input(), payload.lifted, "input"));
-  }
+  // An unset input reads as one without shared_memory: the lifted bytes.
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const std::optional<ChunkedBytes> input_bytes,
+      holds->Input(message.input(), payload.lifted, "input"));
   absl::StatusOr<request::FillPlan> plan;
   if constexpr (std::is_same_v<Request, v1::OnesLikeRequest>) {
     plan = request::PlanOnesLike(message, input_bytes, options_.limits);
@@ -218,11 +217,10 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
     plan = request::PlanZerosLike(message, input_bytes, options_.limits);
   }
   if (!plan.ok()) return plan.status();
-  return FillWork(*std::move(plan),
-                  message.has_output_shared_memory()
-                      ? &message.output_shared_memory()
-                      : nullptr,
-                  response->mutable_output(), std::move(holds), call);
+  const bool to_region = message.has_output_shared_memory();
+  return FillWork(
+      *std::move(plan), to_region ? &message.output_shared_memory() : nullptr,
+      to_region ? response->mutable_output() : nullptr, std::move(holds), call);
 }
 
 grpc::ServerUnaryReactor* TensorOpsService::ServeZerosLike(
@@ -258,12 +256,9 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeTopK(
           const std::string& caller, v1::TopKResponse* out,
           InflightCall& call) -> absl::StatusOr<Work> {
         auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
-        std::optional<ChunkedBytes> input_bytes = payload.lifted;
-        if (message.has_input()) {
-          TENSOROPS_ASSIGN_OR_RETURN(
-              input_bytes,
-              holds->Input(message.input(), payload.lifted, "input"));
-        }
+        TENSOROPS_ASSIGN_OR_RETURN(
+            const std::optional<ChunkedBytes> input_bytes,
+            holds->Input(message.input(), payload.lifted, "input"));
         TENSOROPS_ASSIGN_OR_RETURN(
             request::TopKRequestPlan plan,
             request::PlanTopKRequest(message, input_bytes, options_.limits));
@@ -317,8 +312,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeRegisterSharedMemory(
               "socket or a loopback address); this call came from ",
               context->peer(), ": send tensors inline"));
         }
-        // Mapping opens files: on the executor, never on a gRPC thread.
-        return Work{.bytes = options_.inline_work_bytes + 1,
+        return Work{.blocking = true,  // opens and maps the object
                     .run = [this, &message, caller] {
                       return shared_memory_.Register(caller, message);
                     }};
@@ -337,7 +331,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeUnregisterSharedMemory(
           InflightCall&) -> absl::StatusOr<Work> {
         TENSOROPS_RETURN_IF_ERROR(
             request::ValidateUnregisterSharedMemory(message));
-        return Work{.bytes = options_.inline_work_bytes + 1,
+        return Work{.blocking = true,  // may unmap
                     .run = [this, &message, caller] {
                       return shared_memory_.Unregister(caller, message.name());
                     }};
@@ -352,17 +346,14 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeListSharedMemory(
       [&](const v1::ListSharedMemoryRequest&, const ReceivedPayload&,
           const std::string& caller, v1::ListSharedMemoryResponse* out,
           InflightCall&) -> absl::StatusOr<Work> {
-        if (!shared_memory_.options().allowed) {
-          return absl::FailedPreconditionError(
-              "shared memory is off on this server (--allow_shared_memory)");
-        }
-        return Work{.bytes = 0, .run = [this, out, caller] {
-                      for (v1::SharedMemoryRegion& region :
-                           shared_memory_.List(caller)) {
-                        *out->add_regions() = std::move(region);
-                      }
-                      return absl::OkStatus();
-                    }};
+        TENSOROPS_ASSIGN_OR_RETURN(std::vector<v1::SharedMemoryRegion> regions,
+                                   shared_memory_.List(caller));
+        return Work{.run = [out, regions = std::move(regions)]() mutable {
+          for (v1::SharedMemoryRegion& region : regions) {
+            *out->add_regions() = std::move(region);
+          }
+          return absl::OkStatus();
+        }};
       });
 }
 

@@ -120,6 +120,9 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   struct Work {
     int64_t bytes = 0;
     int64_t response_bytes = 0;
+    // Work that may block (opening and mapping files) goes to the executor
+    // whatever its size, never on a gRPC thread.
+    bool blocking = false;
     absl::AnyInvocable<absl::Status() &&> run;
   };
 

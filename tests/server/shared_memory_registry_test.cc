@@ -71,12 +71,12 @@ TEST(SharedMemoryRegistryTest, RegionsBelongToTheirOwner) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(registry.Unregister("token:b", "r").code(),
             absl::StatusCode::kNotFound);
-  EXPECT_TRUE(registry.List("token:b").empty());
+  EXPECT_TRUE(registry.List("token:b")->empty());
   // The same name is the other owner's own.
   EXPECT_TRUE(
       registry.Register("token:b", Registration("r", shm.key(), 0, 1024)).ok());
-  EXPECT_EQ(registry.List("token:a")[0].byte_size(), 4096);
-  EXPECT_EQ(registry.List("token:b")[0].byte_size(), 1024);
+  EXPECT_EQ((*registry.List("token:a"))[0].byte_size(), 4096);
+  EXPECT_EQ((*registry.List("token:b"))[0].byte_size(), 1024);
 }
 
 TEST(SharedMemoryRegistryTest, ANameIsRegisteredOnce) {

@@ -3,6 +3,7 @@
 import collections
 
 from tensorops import _codec, _grpcio_transport, _native_transport
+from tensorops._shared_memory import SharedMemory
 from tensorops.v1 import tensor_ops_pb2 as pb
 from tensorops._grpcio_transport import AFFINITY_METADATA_KEY  # noqa: F401 (re-exported)
 
@@ -253,7 +254,7 @@ class Client:
         """(array, SharedMemoryRef) where a result of `shape` and `dtype`
         goes: allocated in `out` (a SharedMemory) or `out` itself (an array
         in a region, of that dtype and shape)."""
-        if hasattr(out, "empty") and hasattr(out, "ref"):
+        if isinstance(out, SharedMemory):
             array = out.empty(shape, dtype, torch=as_torch)
             return array, out.ref(array)
         found = self._region_of(out)
