@@ -3,6 +3,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/impl/client_unary_call.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <fstream>
@@ -11,10 +12,13 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/types/span.h"
 #include "client/grpc_status.h"
+#include "client/health_messages.h"
+#include "client/streamed_call.h"
 #include "core/status_macros.h"
 #include "proto/service_methods.h"
 #include "proto/tensor_codec.h"
@@ -44,64 +48,6 @@ absl::StatusOr<Tensor> TensorFromResponse(const v1::Tensor& wire,
       std::move(owner));
 }
 
-// grpc.health.v1 messages have no generated C++ code in Debian; both are a
-// single field, so they are encoded by hand (protobuf wire format).
-std::string EncodeHealthCheckRequest(absl::string_view service) {
-  std::string bytes;
-  if (service.empty()) return bytes;  // proto3 omits default values
-  bytes.push_back('\x0a');            // field 1, length-delimited
-  for (size_t n = service.size(); true; n >>= 7) {
-    if (n < 0x80) {
-      bytes.push_back(static_cast<char>(n));
-      break;
-    }
-    bytes.push_back(static_cast<char>((n & 0x7f) | 0x80));
-  }
-  bytes.append(service.data(), service.size());
-  return bytes;
-}
-
-absl::StatusOr<uint64_t> ReadVarint(absl::string_view bytes, size_t& pos) {
-  uint64_t value = 0;
-  for (int shift = 0; shift < 64 && pos < bytes.size(); shift += 7) {
-    const uint8_t byte = static_cast<uint8_t>(bytes[pos++]);
-    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return value;
-  }
-  return absl::InternalError("malformed varint in HealthCheckResponse");
-}
-
-// HealthCheckResponse { ServingStatus status = 1; }
-absl::StatusOr<ServingStatus> DecodeHealthCheckResponse(
-    absl::string_view bytes) {
-  uint64_t status = 0;
-  size_t pos = 0;
-  while (pos < bytes.size()) {
-    TENSOROPS_ASSIGN_OR_RETURN(const uint64_t tag, ReadVarint(bytes, pos));
-    switch (tag & 7) {
-      case 0: {  // varint
-        TENSOROPS_ASSIGN_OR_RETURN(const uint64_t value,
-                                   ReadVarint(bytes, pos));
-        if (tag >> 3 == 1) status = value;
-        break;
-      }
-      case 2: {  // length-delimited: skip
-        TENSOROPS_ASSIGN_OR_RETURN(const uint64_t size, ReadVarint(bytes, pos));
-        if (size > bytes.size() - pos) {
-          return absl::InternalError("truncated HealthCheckResponse");
-        }
-        pos += size;
-        break;
-      }
-      default:
-        return absl::InternalError(
-            "unexpected wire type in HealthCheckResponse");
-    }
-  }
-  if (status > 3) return ServingStatus::kUnknown;
-  return static_cast<ServingStatus>(status);
-}
-
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string out;
@@ -110,6 +56,64 @@ std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
     out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
   return out;
+}
+
+// Bytes of `dtype` x `shape`; 0 for a shape the server will refuse anyway
+// (the unary call then says why).
+int64_t ByteSizeOrZero(DType dtype, ShapeView shape) {
+  absl::StatusOr<int64_t> bytes = ByteSize(dtype, shape);
+  return bytes.ok() ? *bytes : 0;
+}
+
+// The bytes of TopK's values and indices for `input` (0 for an invalid
+// request), for choosing the streamed call: a float16 input's int64 indices
+// take 4x its bytes.
+int64_t TopKResultBytes(const Tensor& input, const TopKParams& params) {
+  absl::StatusOr<int64_t> dim = WrapDim(params.dim, input.rank());
+  if (!dim.ok() || params.k < 0) return 0;
+  int64_t elements = std::min<int64_t>(params.k, 1);  // a 0-d input
+  if (input.rank() > 0) {
+    const int64_t along = input.shape()[*dim];
+    elements = along == 0
+                   ? 0
+                   : input.num_elements() / along * std::min(params.k, along);
+  }
+  return elements * static_cast<int64_t>(DTypeSize(input.dtype()) +
+                                         DTypeSize(DType::kInt64));
+}
+
+// The server's refusal of a request or result past its --max_message_bytes
+// (request/limits.cc names the flag).
+bool IsOverMessageLimit(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) &&
+         absl::StrContains(status.message(), "--max_message_bytes");
+}
+
+// ZerosLikeStream or OnesLikeStream: only the request's header travels, the
+// result comes back in chunks.
+template <typename StreamRequest, typename StreamResponse>
+absl::StatusOr<Tensor> RunStreamedFill(grpc::ChannelInterface* channel,
+                                       const grpc::internal::RpcMethod& method,
+                                       grpc::ClientContext* context,
+                                       DType input_dtype, ShapeView input_shape,
+                                       std::optional<DType> dtype) {
+  StreamRequest first;
+  wire::SpecToProto(input_dtype, input_shape,
+                    first.mutable_request()->mutable_input());
+  if (dtype.has_value()) {
+    first.mutable_request()->set_dtype(wire::DTypeToProto(*dtype));
+  }
+  StreamResponse header;
+  auto fields = [](const google::protobuf::Message& message) {
+    return std::vector<StreamedTensorField>{
+        {&static_cast<const StreamResponse&>(message).response().output(),
+         "output"}};
+  };
+  TENSOROPS_ASSIGN_OR_RETURN(
+      std::vector<Tensor> results,
+      RunStreamedCall(channel, method, context, first, {},
+                      kDefaultStreamChunkBytes, &header, fields));
+  return std::move(results[0]);
 }
 
 }  // namespace
@@ -182,6 +186,17 @@ TensorOpsClient::TensorOpsClient(std::shared_ptr<grpc::Channel> channel,
                    grpc::internal::RpcMethod::NORMAL_RPC, channel_),
       backward_method_(wire::MethodPath("Backward"),
                        grpc::internal::RpcMethod::NORMAL_RPC, channel_),
+      topk_stream_method_(wire::MethodPath("TopKStream"),
+                          grpc::internal::RpcMethod::BIDI_STREAMING, channel_),
+      backward_stream_method_(wire::MethodPath("BackwardStream"),
+                              grpc::internal::RpcMethod::BIDI_STREAMING,
+                              channel_),
+      zeros_like_stream_method_(wire::MethodPath("ZerosLikeStream"),
+                                grpc::internal::RpcMethod::BIDI_STREAMING,
+                                channel_),
+      ones_like_stream_method_(wire::MethodPath("OnesLikeStream"),
+                               grpc::internal::RpcMethod::BIDI_STREAMING,
+                               channel_),
       options_(options) {
   for (int method = 0; method < wire::MethodCount(); ++method) {
     methods_.push_back(std::make_unique<grpc::internal::RpcMethod>(
@@ -197,6 +212,12 @@ absl::StatusOr<std::string> TensorOpsClient::CallSerialized(
   if (!index.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the service has no method ", method));
+  }
+  if (wire::TensorOpsServiceDescriptor().method(*index)->client_streaming()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(method,
+                     " is a streamed method; expected a unary one (the typed "
+                     "methods stream by themselves, see CallOptions::stream)"));
   }
   grpc::Slice slice(request);
   grpc::ByteBuffer request_bytes(&slice, 1);
@@ -280,6 +301,50 @@ std::unique_ptr<grpc::ClientContext> TensorOpsClient::NewContext(
   return context;
 }
 
+bool TensorOpsClient::ShouldStream(const CallOptions& call,
+                                   int64_t tensor_bytes) const {
+  return call.stream.value_or(tensor_bytes > options_.stream_threshold_bytes);
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::StreamedFill(bool ones,
+                                                     DType input_dtype,
+                                                     ShapeView input_shape,
+                                                     std::optional<DType> dtype,
+                                                     const CallOptions& call) {
+  std::unique_ptr<grpc::ClientContext> context = NewContext(call);
+  if (ones) {
+    return RunStreamedFill<v1::OnesLikeStreamRequest,
+                           v1::OnesLikeStreamResponse>(
+        channel_.get(), ones_like_stream_method_, context.get(), input_dtype,
+        input_shape, dtype);
+  }
+  return RunStreamedFill<v1::ZerosLikeStreamRequest,
+                         v1::ZerosLikeStreamResponse>(
+      channel_.get(), zeros_like_stream_method_, context.get(), input_dtype,
+      input_shape, dtype);
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::StreamedBackward(
+    const v1::BackwardRequest& request, absl::Span<const Tensor> tensors,
+    const CallOptions& call) {
+  v1::BackwardStreamRequest first;
+  *first.mutable_request() = request;
+  v1::BackwardStreamResponse header;
+  auto fields = [](const google::protobuf::Message& message) {
+    return std::vector<StreamedTensorField>{
+        {&static_cast<const v1::BackwardStreamResponse&>(message)
+              .response()
+              .grad_input(),
+         "grad_input"}};
+  };
+  TENSOROPS_ASSIGN_OR_RETURN(
+      std::vector<Tensor> results,
+      RunStreamedCall(channel_.get(), backward_stream_method_,
+                      NewContext(call).get(), first, tensors,
+                      options_.stream_chunk_bytes, &header, fields));
+  return std::move(results[0]);
+}
+
 template <typename Response>
 absl::Status TensorOpsClient::CallSendingTensors(
     const grpc::internal::RpcMethod& method, const CallOptions& call,
@@ -310,6 +375,10 @@ absl::StatusOr<Tensor> TensorOpsClient::ZerosLike(DType input_dtype,
                                                   ShapeView input_shape,
                                                   std::optional<DType> dtype,
                                                   const CallOptions& call) {
+  if (ShouldStream(call,
+                   ByteSizeOrZero(dtype.value_or(input_dtype), input_shape))) {
+    return StreamedFill(/*ones=*/false, input_dtype, input_shape, dtype, call);
+  }
   v1::ZerosLikeRequest request;
   wire::SpecToProto(input_dtype, input_shape, request.mutable_input());
   if (dtype.has_value()) request.set_dtype(wire::DTypeToProto(*dtype));
@@ -323,6 +392,10 @@ absl::StatusOr<Tensor> TensorOpsClient::OnesLike(DType input_dtype,
                                                  ShapeView input_shape,
                                                  std::optional<DType> dtype,
                                                  const CallOptions& call) {
+  if (ShouldStream(call,
+                   ByteSizeOrZero(dtype.value_or(input_dtype), input_shape))) {
+    return StreamedFill(/*ones=*/true, input_dtype, input_shape, dtype, call);
+  }
   v1::OnesLikeRequest request;
   wire::SpecToProto(input_dtype, input_shape, request.mutable_input());
   if (dtype.has_value()) request.set_dtype(wire::DTypeToProto(*dtype));
@@ -332,17 +405,44 @@ absl::StatusOr<Tensor> TensorOpsClient::OnesLike(DType input_dtype,
   return TensorFromResponse(response->output(), response, "output");
 }
 
+absl::StatusOr<TopKOutput> TensorOpsClient::StreamedTopK(
+    v1::TopKRequest request, const Tensor& input, const CallOptions& call) {
+  v1::TopKStreamRequest first;
+  *first.mutable_request() = std::move(request);
+  wire::SpecToProto(input.dtype(), input.shape(),
+                    first.mutable_request()->mutable_input());
+  v1::TopKStreamResponse header;
+  auto fields = [](const google::protobuf::Message& message) {
+    const v1::TopKResponse& response =
+        static_cast<const v1::TopKStreamResponse&>(message).response();
+    return std::vector<StreamedTensorField>{{&response.values(), "values"},
+                                            {&response.indices(), "indices"}};
+  };
+  TENSOROPS_ASSIGN_OR_RETURN(
+      std::vector<Tensor> results,
+      RunStreamedCall(channel_.get(), topk_stream_method_,
+                      NewContext(call).get(), first, {&input, 1},
+                      options_.stream_chunk_bytes, &header, fields));
+  return TopKOutput{.values = std::move(results[0]),
+                    .indices = std::move(results[1]),
+                    .session_id = header.response().session_id()};
+}
+
 absl::StatusOr<TopKOutput> TensorOpsClient::TopK(const Tensor& input,
                                                  const TopKParams& params,
                                                  const CallOptions& call) {
   v1::TopKRequest request;
-  wire::OutgoingMessage tensors;
-  tensors.AttachTensor(v1::TopKRequest::kInputFieldNumber, input);
   request.set_k(params.k);
   request.set_dim(params.dim);
   request.set_largest(params.largest);
   request.set_sorted(params.sorted);
   request.set_save_for_backward(params.save_for_backward);
+  if (ShouldStream(call, std::max<int64_t>(input.byte_size(),
+                                           TopKResultBytes(input, params)))) {
+    return StreamedTopK(std::move(request), input, call);
+  }
+  wire::OutgoingMessage tensors;
+  tensors.AttachTensor(v1::TopKRequest::kInputFieldNumber, input);
   auto response = std::make_shared<v1::TopKResponse>();
   TENSOROPS_RETURN_IF_ERROR(
       CallSendingTensors(topk_method_, call, request, tensors, response.get()));
@@ -369,13 +469,27 @@ absl::StatusOr<Tensor> TensorOpsClient::Backward(const std::string& session_id,
   }
   v1::BackwardRequest request;
   request.set_session_id(session_id);
+  request.set_retain_session(retain_session);
+  auto streamed = [&] {
+    v1::BackwardRequest with_header = request;
+    wire::SpecToProto(grad_values.dtype(), grad_values.shape(),
+                      with_header.mutable_grad_values());
+    return StreamedBackward(with_header, {&grad_values, 1}, call);
+  };
+  if (ShouldStream(call, grad_values.byte_size())) return streamed();
   wire::OutgoingMessage tensors;
   tensors.AttachTensor(v1::BackwardRequest::kGradValuesFieldNumber,
                        grad_values);
-  request.set_retain_session(retain_session);
   auto response = std::make_shared<v1::BackwardResponse>();
-  TENSOROPS_RETURN_IF_ERROR(CallSendingTensors(backward_method_, call, request,
-                                               tensors, response.get()));
+  const absl::Status status = CallSendingTensors(
+      backward_method_, call, request, tensors, response.get());
+  // Only the server knows the session's input shape, so a small gradient
+  // can have a result past its message limit. A refused Backward leaves the
+  // session usable: when the choice was ours, stream instead.
+  if (!call.stream.has_value() && IsOverMessageLimit(status)) {
+    return streamed();
+  }
+  TENSOROPS_RETURN_IF_ERROR(status);
   return TensorFromResponse(response->grad_input(), response, "grad_input");
 }
 
@@ -383,12 +497,23 @@ absl::StatusOr<Tensor> TensorOpsClient::StatelessBackward(
     const Tensor& grad_values, const Tensor& indices, ShapeView input_shape,
     int64_t dim, const CallOptions& call) {
   v1::BackwardRequest request;
+  request.mutable_input_shape()->Assign(input_shape.begin(), input_shape.end());
+  request.set_dim(dim);
+  const int64_t request_bytes = grad_values.byte_size() + indices.byte_size();
+  if (ShouldStream(
+          call, std::max(request_bytes,
+                         ByteSizeOrZero(grad_values.dtype(), input_shape)))) {
+    wire::SpecToProto(grad_values.dtype(), grad_values.shape(),
+                      request.mutable_grad_values());
+    wire::SpecToProto(indices.dtype(), indices.shape(),
+                      request.mutable_indices());
+    const Tensor tensors[] = {grad_values, indices};
+    return StreamedBackward(request, tensors, call);
+  }
   wire::OutgoingMessage tensors;
   tensors.AttachTensor(v1::BackwardRequest::kGradValuesFieldNumber,
                        grad_values);
   tensors.AttachTensor(v1::BackwardRequest::kIndicesFieldNumber, indices);
-  request.mutable_input_shape()->Assign(input_shape.begin(), input_shape.end());
-  request.set_dim(dim);
   auto response = std::make_shared<v1::BackwardResponse>();
   TENSOROPS_RETURN_IF_ERROR(CallSendingTensors(backward_method_, call, request,
                                                tensors, response.get()));

@@ -7,9 +7,13 @@
 // Tensors go in and come out as core tensorops::Tensor. Input tensors of
 // 64 KiB and more are sent from their own memory (gRPC slices that keep the
 // tensor alive until written), not copied into the request; results wrap the
-// response bytes without copying. Errors are the server's code and message
-// unchanged (INVALID_ARGUMENT, NOT_FOUND, ...), or the channel's
-// (UNAVAILABLE, DEADLINE_EXCEEDED). A client may be shared by threads.
+// response bytes without copying. Calls on large tensors (over 256 MiB by
+// default, ClientOptions::stream_threshold_bytes) stream them in chunks
+// instead (client/streamed_call.h), which has no 2 GiB limit; their results
+// are tensors of their own, each chunk copied into place once. Errors are
+// the server's code and message unchanged (INVALID_ARGUMENT, NOT_FOUND,
+// ...), or the channel's (UNAVAILABLE, DEADLINE_EXCEEDED). A client may be
+// shared by threads.
 #ifndef TENSOROPS_CLIENT_TENSOR_OPS_CLIENT_H_
 #define TENSOROPS_CLIENT_TENSOR_OPS_CLIENT_H_
 
@@ -26,6 +30,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "client/streamed_call.h"
 #include "core/dtype.h"
 #include "core/shape.h"
 #include "core/tensor.h"
@@ -79,13 +85,29 @@ struct ClientOptions {
   std::optional<std::string> auth_token = std::nullopt;
   // TLS for the channel Connect() creates; plaintext when unset.
   std::optional<TlsOptions> tls = std::nullopt;
+  // TopK, Backward, StatelessBackward, ZerosLike and OnesLike go through
+  // their streamed RPC (TopKStream, ...) when the tensor bytes of the
+  // request, or of the result where the client can tell its size, exceed
+  // this: past 2 GiB one message cannot carry them, and well before the
+  // server's --max_message_bytes (600 MiB by default) a unary call holds
+  // whole copies on both sides. (A session Backward's result size is the
+  // server's to know: refused as over its message limit, it is retried
+  // streamed.) CallOptions::stream overrides it per call.
+  int64_t stream_threshold_bytes = int64_t{256} << 20;
+  // Size of the chunks streamed calls send (the server's preferred size,
+  // GetServerInfoResponse.stream_chunk_bytes).
+  int64_t stream_chunk_bytes = kDefaultStreamChunkBytes;
 };
 
 struct CallOptions {
   // Overrides ClientOptions::default_timeout for this call.
-  std::optional<absl::Duration> timeout;
+  std::optional<absl::Duration> timeout = std::nullopt;
   // Overrides ClientOptions::affinity_key for this call.
   std::optional<std::string> affinity_key = std::nullopt;
+  // For the calls that can stream (see ClientOptions::
+  // stream_threshold_bytes): true always uses the streamed RPC, false
+  // never, unset decides by size.
+  std::optional<bool> stream = std::nullopt;
 };
 
 // torch.topk's arguments (besides the input).
@@ -189,7 +211,8 @@ class TensorOpsClient {
 
   // Any method of the service by name, with a request message the caller
   // built (e.g. one whose tensors lie in shared memory), its response parsed
-  // into `response`. INVALID_ARGUMENT for a method the service lacks.
+  // into `response`. INVALID_ARGUMENT for a method the service lacks and
+  // for the streamed ones (TopKStream, ...).
   absl::Status Call(absl::string_view method,
                     const google::protobuf::Message& request,
                     google::protobuf::Message* response,
@@ -221,12 +244,36 @@ class TensorOpsClient {
                                   const wire::OutgoingMessage& tensors,
                                   Response* response);
 
+  // Whether a call whose request or result carries `tensor_bytes` goes
+  // through the streamed RPC.
+  bool ShouldStream(const CallOptions& call, int64_t tensor_bytes) const;
+
+  // ZerosLike (ones = false) or OnesLike through their streamed RPC.
+  absl::StatusOr<Tensor> StreamedFill(bool ones, DType input_dtype,
+                                      ShapeView input_shape,
+                                      std::optional<DType> dtype,
+                                      const CallOptions& call);
+  // TopK through TopKStream: `request` without its input, sent in chunks.
+  absl::StatusOr<TopKOutput> StreamedTopK(tensorops::v1::TopKRequest request,
+                                          const Tensor& input,
+                                          const CallOptions& call);
+  // Backward through BackwardStream: `request` with its tensors' headers,
+  // `tensors` their bytes in field order.
+  absl::StatusOr<Tensor> StreamedBackward(
+      const tensorops::v1::BackwardRequest& request,
+      absl::Span<const Tensor> tensors, const CallOptions& call);
+
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tensorops::v1::TensorOps::Stub> stub_;
   // The methods whose requests carry tensors, called with pre-serialized
   // bytes.
   grpc::internal::RpcMethod topk_method_;
   grpc::internal::RpcMethod backward_method_;
+  // The streamed forms (BIDI_STREAMING, on raw bytes).
+  grpc::internal::RpcMethod topk_stream_method_;
+  grpc::internal::RpcMethod backward_stream_method_;
+  grpc::internal::RpcMethod zeros_like_stream_method_;
+  grpc::internal::RpcMethod ones_like_stream_method_;
   // Every method of the service, by descriptor index, for CallSerialized.
   std::vector<std::unique_ptr<grpc::internal::RpcMethod>> methods_;
   ClientOptions options_;

@@ -153,6 +153,18 @@ absl::Status TopKBackwardIndexError(const Tensor& indices, int64_t position,
       "; expected 0 <= index < ", plan.output.size));
 }
 
+absl::Status CheckTopKBackwardIndices(const Tensor& indices,
+                                      const TopKBackwardPlan& plan) {
+  const uint64_t size = static_cast<uint64_t>(plan.output.size);
+  for (int64_t i = 0; i < indices.num_elements(); ++i) {
+    // Negative values wrap to huge ones: one comparison checks both ends.
+    if (static_cast<uint64_t>(indices.Load<int64_t>(i)) >= size) {
+      return TopKBackwardIndexError(indices, i, plan);
+    }
+  }
+  return absl::OkStatus();
+}
+
 uint64_t OneBits(DType dtype) {
   switch (dtype) {
     case DType::kFloat32:

@@ -86,6 +86,13 @@ absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(
 absl::Status TopKBackwardIndexError(const Tensor& indices, int64_t position,
                                     const TopKBackwardPlan& plan);
 
+// INVALID_ARGUMENT (TopKBackwardIndexError) for the first index of
+// `indices` (int64, of plan's shape) outside [0, plan.output.size): the
+// check the kernels make, for callers that must make it before producing
+// any of the result.
+absl::Status CheckTopKBackwardIndices(const Tensor& indices,
+                                      const TopKBackwardPlan& plan);
+
 // The little-endian bytes of 1 in `dtype` (1.0 for floats, true for bool),
 // in the low DTypeSize(dtype) bytes: what Backend::Ones fills with.
 uint64_t OneBits(DType dtype);

@@ -35,7 +35,7 @@ absl::StatusOr<Shape> ShapeFromProto(
 
 // A wire tensor's dtype and shape, validated, with its byte size.
 struct TensorSpec {
-  DType dtype;
+  DType dtype = DType::kFloat32;
   Shape shape;
   int64_t byte_size = 0;
 };

@@ -1,5 +1,6 @@
 #include "request/limits.h"
 
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -27,7 +28,19 @@ absl::Status CheckElementLimit(const RequestLimits& limits, ShapeView shape,
       count.ok() ? absl::StrCat(*count) : std::string("more than 2^63"),
       " elements (shape ", ShapeToString(shape),
       "), more than this server's limit of ", limits.max_tensor_elements,
-      " per tensor (--max_tensor_elements); expected a smaller tensor"));
+      limits.streamed
+          ? " per tensor of a streamed call (--max_streamed_tensor_elements)"
+          : " per tensor (--max_tensor_elements); streamed calls (TopKStream "
+            "and the like) take larger ones",
+      "; expected a smaller tensor"));
+}
+
+RequestLimits StreamedLimits(const RequestLimits& limits) {
+  RequestLimits streamed = limits;
+  streamed.max_message_bytes = std::numeric_limits<int64_t>::max();
+  streamed.max_tensor_elements = limits.max_streamed_tensor_elements;
+  streamed.streamed = true;
+  return streamed;
 }
 
 int64_t ResultWireBytes(int64_t data_bytes, bool to_shared_memory) {

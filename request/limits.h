@@ -21,7 +21,21 @@ struct RequestLimits {
   // Elements in any tensor a request carries or asks for
   // (--max_tensor_elements).
   int64_t max_tensor_elements = int64_t{1} << 28;
+  // Streamed calls (request/stream_request.h) carry tensors in chunks, so
+  // the message limit does not bound them; instead: elements in any tensor
+  // a streamed call carries or asks for (--max_streamed_tensor_elements;
+  // 2^34 is 64 GiB of float32), and the bytes one streamed call may hold of
+  // a tensor it must keep whole (--max_stream_buffer_bytes).
+  int64_t max_streamed_tensor_elements = int64_t{1} << 34;
+  int64_t max_stream_buffer_bytes = int64_t{1} << 30;
+  // Set by StreamedLimits: messages then name the streamed limit's flag.
+  bool streamed = false;
 };
+
+// The limits a streamed call's request is planned with: its element limit
+// is max_streamed_tensor_elements, and no message limit applies (results go
+// out in chunks).
+RequestLimits StreamedLimits(const RequestLimits& limits);
 
 // RESOURCE_EXHAUSTED naming --max_message_bytes if a request of
 // `request_bytes` serialized bytes is over the limit.

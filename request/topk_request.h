@@ -14,10 +14,8 @@
 
 namespace tensorops::request {
 
-struct TopKRequestPlan {
-  // Reads the request's bytes in place: valid while the request (and its
-  // lifted chunks) are.
-  ChunkedTensor input;
+// What a TopK request asks for, apart from its input's bytes.
+struct TopKCallPlan {
   TopKOptions options;  // the request's, with the proto's defaults applied
   TopKPlan plan;
   int64_t values_bytes = 0;
@@ -28,10 +26,24 @@ struct TopKRequestPlan {
   // wrapped into [0, rank) (0 for a 0-d input).
   bool save_for_backward = false;
   int64_t wrapped_dim = 0;
+};
+
+// The call of `request` on an input of `dtype` and `shape`: its options
+// (the proto's defaults applied) and results. INVALID_ARGUMENT for bad
+// k/dim, RESOURCE_EXHAUSTED past `limits`.
+absl::StatusOr<TopKCallPlan> PlanTopKCall(
+    const tensorops::v1::TopKRequest& request, DType dtype, ShapeView shape,
+    const RequestLimits& limits);
+
+struct TopKRequestPlan {
+  // Reads the request's bytes in place: valid while the request (and its
+  // lifted chunks) are.
+  ChunkedTensor input;
+  TopKCallPlan call;
   // Bytes the computation touches: input, values and indices.
   int64_t work_bytes() const {
-    return static_cast<int64_t>(input.byte_size()) + values_bytes +
-           indices_bytes;
+    return static_cast<int64_t>(input.byte_size()) + call.values_bytes +
+           call.indices_bytes;
   }
 };
 

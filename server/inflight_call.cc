@@ -27,48 +27,30 @@ InflightCall::InflightCall(CallLedger& ledger,
   if (ledger_.metrics != nullptr) ledger_.metrics->RequestStarted();
 }
 
-absl::Status InflightCall::ReserveResponseBytes(int64_t bytes) {
-  int64_t held = ledger_.response_bytes.load(std::memory_order_relaxed);
+absl::Status ReserveLedgerBytes(CallLedger& ledger, int64_t bytes) {
+  int64_t held = ledger.response_bytes.load(std::memory_order_relaxed);
   do {
-    if (bytes > ledger_.max_response_bytes - held) {
+    if (bytes > ledger.max_response_bytes - held) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "this response needs ", bytes, " bytes and the server already holds ",
           held,
           " bytes of responses being computed or not yet taken by their "
           "clients, its limit being ",
-          ledger_.max_response_bytes,
+          ledger.max_response_bytes,
           " (--max_inflight_response_bytes); retry with backoff"));
     }
-  } while (!ledger_.response_bytes.compare_exchange_weak(
+  } while (!ledger.response_bytes.compare_exchange_weak(
       held, held + bytes, std::memory_order_relaxed));
-  reserved_response_bytes_ += bytes;
   return absl::OkStatus();
 }
 
-void InflightCall::WhenDone(
-    absl::AnyInvocable<void(bool result_delivered) &&> hook) {
-  bool result_delivered = false;
-  {
-    absl::MutexLock lock(&mutex_);
-    if (!concluded_) {
-      hooks_.push_back(std::move(hook));
-      return;
-    }
-    result_delivered = result_delivered_;
+absl::Status InflightCall::ReserveResponseBytes(int64_t bytes) {
+  if (absl::Status reserved = ReserveLedgerBytes(ledger_, bytes);
+      !reserved.ok()) {
+    return reserved;
   }
-  std::move(hook)(result_delivered);
-}
-
-void InflightCall::Conclude(bool result_delivered) {
-  std::vector<absl::AnyInvocable<void(bool) &&>> hooks;
-  {
-    absl::MutexLock lock(&mutex_);
-    if (concluded_) return;
-    concluded_ = true;
-    result_delivered_ = result_delivered;
-    hooks.swap(hooks_);
-  }
-  for (auto& hook : hooks) std::move(hook)(result_delivered);
+  reserved_response_bytes_ += bytes;
+  return absl::OkStatus();
 }
 
 void InflightCall::Complete(const absl::Status& status) {
@@ -80,21 +62,21 @@ void InflightCall::Complete(const absl::Status& status) {
   sent_code_ = grpc_status.error_code();
   // Without a result there is nothing to deliver: settle the hooks now
   // (sessions a failed call claimed are usable again at once).
-  if (!grpc_status.ok()) Conclude(false);
+  if (!grpc_status.ok()) outcome_.Conclude(false);
   if (ledger_.watchdog != nullptr) ledger_.watchdog->Start(watch_, context_);
   Finish(std::move(grpc_status));
 }
 
 void InflightCall::OnCancel() {
   // The client will not see a result, whatever Complete sends.
-  Conclude(false);
+  outcome_.Conclude(false);
   cancellation_.Cancel();
 }
 
 void InflightCall::OnDone() {
   if (ledger_.watchdog != nullptr) ledger_.watchdog->Unwatch(watch_);
   const bool cancelled = context_->IsCancelled();
-  Conclude(!cancelled && sent_code_ == grpc::StatusCode::OK);
+  outcome_.Conclude(!cancelled && sent_code_ == grpc::StatusCode::OK);
   if (ledger_.metrics != nullptr) {
     const grpc::StatusCode code =
         cancelled ? grpc::StatusCode::CANCELLED : sent_code_;

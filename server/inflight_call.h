@@ -10,13 +10,12 @@
 #include <memory>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "core/cancellation.h"
 #include "google/protobuf/message.h"
 #include "proto/outgoing_message.h"
+#include "server/call_outcome.h"
 #include "server/metrics.h"
 #include "server/received_request.h"
 #include "server/write_watchdog.h"
@@ -36,6 +35,11 @@ struct CallLedger {
   Metrics* metrics = nullptr;
   WriteWatchdog* watchdog = nullptr;
 };
+
+// Takes `bytes` of the ledger's response budget. RESOURCE_EXHAUSTED, naming
+// --max_inflight_response_bytes, if that would take it over the limit
+// (nothing is taken then).
+absl::Status ReserveLedgerBytes(CallLedger& ledger, int64_t bytes);
 
 // The reactor of one unary call. It owns the call's request and response
 // messages, counts in `ledger` from construction until OnDone (then deletes
@@ -69,7 +73,10 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   // true if it was completed OK and gRPC sent its response and status;
   // false if it failed, or was cancelled before that. Thread-safe; a hook
   // added once the outcome is known runs at once, on the calling thread.
-  void WhenDone(absl::AnyInvocable<void(bool result_delivered) &&> hook);
+  void WhenDone(absl::AnyInvocable<void(bool result_delivered) &&> hook) {
+    outcome_.WhenDone(std::move(hook));
+  }
+  CallOutcome& outcome() { return outcome_; }
 
   // Sends `status`, with the response serialized if OK, and starts the
   // write deadline. Exactly once, from any thread.
@@ -87,8 +94,6 @@ class InflightCall final : public grpc::ServerUnaryReactor {
 
  private:
   ~InflightCall() override = default;
-  // Runs the hooks with `result_delivered` unless they already ran.
-  void Conclude(bool result_delivered);
 
   CallLedger& ledger_;
   grpc::CallbackServerContext* const context_;
@@ -107,11 +112,7 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   // Set by Complete, read in OnDone (which gRPC runs after Finish).
   grpc::StatusCode sent_code_ = grpc::StatusCode::UNKNOWN;
   int64_t sent_response_bytes_ = 0;
-
-  absl::Mutex mutex_;
-  bool concluded_ ABSL_GUARDED_BY(mutex_) = false;
-  bool result_delivered_ ABSL_GUARDED_BY(mutex_) = false;
-  std::vector<absl::AnyInvocable<void(bool) &&>> hooks_ ABSL_GUARDED_BY(mutex_);
+  CallOutcome outcome_;
 };
 
 }  // namespace tensorops::server

@@ -8,6 +8,7 @@
 
 #include "core/status_macros.h"
 #include "request/backward_request.h"
+#include "server/session_effects.h"
 #include "server/tensor_ops_service.h"
 
 namespace tensorops::server {
@@ -71,10 +72,10 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
     request::TopKRequestPlan plan, const v1::TopKRequest& request,
     const std::string& caller, v1::TopKResponse* response,
     std::shared_ptr<RegionHolds> holds, InflightCall& call) {
-  if (plan.save_for_backward) {
+  if (plan.call.save_for_backward) {
     TENSOROPS_RETURN_IF_ERROR(
         sessions_.CheckFits(SessionCache::SessionFootprintBytes(
-            plan.indices_bytes, plan.input.shape().size())));
+            plan.call.indices_bytes, plan.input.shape().size())));
   }
   std::optional<OutputMemory> values_into;
   std::optional<OutputMemory> indices_into;
@@ -82,16 +83,16 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
     TENSOROPS_ASSIGN_OR_RETURN(
         values_into,
         holds->Output(request.values_shared_memory(), plan.input.dtype(),
-                      plan.values_bytes, "values_shared_memory"));
+                      plan.call.values_bytes, "values_shared_memory"));
   }
   if (request.has_indices_shared_memory()) {
     TENSOROPS_ASSIGN_OR_RETURN(
         indices_into,
         holds->Output(request.indices_shared_memory(), DType::kInt64,
-                      plan.indices_bytes, "indices_shared_memory"));
+                      plan.call.indices_bytes, "indices_shared_memory"));
   }
   const int64_t bytes = plan.work_bytes();
-  const int64_t response_bytes = plan.response_bytes;
+  const int64_t response_bytes = plan.call.response_bytes;
   return Work{
       .bytes = bytes,
       .response_bytes = response_bytes,
@@ -102,12 +103,12 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
         TENSOROPS_ASSIGN_OR_RETURN(
             TopKResult result,
             backend_.TopKOfChunks(
-                plan.input, plan.options,
+                plan.input, plan.call.options,
                 TopKOutputMemory{
                     .values = values_into ? &*values_into : nullptr,
                     .indices = indices_into ? &*indices_into : nullptr}));
         TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
-        if (plan.save_for_backward) {
+        if (plan.call.save_for_backward) {
           // The saved indices share the core's buffer with `result` (the
           // response gets its own copy below), or, when they went to the
           // caller's shared memory, which the caller may rewrite, are a
@@ -121,16 +122,13 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
           }
           TENSOROPS_ASSIGN_OR_RETURN(
               std::string session_id,
-              sessions_.Save(
+              SaveSessionIfDelivered(
+                  sessions_,
                   request::SavedSelection{.indices = std::move(saved_indices),
                                           .input_shape = plan.input.shape(),
-                                          .dim = plan.wrapped_dim,
+                                          .dim = plan.call.wrapped_dim,
                                           .op = request::SelectionOp::kTopK},
-                  caller));
-          // Nobody can use a session whose id was never delivered.
-          call.WhenDone([this, session_id, caller](bool delivered) {
-            if (!delivered) sessions_.Release(session_id, caller).IgnoreError();
-          });
+                  caller, call.outcome()));
           response->set_session_id(std::move(session_id));
         }
         DeliverResult(std::move(result.values),
@@ -180,12 +178,8 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(
   // several concurrent Backward calls on one session exactly one gets it,
   // and it is consumed only if that call's result is delivered.
   if (saved != nullptr && !message.retain_session()) {
-    TENSOROPS_ASSIGN_OR_RETURN(
-        SessionCache::Claim claim,
-        sessions_.ClaimSession(message.session_id(), caller));
-    call.WhenDone([claim = std::move(claim)](bool delivered) mutable {
-      claim.Finish(/*consumed=*/delivered);
-    });
+    TENSOROPS_RETURN_IF_ERROR(ConsumeSessionIfDelivered(
+        sessions_, message.session_id(), caller, call.outcome()));
   }
   const int64_t bytes = plan.work_bytes();
   const int64_t response_bytes = plan.response_bytes;

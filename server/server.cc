@@ -139,8 +139,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
 
   TensorOpsServiceOptions service_options;
-  service_options.limits = {.max_message_bytes = config.max_message_bytes,
-                            .max_tensor_elements = config.max_tensor_elements};
+  service_options.limits = {
+      .max_message_bytes = config.max_message_bytes,
+      .max_tensor_elements = config.max_tensor_elements,
+      .max_streamed_tensor_elements = config.max_streamed_tensor_elements,
+      .max_stream_buffer_bytes = config.max_stream_buffer_bytes};
   service_options.max_inflight_requests = config.max_inflight_requests;
   service_options.max_inflight_response_bytes =
       config.max_inflight_response_bytes;

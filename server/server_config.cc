@@ -72,6 +72,15 @@ ABSL_FLAG(std::string, auth_tokens_file, "",
 ABSL_FLAG(int64_t, max_tensor_elements, Defaults().max_tensor_elements,
           "Most elements in any tensor a request carries or asks for "
           "(default 2^28); more fails with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_streamed_tensor_elements,
+          Defaults().max_streamed_tensor_elements,
+          "Most elements in any tensor a streamed call (TopKStream and the "
+          "like) carries or asks for (default 2^34, 64 GiB of float32); "
+          "checked from its request, before any chunk is accepted.");
+ABSL_FLAG(int64_t, max_stream_buffer_bytes, Defaults().max_stream_buffer_bytes,
+          "Most bytes a streamed call holds of a tensor it must keep whole "
+          "(a TopK slice along a dim other than the last, Backward's "
+          "gradient and indices; default 1 GiB).");
 ABSL_FLAG(int64_t, max_inflight_requests, Defaults().max_inflight_requests,
           "Most TensorOps calls served at once; more fail with "
           "RESOURCE_EXHAUSTED (retry with backoff). Health checks do not "
@@ -185,6 +194,13 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         absl::StrCat("--max_tensor_elements is ", config.max_tensor_elements,
                      "; expected a positive count"));
   }
+  if (config.max_streamed_tensor_elements < 1 ||
+      config.max_stream_buffer_bytes < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_streamed_tensor_elements is ",
+        config.max_streamed_tensor_elements, " and --max_stream_buffer_bytes ",
+        config.max_stream_buffer_bytes, "; expected positive counts"));
+  }
   if (config.max_inflight_requests < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_inflight_requests is ",
@@ -277,6 +293,9 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   config.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   config.max_tensor_elements = absl::GetFlag(FLAGS_max_tensor_elements);
+  config.max_streamed_tensor_elements =
+      absl::GetFlag(FLAGS_max_streamed_tensor_elements);
+  config.max_stream_buffer_bytes = absl::GetFlag(FLAGS_max_stream_buffer_bytes);
   config.max_inflight_requests = absl::GetFlag(FLAGS_max_inflight_requests);
   config.max_sessions_per_caller = absl::GetFlag(FLAGS_max_sessions_per_caller);
   config.session_bytes_per_caller =

@@ -59,6 +59,11 @@ struct ServerConfig {
   // Limits; a request over one fails with RESOURCE_EXHAUSTED naming it.
   // Elements in any tensor a request carries or asks for.
   int64_t max_tensor_elements = request::RequestLimits{}.max_tensor_elements;
+  // Streamed calls' limits (request/limits.h).
+  int64_t max_streamed_tensor_elements =
+      request::RequestLimits{}.max_streamed_tensor_elements;
+  int64_t max_stream_buffer_bytes =
+      request::RequestLimits{}.max_stream_buffer_bytes;
   // Calls of tensorops.v1.TensorOps being served at once.
   int64_t max_inflight_requests = 256;
   // Sessions one caller (token, certificate, or all anonymous callers

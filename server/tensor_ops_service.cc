@@ -27,8 +27,9 @@ namespace v1 = ::tensorops::v1;
 }  // namespace
 
 struct TensorOpsService::MethodEntry {
-  absl::string_view name;  // as in the .proto's service block
-  Handler handler;
+  absl::string_view name;                  // as in the .proto's service block
+  Handler handler = nullptr;               // unary methods
+  StreamHandler stream_handler = nullptr;  // streamed ones
 };
 
 // One entry per RPC; a method of the descriptor missing here answers
@@ -43,6 +44,14 @@ const TensorOpsService::MethodEntry TensorOpsService::kMethodTable[] = {
     {"UnregisterSharedMemory", &TensorOpsService::ServeUnregisterSharedMemory},
     {"ListSharedMemory", &TensorOpsService::ServeListSharedMemory},
     {"GetServerInfo", &TensorOpsService::ServeGetServerInfo},
+    {.name = "TopKStream",
+     .stream_handler = &TensorOpsService::ServeTopKStream},
+    {.name = "BackwardStream",
+     .stream_handler = &TensorOpsService::ServeBackwardStream},
+    {.name = "ZerosLikeStream",
+     .stream_handler = &TensorOpsService::ServeZerosLikeStream},
+    {.name = "OnesLikeStream",
+     .stream_handler = &TensorOpsService::ServeOnesLikeStream},
 };
 
 TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
@@ -67,10 +76,26 @@ TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
   // The generated base class has registered every method of the descriptor
   // with a synchronous handler; each gets its raw callback from the table.
   for (int method = 0; method < wire::MethodCount(); ++method) {
-    Handler handler = &TensorOpsService::ServeUnimplemented;
+    const MethodEntry* found = nullptr;
     for (const MethodEntry& entry : kMethodTable) {
-      if (entry.name == wire::MethodName(method)) handler = entry.handler;
+      if (entry.name == wire::MethodName(method)) found = &entry;
     }
+    if (wire::TensorOpsServiceDescriptor().method(method)->client_streaming()) {
+      StreamHandler handler = found != nullptr && found->stream_handler
+                                  ? found->stream_handler
+                                  : &TensorOpsService::ServeUnimplementedStream;
+      MarkMethodRawCallback(
+          method,
+          new grpc::internal::CallbackBidiHandler<grpc::ByteBuffer,
+                                                  grpc::ByteBuffer>(
+              [this, method, handler](grpc::CallbackServerContext* context) {
+                return (this->*handler)(context, method);
+              }));
+      continue;
+    }
+    Handler handler = found != nullptr && found->handler
+                          ? found->handler
+                          : &TensorOpsService::ServeUnimplemented;
     MarkMethodRawCallback(
         method,
         new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
@@ -414,6 +439,11 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeGetServerInfo(
                   shared_memory_.RegionsOf(caller));
               response->set_caller_shared_memory_bytes(
                   shared_memory_.BytesOf(caller));
+              response->set_stream_chunk_bytes(StreamChunkBytes());
+              response->set_max_streamed_tensor_elements(
+                  options_.limits.max_streamed_tensor_elements);
+              response->set_max_stream_buffer_bytes(
+                  options_.limits.max_stream_buffer_bytes);
               return absl::OkStatus();
             }};
       });

@@ -192,6 +192,32 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
                                                int, const grpc::ByteBuffer&,
                                                grpc::ByteBuffer*);
 
+  // Streamed methods (server/streamed_service.cc): each checks the call as
+  // Dispatch does, then reads its request and chunks (server/streamed_call.h).
+  using StreamHandler =
+      grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* (
+          TensorOpsService::*)(grpc::CallbackServerContext* context,
+                               int method);
+  // The reactor of a streamed call of `method`, refused if the service
+  // drains, the caller is not accepted or too many calls are in flight;
+  // else reading, its operation started by `start` from the request.
+  template <typename StreamRequest, typename Request, typename Start>
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ServeStream(
+      grpc::CallbackServerContext* context, int method, Start start);
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ServeTopKStream(
+      grpc::CallbackServerContext* context, int method);
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+  ServeBackwardStream(grpc::CallbackServerContext* context, int method);
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+  ServeZerosLikeStream(grpc::CallbackServerContext* context, int method);
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+  ServeOnesLikeStream(grpc::CallbackServerContext* context, int method);
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+  ServeUnimplementedStream(grpc::CallbackServerContext* context, int method);
+  // The chunk size streamed calls send: 2 MiB, or less under a smaller
+  // message limit.
+  int64_t StreamChunkBytes() const;
+
   // The work of each operation, from its validated plan; `holds` has the
   // regions its inputs came from and takes those its results go to
   // (`output_ref` and the like: set when the request asked for that).

@@ -26,10 +26,13 @@ namespace {
 // Options every command accepts, before or after the command name.
 const std::vector<OptionSpec>& GlobalOptions() {
   static const auto* const kOptions = new std::vector<OptionSpec>{
-      {"address", true},         {"timeout", true},         {"output", true},
-      {"dtype", true},           {"affinity-key", true},    {"tls", false},
-      {"tls-ca", true},          {"tls-cert", true},        {"tls-key", true},
-      {"tls-server-name", true}, {"auth-token-file", true}, {"help", false},
+      {"address", true},          {"timeout", true},
+      {"output", true},           {"dtype", true},
+      {"affinity-key", true},     {"tls", false},
+      {"tls-ca", true},           {"tls-cert", true},
+      {"tls-key", true},          {"tls-server-name", true},
+      {"auth-token-file", true},  {"help", false},
+      {"stream-threshold", true},
   };
   return *kOptions;
 }
@@ -59,6 +62,10 @@ constexpr absl::string_view kGlobalHelp =
     "  --auth-token-file=F  send the bearer token in F (first line); or set\n"
     "                       TENSOROPS_AUTH_TOKEN (a flag value would show in "
     "ps)\n"
+    "  --stream-threshold=BYTES\n"
+    "                       calls whose tensors (in or out) are larger stream\n"
+    "                       them in chunks (default 268435456, 256 MiB; no\n"
+    "                       2 GiB limit); .npy inputs are mapped, not read\n"
     "\n"
     "TENSOR is a nested list such as '[[1, 2], [3, 4]]' or a .npy file.\n"
     "dtypes: float32 float64 float16 bfloat16 int8 int16 int32 int64 uint8 "
@@ -197,6 +204,13 @@ absl::Status Run(absl::Span<const std::string> args, std::ostream& out) {
   if (std::optional<std::string> text = parsed->Get("timeout")) {
     TENSOROPS_ASSIGN_OR_RETURN(client_options.default_timeout,
                                ParseTimeout(*text));
+  }
+  if (std::optional<std::string> text = parsed->Get("stream-threshold")) {
+    if (!absl::SimpleAtoi(*text, &client_options.stream_threshold_bytes) ||
+        client_options.stream_threshold_bytes < 0) {
+      return UsageError(absl::StrCat("--stream-threshold is '", *text,
+                                     "'; expected a number of bytes >= 0"));
+    }
   }
   std::unique_ptr<TensorOpsClient> client;
   if (command->needs_server) {

@@ -1,10 +1,17 @@
 #include "client/cli/npy.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -202,9 +209,14 @@ std::string ShapeRepr(const Shape& shape) {
   return absl::StrCat("(", absl::StrJoin(shape, ", "), ")");
 }
 
-}  // namespace
+// A .npy file's dtype, shape and its data (a part of the file's bytes).
+struct NpyContents {
+  DType dtype;
+  Shape shape;
+  absl::string_view data;
+};
 
-absl::StatusOr<Tensor> DecodeNpy(absl::string_view bytes) {
+absl::StatusOr<NpyContents> ParseNpy(absl::string_view bytes) {
   if (bytes.size() < 10 || bytes.substr(0, kMagic.size()) != kMagic) {
     return NpyError("missing the \\x93NUMPY magic");
   }
@@ -236,13 +248,62 @@ absl::StatusOr<Tensor> DecodeNpy(absl::string_view bytes) {
                                  ShapeRepr(header.shape()), " of '",
                                  header.descr(), "' needs ", *byte_size));
   }
-  return Tensor::CopyOf(
-      dtype, header.shape(),
-      absl::MakeConstSpan(reinterpret_cast<const std::byte*>(data.data()),
-                          data.size()));
+  return NpyContents{dtype, header.shape(), data};
 }
 
-std::string EncodeNpy(const Tensor& tensor) {
+absl::Span<const std::byte> AsBytes(absl::string_view data) {
+  return absl::MakeConstSpan(reinterpret_cast<const std::byte*>(data.data()),
+                             data.size());
+}
+
+// A read-only private map of a whole file, unmapped with its last owner.
+struct MappedFile {
+  MappedFile(void* address, size_t size) : address(address), size(size) {}
+  ~MappedFile() { munmap(address, size); }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  absl::string_view bytes() const {
+    return {static_cast<const char*>(address), size};
+  }
+
+  void* address;
+  size_t size;
+};
+
+// `path` mapped, or nullptr where it cannot be (not a regular file, empty,
+// or mmap refuses): the caller then reads it.
+std::shared_ptr<const MappedFile> MapFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  struct stat info;
+  std::shared_ptr<const MappedFile> mapped;
+  if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
+    void* address = mmap(nullptr, static_cast<size_t>(info.st_size), PROT_READ,
+                         MAP_PRIVATE, fd, 0);
+    if (address != MAP_FAILED) {
+      mapped = std::make_shared<const MappedFile>(
+          address, static_cast<size_t>(info.st_size));
+    }
+  }
+  close(fd);  // the map stays valid
+  return mapped;
+}
+
+absl::Status InFile(const std::string& path, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat(path, ": ", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<Tensor> DecodeNpy(absl::string_view bytes) {
+  TENSOROPS_ASSIGN_OR_RETURN(NpyContents contents, ParseNpy(bytes));
+  return Tensor::CopyOf(contents.dtype, std::move(contents.shape),
+                        AsBytes(contents.data));
+}
+
+std::string EncodeNpyHeader(const Tensor& tensor) {
   std::string header = absl::StrCat(
       "{'descr': '", DescrOf(tensor.dtype()),
       "', 'fortran_order': False, 'shape': ", ShapeRepr(tensor.shape()), ", }");
@@ -260,11 +321,23 @@ std::string EncodeNpy(const Tensor& tensor) {
     out += static_cast<char>((header.size() >> (8 * i)) & 0xff);
   }
   out += header;
+  return out;
+}
+
+std::string EncodeNpy(const Tensor& tensor) {
+  std::string out = EncodeNpyHeader(tensor);
   out.append(reinterpret_cast<const char*>(tensor.data()), tensor.byte_size());
   return out;
 }
 
 absl::StatusOr<Tensor> ReadNpyFile(const std::string& path) {
+  if (std::shared_ptr<const MappedFile> mapped = MapFile(path)) {
+    absl::StatusOr<NpyContents> contents = ParseNpy(mapped->bytes());
+    if (!contents.ok()) return InFile(path, contents.status());
+    const absl::Span<const std::byte> data = AsBytes(contents->data);
+    return Tensor::View(contents->dtype, std::move(contents->shape), data,
+                        std::move(mapped));
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return absl::NotFoundError(
@@ -273,17 +346,23 @@ absl::StatusOr<Tensor> ReadNpyFile(const std::string& path) {
   std::ostringstream contents;
   contents << file.rdbuf();
   absl::StatusOr<Tensor> tensor = DecodeNpy(contents.str());
-  if (!tensor.ok()) {
-    return absl::Status(tensor.status().code(),
-                        absl::StrCat(path, ": ", tensor.status().message()));
-  }
+  if (!tensor.ok()) return InFile(path, tensor.status());
   return tensor;
 }
 
 absl::Status WriteNpyFile(const std::string& path, const Tensor& tensor) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  const std::string bytes = EncodeNpy(tensor);
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  const std::string header = EncodeNpyHeader(tensor);
+  file.write(header.data(), static_cast<std::streamsize>(header.size()));
+  // Straight from the tensor, a piece at a time: no copy of a result that
+  // may be larger than the memory left.
+  constexpr size_t kPieceBytes = size_t{64} << 20;
+  const char* data = reinterpret_cast<const char*>(tensor.data());
+  for (size_t offset = 0; file && offset < tensor.byte_size();
+       offset += kPieceBytes) {
+    file.write(data + offset, static_cast<std::streamsize>(std::min(
+                                  kPieceBytes, tensor.byte_size() - offset)));
+  }
   file.close();
   if (!file) {
     return absl::UnknownError(

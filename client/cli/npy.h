@@ -27,8 +27,14 @@ absl::StatusOr<Tensor> DecodeNpy(absl::string_view bytes);
 // A .npy file holding `tensor`: version 1.0 unless the header needs 2.0;
 // the header is padded so the data starts at a multiple of 64 bytes.
 std::string EncodeNpy(const Tensor& tensor);
+// The same file's header alone: the tensor's bytes follow it.
+std::string EncodeNpyHeader(const Tensor& tensor);
 
+// A regular file is mapped, not read: the tensor views the map (kept while
+// the tensor lives), so a file larger than memory can be sent, its pages
+// read as they go out. Other files (pipes) are read whole.
 absl::StatusOr<Tensor> ReadNpyFile(const std::string& path);
+// Writes the tensor's bytes from its own memory, in pieces.
 absl::Status WriteNpyFile(const std::string& path, const Tensor& tensor);
 
 }  // namespace tensorops::client

@@ -1,7 +1,11 @@
 #include "client/cli/npy.h"
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -131,6 +135,41 @@ TEST(NpyTest, RejectsWhatItCannotRead) {
         StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(message)))
         << message;
   }
+}
+
+// Files are mapped on reading (the tensor views the map) and written from
+// the tensor in pieces; what comes back is what went in.
+TEST(NpyFileTest, RoundTripsThroughFiles) {
+  const std::string dir = ::testing::TempDir();
+  std::vector<float> values(3 * 70000);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.5f * i;
+  const std::string path = absl::StrCat(dir, "/npy_file_test.npy");
+  for (const Tensor& tensor :
+       {MakeTensor<float>(DType::kFloat32, {3, 70000}, values),
+        MakeTensor<int64_t>(DType::kInt64, {}, {7}),
+        MakeTensor<double>(DType::kFloat64, {0, 3}, {})}) {
+    ASSERT_THAT(WriteNpyFile(path, tensor), IsOk());
+    absl::StatusOr<Tensor> read = ReadNpyFile(path);
+    ASSERT_THAT(read.status(), IsOk());
+    std::remove(path.c_str());  // the map outlives the name
+    EXPECT_EQ(read->dtype(), tensor.dtype());
+    EXPECT_EQ(read->shape(), tensor.shape());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(read->data()),
+                          read->byte_size()),
+              std::string(reinterpret_cast<const char*>(tensor.data()),
+                          tensor.byte_size()));
+  }
+  EXPECT_THAT(ReadNpyFile(absl::StrCat(dir, "/no-such-file.npy")).status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  const std::string broken = absl::StrCat(dir, "/npy_file_test_broken.npy");
+  ASSERT_THAT(
+      WriteNpyFile(broken, MakeTensor<float>(DType::kFloat32, {1}, {1})),
+      IsOk());
+  ASSERT_EQ(truncate(broken.c_str(), 70), 0);
+  EXPECT_THAT(ReadNpyFile(broken).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("npy_file_test_broken.npy: ")));
+  std::remove(broken.c_str());
 }
 
 }  // namespace

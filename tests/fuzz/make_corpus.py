@@ -38,6 +38,9 @@ ZEROS, ONES, TOPK, BACKWARD, RELEASE, INFO = (
     _METHODS[name].index for name in ("ZerosLike", "OnesLike", "TopK",
                                       "Backward", "ReleaseSession",
                                       "GetServerInfo"))
+TOPK_STREAM, BACKWARD_STREAM, ZEROS_STREAM, ONES_STREAM = (
+    _METHODS[name].index for name in ("TopKStream", "BackwardStream",
+                                      "ZerosLikeStream", "OnesLikeStream"))
 SESSION = 128
 # Chunk-size bytes the seeds cycle through (chunks of 1 + byte bytes).
 CHUNK_BYTES = (0, 6, 63, 255)
@@ -280,6 +283,28 @@ def main():
         save_for_backward=True), pb.BackwardRequest(
             session_id="s", grad_values=tensor("float32", [2], [1.0, 1.0]),
             input_shape=[4]))
+
+    # Streamed calls' messages: requests (tensors without data, and one
+    # with), chunks, neither, too large.
+    add("stream_topk_request", TOPK_STREAM, pb.TopKStreamRequest(
+        request=pb.TopKRequest(input=tensor("float32", [64, 1000]), k=3)))
+    add("stream_topk_dim0", TOPK_STREAM, pb.TopKStreamRequest(
+        request=pb.TopKRequest(input=tensor("float16", [1 << 20, 600]), k=1,
+                               dim=0)))
+    add("stream_topk_with_data", TOPK_STREAM, pb.TopKStreamRequest(
+        request=pb.TopKRequest(input=tensor("float32", [2], [1.0, 2.0]), k=1)))
+    add("stream_topk_chunk", TOPK_STREAM, pb.TopKStreamRequest(chunk=b"x" * 40))
+    add("stream_topk_empty", TOPK_STREAM, pb.TopKStreamRequest())
+    add("stream_backward_stateless", BACKWARD_STREAM, pb.BackwardStreamRequest(
+        request=pb.BackwardRequest(grad_values=tensor("float32", [4, 2]),
+                                   indices=tensor("int64", [4, 2]),
+                                   input_shape=[4, 9])))
+    add("stream_backward_session", BACKWARD_STREAM, pb.BackwardStreamRequest(
+        request=pb.BackwardRequest(session_id="s",
+                                   grad_values=tensor("bfloat16", [3]))))
+    add("stream_zeros_huge", ZEROS_STREAM, pb.ZerosLikeStreamRequest(
+        request=pb.ZerosLikeRequest(input=tensor("float32", [1 << 40]))))
+    add("stream_ones_chunk", ONES_STREAM, pb.OnesLikeStreamRequest(chunk=b""))
 
     # Seeds named with a '-' are fuzzer findings kept as regression inputs
     # (written by hand in this layout): they stay.

@@ -59,6 +59,7 @@
 #include "request/saved_selection.h"
 #include "request/session_request.h"
 #include "request/shared_memory_request.h"
+#include "request/stream_request.h"
 #include "request/topk_request.h"
 #include "tensorops/v1/tensor_ops.pb.h"
 
@@ -347,45 +348,46 @@ absl::StatusOr<TopKResult> RunTopK(const request::TopKRequestPlan& plan) {
   absl::StatusOr<Tensor> input = plan.input.Materialize();
   Check(input.ok(), "materializing a validated input failed");
   absl::StatusOr<TopKResult> result =
-      TheBackend().TopKOfChunks(plan.input, plan.options);
+      TheBackend().TopKOfChunks(plan.input, plan.call.options);
   Check(result.ok(),
         absl::StrCat("a validated topk failed: ", result.status().ToString()));
-  CheckTopK(*input, plan.options, plan.plan.output_shape, *result);
+  CheckTopK(*input, plan.call.options, plan.call.plan.output_shape, *result);
   return result;
 }
 
 // The plan's sizes and options, against the request read here.
 void CheckTopKPlan(const v1::TopKRequest& request,
                    const request::TopKRequestPlan& plan) {
-  Check(plan.options.k == request.k(), "topk plan k");
-  Check(plan.options.dim == (request.has_dim() ? request.dim() : -1),
+  Check(plan.call.options.k == request.k(), "topk plan k");
+  Check(plan.call.options.dim == (request.has_dim() ? request.dim() : -1),
         "topk plan dim");
-  Check(plan.options.largest == (!request.has_largest() || request.largest()),
+  Check(plan.call.options.largest ==
+            (!request.has_largest() || request.largest()),
         "topk plan largest");
-  Check(plan.options.sorted == (!request.has_sorted() || request.sorted()),
+  Check(plan.call.options.sorted == (!request.has_sorted() || request.sorted()),
         "topk plan sorted");
-  absl::StatusOr<int64_t> count = NumElements(plan.plan.output_shape);
+  absl::StatusOr<int64_t> count = NumElements(plan.call.plan.output_shape);
   Check(count.ok() && *count <= plan.input.num_elements(),
         "topk output larger than its input");
-  Check(plan.values_bytes ==
+  Check(plan.call.values_bytes ==
             *count * static_cast<int64_t>(DTypeSize(plan.input.dtype())),
         "topk values bytes");
-  Check(plan.indices_bytes == *count * 8, "topk indices bytes");
-  Check(plan.response_bytes >=
-                request::ResultWireBytes(plan.values_bytes,
+  Check(plan.call.indices_bytes == *count * 8, "topk indices bytes");
+  Check(plan.call.response_bytes >=
+                request::ResultWireBytes(plan.call.values_bytes,
                                          request.has_values_shared_memory()) +
                     request::ResultWireBytes(
-                        plan.indices_bytes,
+                        plan.call.indices_bytes,
                         request.has_indices_shared_memory()) &&
-            plan.response_bytes <= kLimits.max_message_bytes,
+            plan.call.response_bytes <= kLimits.max_message_bytes,
         "topk response bound");
-  Check(plan.save_for_backward == request.save_for_backward(),
+  Check(plan.call.save_for_backward == request.save_for_backward(),
         "topk plan save_for_backward");
-  if (plan.save_for_backward) {
+  if (plan.call.save_for_backward) {
     const int64_t rank = plan.input.rank();
-    Check(
-        plan.wrapped_dim >= 0 && plan.wrapped_dim < std::max<int64_t>(rank, 1),
-        "topk plan wrapped dim out of range");
+    Check(plan.call.wrapped_dim >= 0 &&
+              plan.call.wrapped_dim < std::max<int64_t>(rank, 1),
+          "topk plan wrapped dim out of range");
   }
 }
 
@@ -415,9 +417,9 @@ void CheckChunkedTopK(const v1::TopKRequest& whole, const v1::TopKRequest& rest,
                    want.status().ToString(), " vs ", got.status().ToString()));
   if (!want.ok() || want->input.num_elements() > kMaxElements) return;
   absl::StatusOr<TopKResult> want_result =
-      TheBackend().TopKOfChunks(want->input, want->options);
+      TheBackend().TopKOfChunks(want->input, want->call.options);
   absl::StatusOr<TopKResult> got_result =
-      TheBackend().TopKOfChunks(got->input, got->options);
+      TheBackend().TopKOfChunks(got->input, got->call.options);
   Check(want_result.ok() == got_result.ok(),
         "TopK of the chunks and of the whole disagree on success");
   if (!want_result.ok()) return;
@@ -578,9 +580,9 @@ void FuzzSession(const v1::TopKRequest& topk,
   absl::StatusOr<TopKResult> result = RunTopK(*plan);
   if (!result.ok()) return;
   const int64_t wrapped_dim =
-      plan->save_for_backward
-          ? plan->wrapped_dim
-          : *WrapDim(plan->options.dim, plan->input.rank());  // validated
+      plan->call.save_for_backward
+          ? plan->call.wrapped_dim
+          : *WrapDim(plan->call.options.dim, plan->input.rank());  // validated
   const request::SavedSelection saved{.indices = result->indices,
                                       .input_shape = plan->input.shape(),
                                       .dim = wrapped_dim,
@@ -627,6 +629,75 @@ void FuzzUnregisterSharedMemory(
 template <typename Request>
 bool Parse(const uint8_t* message, int length, Request& request) {
   return request.ParseFromArray(message, length);
+}
+
+// A streamed call's message: classified (as the first message and as a
+// later one), its request planned as the server plans it, its chunk counted
+// against `expected_bytes` (the input's 1 + data[1]).
+template <typename StreamRequest, typename Plan>
+void FuzzStreamMessage(const uint8_t* message, int length,
+                       size_t expected_bytes, Plan plan) {
+  StreamRequest stream;
+  if (!Parse(message, length, stream)) return;
+  const bool has_request = stream.has_request();
+  const bool has_chunk = stream.part_case() == StreamRequest::kChunk;
+  for (const bool request_seen : {false, true}) {
+    absl::StatusOr<request::StreamPart> part = request::ClassifyStreamMessage(
+        has_request, has_chunk, request_seen, "FuzzStream");
+    const bool one_part = has_request != has_chunk;
+    Check(
+        part.ok() == (one_part && (has_request ? !request_seen : request_seen)),
+        "stream message classified wrongly");
+    if (!part.ok()) CheckValidationError(part.status());
+  }
+  if (has_request) plan(stream.request());
+  if (has_chunk) {
+    request::ChunkCounter counter(static_cast<int64_t>(expected_bytes),
+                                  "fuzzed bytes");
+    const int64_t size = static_cast<int64_t>(stream.chunk().size());
+    const absl::Status added = counter.Add(size);
+    Check(added.ok() == (size <= static_cast<int64_t>(expected_bytes)),
+          "chunk counted wrongly");
+    if (!added.ok()) CheckValidationError(added);
+    Check(counter.CheckComplete().ok() ==
+              (added.ok() && size == static_cast<int64_t>(expected_bytes)),
+          "stream completeness wrong");
+  }
+}
+
+void FuzzStreamedTopK(const v1::TopKRequest& request) {
+  absl::StatusOr<request::StreamedTopKPlan> plan =
+      request::PlanStreamedTopK(request, kLimits);
+  if (!plan.ok()) return CheckValidationError(plan.status());
+  Check(request.input().data().empty(), "streamed input with data planned");
+  absl::StatusOr<int64_t> bytes = ByteSize(plan->dtype, plan->shape);
+  Check(bytes.ok() && *bytes == plan->input_bytes, "streamed input bytes");
+  Check(plan->slices * plan->slice_bytes == plan->input_bytes,
+        "streamed slices do not cover the input");
+  Check(plan->slice_bytes <= kLimits.max_stream_buffer_bytes,
+        "streamed slice over the buffer limit");
+}
+
+void FuzzStreamedBackward(const v1::BackwardRequest& request) {
+  absl::StatusOr<request::StreamedBackwardLayout> layout =
+      request::PlanStreamedBackward(request, kLimits);
+  if (!layout.ok()) return CheckValidationError(layout.status());
+  Check(layout->indices.has_value() == request.session_id().empty(),
+        "streamed backward layout form");
+  Check(layout->total_bytes() <= kLimits.max_stream_buffer_bytes,
+        "streamed backward over the buffer limit");
+}
+
+template <typename Request>
+void FuzzStreamedFill(const Request& request,
+                      absl::StatusOr<request::FillPlan> (*plan_fill)(
+                          const Request&, const request::RequestLimits&)) {
+  absl::StatusOr<request::FillPlan> plan = plan_fill(request, kLimits);
+  if (!plan.ok()) return CheckValidationError(plan.status());
+  Check(request.input().data().empty(), "streamed fill with data planned");
+  absl::StatusOr<int64_t> count = NumElements(plan->shape);
+  Check(count.ok() && *count <= kLimits.max_streamed_tensor_elements,
+        "streamed fill over the element limit");
 }
 
 // The fuzzing of one method's request, by method name; every method of the
@@ -687,6 +758,32 @@ const MethodFuzzer kMethodFuzzers[] = {
      [](const uint8_t* message, int length, size_t) {
        v1::GetServerInfoRequest request;
        Parse(message, length, request);
+     }},
+    {"TopKStream",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       FuzzStreamMessage<v1::TopKStreamRequest>(message, length, chunk_bytes,
+                                                FuzzStreamedTopK);
+     }},
+    {"BackwardStream",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       FuzzStreamMessage<v1::BackwardStreamRequest>(
+           message, length, chunk_bytes, FuzzStreamedBackward);
+     }},
+    {"ZerosLikeStream",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       FuzzStreamMessage<v1::ZerosLikeStreamRequest>(
+           message, length, chunk_bytes,
+           [](const v1::ZerosLikeRequest& request) {
+             FuzzStreamedFill(request, &request::PlanStreamedZerosLike);
+           });
+     }},
+    {"OnesLikeStream",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       FuzzStreamMessage<v1::OnesLikeStreamRequest>(
+           message, length, chunk_bytes,
+           [](const v1::OnesLikeRequest& request) {
+             FuzzStreamedFill(request, &request::PlanStreamedOnesLike);
+           });
      }},
 };
 

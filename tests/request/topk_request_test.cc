@@ -29,11 +29,11 @@ TEST(TopKRequestTest, UnsetOptionsTakeTheProtoDefaults) {
   absl::StatusOr<TopKRequestPlan> plan =
       PlanTopKRequest(TopK({2, 5}, 3), std::nullopt, RequestLimits{});
   ASSERT_THAT(plan, IsOk());
-  EXPECT_EQ(plan->options.k, 3);
-  EXPECT_EQ(plan->options.dim, -1);
-  EXPECT_TRUE(plan->options.largest);
-  EXPECT_TRUE(plan->options.sorted);
-  EXPECT_EQ(plan->plan.output_shape, (Shape{2, 3}));
+  EXPECT_EQ(plan->call.options.k, 3);
+  EXPECT_EQ(plan->call.options.dim, -1);
+  EXPECT_TRUE(plan->call.options.largest);
+  EXPECT_TRUE(plan->call.options.sorted);
+  EXPECT_EQ(plan->call.plan.output_shape, (Shape{2, 3}));
 }
 
 TEST(TopKRequestTest, SetOptionsAreKept) {
@@ -44,20 +44,20 @@ TEST(TopKRequestTest, SetOptionsAreKept) {
   absl::StatusOr<TopKRequestPlan> plan =
       PlanTopKRequest(request, std::nullopt, RequestLimits{});
   ASSERT_THAT(plan, IsOk());
-  EXPECT_EQ(plan->options.dim, 0);
-  EXPECT_FALSE(plan->options.largest);
-  EXPECT_FALSE(plan->options.sorted);
-  EXPECT_EQ(plan->plan.output_shape, (Shape{1, 2}));
+  EXPECT_EQ(plan->call.options.dim, 0);
+  EXPECT_FALSE(plan->call.options.largest);
+  EXPECT_FALSE(plan->call.options.sorted);
+  EXPECT_EQ(plan->call.plan.output_shape, (Shape{1, 2}));
 }
 
 TEST(TopKRequestTest, SizesCoverValuesAndIndices) {
   absl::StatusOr<TopKRequestPlan> plan =
       PlanTopKRequest(TopK({2, 5}, 3), std::nullopt, RequestLimits{});
   ASSERT_THAT(plan, IsOk());
-  EXPECT_EQ(plan->values_bytes, 6 * 4);
-  EXPECT_EQ(plan->indices_bytes, 6 * 8);
+  EXPECT_EQ(plan->call.values_bytes, 6 * 4);
+  EXPECT_EQ(plan->call.indices_bytes, 6 * 8);
   EXPECT_EQ(plan->work_bytes(), 10 * 4 + 6 * 4 + 6 * 8);
-  EXPECT_GE(plan->response_bytes, 6 * 12);
+  EXPECT_GE(plan->call.response_bytes, 6 * 12);
 }
 
 TEST(TopKRequestTest, SaveForBackwardWrapsTheDim) {
@@ -66,8 +66,8 @@ TEST(TopKRequestTest, SaveForBackwardWrapsTheDim) {
   absl::StatusOr<TopKRequestPlan> plan =
       PlanTopKRequest(request, std::nullopt, RequestLimits{});
   ASSERT_THAT(plan, IsOk());
-  EXPECT_TRUE(plan->save_for_backward);
-  EXPECT_EQ(plan->wrapped_dim, 1);
+  EXPECT_TRUE(plan->call.save_for_backward);
+  EXPECT_EQ(plan->call.wrapped_dim, 1);
 }
 
 TEST(TopKRequestTest, LiftedDataReplacesTheMessagesData) {

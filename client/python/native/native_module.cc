@@ -61,17 +61,21 @@ DType DTypeNamed(const std::string& name) {
   return *dtype;
 }
 
-// Seconds (None: no deadline) as CallOptions.
+// Seconds (None: no deadline) as CallOptions; `stream` None leaves the
+// choice of the streamed RPC to the client's threshold.
 CallOptions CallWithin(std::optional<double> timeout_seconds,
-                       std::optional<std::string> affinity_key) {
+                       std::optional<std::string> affinity_key,
+                       std::optional<bool> stream) {
   CallOptions call;
   call.timeout = timeout_seconds.has_value() ? absl::Seconds(*timeout_seconds)
                                              : absl::InfiniteDuration();
   call.affinity_key = std::move(affinity_key);
+  call.stream = stream;
   return call;
 }
 
-// A tensor reading `buffer` (C-contiguous, any writability) in place. The
+// A tensor reading `buffer` (C-contiguous, any writability) in place: a
+// memory map is read page by page as gRPC sends it, never whole. The
 // Py_buffer is released, with the GIL, when the last copy of the tensor
 // goes: after the call, or later if gRPC still holds a slice of it.
 Tensor TensorOfBuffer(const py::object& buffer, const std::string& dtype,
@@ -130,9 +134,10 @@ struct TlsArgs {
 class NativeClient {
  public:
   NativeClient(const std::string& address, std::optional<std::string> token,
-               bool tls, TlsArgs tls_args) {
+               bool tls, TlsArgs tls_args, int64_t stream_threshold_bytes) {
     ClientOptions options;
     options.auth_token = std::move(token);
+    options.stream_threshold_bytes = stream_threshold_bytes;
     if (tls) {
       options.tls = TlsOptions{
           .root_certs_pem = tls_args.root_certs_pem.value_or(""),
@@ -283,7 +288,8 @@ void DefineModule(py::module_& m) {
       .def_buffer(&Result::Buffer);
 
   py::class_<CallOptions>(m, "CallOptions")
-      .def(py::init(&CallWithin), py::arg("timeout"), py::arg("affinity_key"));
+      .def(py::init(&CallWithin), py::arg("timeout"), py::arg("affinity_key"),
+           py::arg("stream") = py::none());
 
   py::class_<NativeClient>(m, "Client")
       .def(py::init([](const std::string& address,
@@ -291,15 +297,19 @@ void DefineModule(py::module_& m) {
                        std::optional<std::string> root_certs_pem,
                        std::optional<std::string> cert_chain_pem,
                        std::optional<std::string> private_key_pem,
-                       std::optional<std::string> server_name) {
+                       std::optional<std::string> server_name,
+                       int64_t stream_threshold_bytes) {
              return std::make_unique<NativeClient>(
                  address, std::move(token), tls,
                  TlsArgs{std::move(root_certs_pem), std::move(cert_chain_pem),
-                         std::move(private_key_pem), std::move(server_name)});
+                         std::move(private_key_pem), std::move(server_name)},
+                 stream_threshold_bytes);
            }),
            py::arg("address"), py::arg("auth_token"), py::arg("tls"),
            py::arg("root_certs_pem"), py::arg("cert_chain_pem"),
-           py::arg("private_key_pem"), py::arg("server_name"))
+           py::arg("private_key_pem"), py::arg("server_name"),
+           py::arg("stream_threshold_bytes") =
+               ClientOptions().stream_threshold_bytes)
       .def("zeros_like", FillMethod(/*ones=*/false))
       .def("ones_like", FillMethod(/*ones=*/true))
       .def("topk",

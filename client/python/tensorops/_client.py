@@ -2,20 +2,31 @@
 
 import collections
 
-from tensorops import _codec, _grpcio_transport, _native_transport
+from tensorops import _codec, _grpcio_transport, _native_transport, _streaming
 from tensorops._shared_memory import SharedMemory
 from tensorops.v1 import tensor_ops_pb2 as pb
 from tensorops._grpcio_transport import AFFINITY_METADATA_KEY  # noqa: F401 (re-exported)
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+# Calls whose tensors (request or result) are larger than this stream them
+# (TopKStream and the like) unless told otherwise.
+DEFAULT_STREAM_THRESHOLD_BYTES = _streaming.DEFAULT_THRESHOLD_BYTES
 
 TopKResult = collections.namedtuple("TopKResult", ["values", "indices", "session_id"])
 TopKResult.__doc__ = """torch.topk's (values, indices), plus the session id
 that Backward takes when the call saved one (else None)."""
 
-# What one call is sent with: its deadline in seconds (None for none) and
-# its affinity key (None for none).
-_CallSettings = collections.namedtuple("_CallSettings", ["timeout", "affinity_key"])
+# What one call is sent with: its deadline in seconds (None for none), its
+# affinity key (None for none), and whether it streams (True, False, or None:
+# by size).
+_CallSettings = collections.namedtuple("_CallSettings",
+                                       ["timeout", "affinity_key", "stream"])
+
+
+def _refuse_stream(settings):
+    if settings.stream:
+        raise ValueError("stream=True cannot go with shared memory (out= or an input in "
+                         "a region): streamed calls carry every byte in chunks")
 
 
 def _read(path):
@@ -40,13 +51,20 @@ class Client:
     without the extension) they go through grpcio instead, copying each
     tensor in and out of protobuf messages.
 
+    Tensors of any size: calls whose tensors are larger than
+    `stream_threshold_bytes` go through the streamed RPCs, which carry them
+    in chunks past the 2 GiB a message can hold (np.memmap inputs are read
+    as they are sent, never whole into memory); `stream=True` or `False`
+    on a call decides for it.
+
     Every failed call raises a tensorops.TensorOpsError subclass whose
     `code` is the grpc.StatusCode and `details` the server's message.
     """
 
     def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, channel=None,
                  affinity_key=None, auth_token=None, tls=False, tls_ca=None,
-                 tls_cert=None, tls_key=None, tls_server_name=None):
+                 tls_cert=None, tls_key=None, tls_server_name=None,
+                 stream_threshold_bytes=DEFAULT_STREAM_THRESHOLD_BYTES):
         """`timeout`: default deadline of each call in seconds (None for
         none). `channel`: an existing grpc.Channel to call through (grpcio)
         instead of connecting to `address`. `affinity_key`: sent on every
@@ -58,10 +76,16 @@ class Client:
         CAs; `tls_cert` and `tls_key` (PEM file paths) present a client
         certificate for mutual TLS; `tls_server_name` is the name the
         server's certificate must carry when it is not the address's host.
-        Any TLS argument implies tls=True."""
+        Any TLS argument implies tls=True. `stream_threshold_bytes`: calls
+        whose request or result tensors are larger than this stream them
+        (see the class's docstring)."""
         token = None if auth_token is None else str(auth_token)
+        threshold = int(stream_threshold_bytes)
+        if threshold < 0:
+            raise ValueError(f"stream_threshold_bytes is {threshold}; expected >= 0")
         if channel is not None:
-            self._transport = _grpcio_transport.GrpcioTransport(channel, False, token)
+            self._transport = _grpcio_transport.GrpcioTransport(
+                channel, False, token, stream_threshold_bytes=threshold)
         else:
             tls = bool(tls or tls_ca or tls_cert or tls_key or tls_server_name)
             if bool(tls_cert) != bool(tls_key):
@@ -70,11 +94,11 @@ class Client:
             pems = (_read(tls_ca), _read(tls_cert), _read(tls_key)) if tls else (None,) * 3
             if _native_transport.available():
                 self._transport = _native_transport.NativeTransport(
-                    address, token, tls, *pems, tls_server_name)
+                    address, token, tls, *pems, tls_server_name, threshold)
             else:
                 self._transport = _grpcio_transport.GrpcioTransport(
                     _grpcio_transport.connect(address, tls, *pems, tls_server_name),
-                    True, token)
+                    True, token, stream_threshold_bytes=threshold)
         self._closed = False
         # Shared memory regions this client registered, by name.
         self._regions = {}
@@ -82,6 +106,7 @@ class Client:
         self.timeout = timeout
         self.affinity_key = affinity_key
         self.auth_token = auth_token
+        self.stream_threshold_bytes = threshold
 
     @property
     def transport(self):
@@ -109,30 +134,39 @@ class Client:
     def __exit__(self, *exc_info):
         self.close()
 
-    def _settings(self, timeout):
+    def _settings(self, timeout, stream=None):
         if self._closed:
             raise ValueError("the client is closed")
+        if stream not in (None, True, False):
+            raise TypeError(f"stream is {stream!r}; expected None, True or False")
         key = self.affinity_key
         return _CallSettings(self.timeout if timeout is None else timeout,
-                             None if key is None else str(key))
+                             None if key is None else str(key), stream)
 
-    def zeros_like(self, x, dtype=None, *, out=None, timeout=None):
+    def zeros_like(self, x, dtype=None, *, out=None, timeout=None, stream=None):
         """torch.zeros_like(x, dtype=dtype). Only x's dtype and shape are
         sent. `out`: a tensorops.SharedMemory to place the result in, or an
-        array in one (of the result's dtype and shape) to write it into."""
-        return self._fill(self._transport.zeros_like, "ZerosLike", x, dtype, out, timeout)
+        array in one (of the result's dtype and shape) to write it into.
+        `stream`: True or False to use the streamed call or not, whatever
+        the result's size (None: the client's stream_threshold_bytes
+        decides)."""
+        return self._fill(self._transport.zeros_like, "ZerosLike", x, dtype, out, timeout,
+                          stream)
 
-    def ones_like(self, x, dtype=None, *, out=None, timeout=None):
-        """torch.ones_like(x, dtype=dtype); `out` as in zeros_like."""
-        return self._fill(self._transport.ones_like, "OnesLike", x, dtype, out, timeout)
+    def ones_like(self, x, dtype=None, *, out=None, timeout=None, stream=None):
+        """torch.ones_like(x, dtype=dtype); `out` and `stream` as in
+        zeros_like."""
+        return self._fill(self._transport.ones_like, "OnesLike", x, dtype, out, timeout,
+                          stream)
 
-    def _fill(self, call, method, x, dtype, out, timeout):
+    def _fill(self, call, method, x, dtype, out, timeout, stream):
         spec = _codec.prepare(x, with_data=False)
-        settings = self._settings(timeout)
+        settings = self._settings(timeout, stream)
         as_torch = _codec.is_torch_tensor(x)
         if out is None:
             output = call(spec, _codec.dtype_name(dtype), settings)
             return self._transport.decode(output, as_torch)
+        _refuse_stream(settings)
         name = _codec.dtype_name(dtype) or spec.dtype
         target = self._output_place(out, spec.shape, name, as_torch, "out")
         request_type = pb.ZerosLikeRequest if method == "ZerosLike" else pb.OnesLikeRequest
@@ -146,7 +180,7 @@ class Client:
         return target[0]
 
     def topk(self, x, k, dim=-1, largest=True, sorted=True, *, save_for_backward=False,
-             out=None, timeout=None):
+             out=None, timeout=None, stream=None):
         """torch.topk(x, k, dim, largest, sorted) as a TopKResult(values,
         indices, session_id). With save_for_backward the server keeps what
         backward() needs under session_id; release it with
@@ -154,9 +188,12 @@ class Client:
 
         An `x` in a tensorops.SharedMemory of this client goes by reference.
         `out`: a SharedMemory to place values and indices in (returned as
-        views of it), or a (values, indices) pair of arrays in one."""
-        settings = self._settings(timeout)
+        views of it), or a (values, indices) pair of arrays in one.
+        `stream` as in zeros_like (the input's or the result's size
+        decides)."""
+        settings = self._settings(timeout, stream)
         if out is not None or self._in_region(x):
+            _refuse_stream(settings)
             return self._topk_through_regions(x, k, dim, largest, sorted,
                                               save_for_backward, out, settings)
         values, indices, session_id = self._transport.topk(
@@ -167,7 +204,8 @@ class Client:
                           session_id or None)
 
     def backward(self, grad_values, session_id=None, *, retain_session=False,
-                 indices=None, input_shape=None, dim=-1, out=None, timeout=None):
+                 indices=None, input_shape=None, dim=-1, out=None, timeout=None,
+                 stream=None):
         """The gradient of topk's input given `grad_values` (the gradient of
         its values).
 
@@ -176,9 +214,12 @@ class Client:
         `input_shape` and `dim`. Tensors in a tensorops.SharedMemory go by
         reference; `out` places grad_input as in zeros_like (with a session
         and out=SharedMemory, pass input_shape too: the result's shape).
+        `stream` as in zeros_like (a session's Backward decides by
+        grad_values' size, the stateless one by its request's or result's).
         """
-        settings = self._settings(timeout)
+        settings = self._settings(timeout, stream)
         if out is not None or self._in_region(grad_values) or self._in_region(indices):
+            _refuse_stream(settings)
             return self._backward_through_regions(
                 grad_values, session_id, retain_session, indices, input_shape, dim, out,
                 settings)

@@ -1,11 +1,13 @@
 """Client calls through grpcio and the generated stubs: the transport for a
 caller's own grpc.Channel, and where the native extension is not built.
-Each tensor is copied into and out of protobuf messages on the way."""
+Each tensor is copied into and out of protobuf messages on the way, or,
+past the stream threshold, chunk by chunk through the streamed calls
+(tensorops._streaming)."""
 
 import grpc
 
-from tensorops import _codec
-from tensorops._errors import from_rpc_error
+from tensorops import _codec, _streaming
+from tensorops._errors import ResourceExhaustedError, from_rpc_error
 from tensorops.v1 import tensor_ops_pb2 as pb
 from tensorops.v1 import tensor_ops_pb2_grpc as pb_grpc
 
@@ -80,27 +82,57 @@ def connect(address, tls, root_certs, cert_chain, private_key, server_name):
 
 
 class GrpcioTransport:
-    def __init__(self, channel, owns_channel, auth_token):
+    def __init__(self, channel, owns_channel, auth_token,
+                 stream_threshold_bytes=_streaming.DEFAULT_THRESHOLD_BYTES):
         self._channel = channel
+        self._stream_threshold_bytes = stream_threshold_bytes
         self._owns_channel = owns_channel
         self._stub = pb_grpc.TensorOpsStub(channel)
         self._health_check = channel.unary_unary("/grpc.health.v1.Health/Check")
         self._auth_token = auth_token
 
-    decode = staticmethod(_codec.from_wire)
+    @staticmethod
+    def decode(tensor, as_torch):
+        """A result (a tensorops.v1.Tensor, or a streamed one) as an array."""
+        if isinstance(tensor, _streaming.Received):
+            return _codec.view_bytes(tensor.dtype, tensor.shape, tensor.data, as_torch)
+        return _codec.from_wire(tensor, as_torch)
 
     def close(self):
         if self._owns_channel:
             self._channel.close()
 
-    def _call(self, method, request, settings):
+    def _metadata(self, settings):
         metadata = []
         if settings.affinity_key is not None:
             metadata.append((AFFINITY_METADATA_KEY, settings.affinity_key))
         if self._auth_token is not None:
             metadata.append(("authorization", "Bearer " + self._auth_token))
+        return metadata
+
+    def _call(self, method, request, settings):
         try:
-            return method(request, timeout=settings.timeout, metadata=metadata)
+            return method(request, timeout=settings.timeout,
+                          metadata=self._metadata(settings))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def _streams(self, settings, tensor_bytes):
+        """Whether a call whose request or result holds `tensor_bytes`
+        streams."""
+        if settings.stream is not None:
+            return settings.stream
+        return tensor_bytes > self._stream_threshold_bytes
+
+    def _stream(self, method, first, arrays, response_type, fields, settings):
+        """Streamed call `method` ("TopKStream"): `first` and the bytes of
+        `arrays` out, (response, [Received, ...]) back (see
+        _streaming.receive for `fields`)."""
+        rpc = self._channel.stream_stream(f"/tensorops.v1.TensorOps/{method}")
+        try:
+            responses = rpc(_streaming.request_messages(first, arrays),
+                            timeout=settings.timeout, metadata=self._metadata(settings))
+            return _streaming.receive(responses, response_type, fields)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -113,34 +145,75 @@ class GrpcioTransport:
             response_deserializer=response_type.FromString)
         return self._call(rpc, request, settings)
 
-    def _fill(self, method, request, spec, dtype, settings):
+    def _fill(self, name, request, spec, dtype, settings):
         request.input.CopyFrom(_codec.to_wire(spec))
         if dtype is not None:
             request.dtype = _codec.wire_dtype(dtype)
-        return self._call(method, request, settings).output
+        if self._streams(settings, _streaming.byte_size(dtype or spec.dtype, spec.shape)):
+            stream_request = getattr(pb, f"{name}StreamRequest")(request=request)
+            _, (output,) = self._stream(
+                f"{name}Stream", stream_request, [], getattr(pb, f"{name}StreamResponse"),
+                lambda response: [("output", response.output)], settings)
+            return output
+        return self._call(getattr(self._stub, name), request, settings).output
 
     def zeros_like(self, spec, dtype, settings):
-        return self._fill(self._stub.ZerosLike, pb.ZerosLikeRequest(), spec, dtype, settings)
+        return self._fill("ZerosLike", pb.ZerosLikeRequest(), spec, dtype, settings)
 
     def ones_like(self, spec, dtype, settings):
-        return self._fill(self._stub.OnesLike, pb.OnesLikeRequest(), spec, dtype, settings)
+        return self._fill("OnesLike", pb.OnesLikeRequest(), spec, dtype, settings)
 
     def topk(self, x, k, dim, largest, sorted, save_for_backward, settings):
-        request = pb.TopKRequest(input=_codec.to_wire(x), k=k, dim=dim, largest=largest,
-                                 sorted=sorted, save_for_backward=save_for_backward)
+        request = pb.TopKRequest(k=k, dim=dim, largest=largest, sorted=sorted,
+                                 save_for_backward=save_for_backward)
+        if self._streams(settings, max(x.data.nbytes, _streaming.topk_result_bytes(
+                x.dtype, x.shape, k, dim))):
+            request.input.CopyFrom(_codec.to_wire(x._replace(data=None)))
+            response, (values, indices) = self._stream(
+                "TopKStream", pb.TopKStreamRequest(request=request), [x.data],
+                pb.TopKStreamResponse,
+                lambda response: [("values", response.values),
+                                  ("indices", response.indices)], settings)
+            return values, indices, response.session_id
+        request.input.CopyFrom(_codec.to_wire(x))
         response = self._call(self._stub.TopK, request, settings)
         return response.values, response.indices, response.session_id
 
-    def backward(self, grad, session_id, retain_session, settings):
-        request = pb.BackwardRequest(grad_values=_codec.to_wire(grad), session_id=session_id,
-                                     retain_session=retain_session)
+    def _backward(self, request, tensors, result_bytes, settings):
+        """Backward with `request` and its `tensors` (Prepared, in field
+        order: grad_values, then indices when stateless)."""
+        if self._streams(settings, max(result_bytes,
+                                       sum(t.data.nbytes for t in tensors))):
+            for field, tensor in zip(("grad_values", "indices"), tensors):
+                getattr(request, field).CopyFrom(_codec.to_wire(tensor._replace(data=None)))
+            _, (grad_input,) = self._stream(
+                "BackwardStream", pb.BackwardStreamRequest(request=request),
+                [t.data for t in tensors], pb.BackwardStreamResponse,
+                lambda response: [("grad_input", response.grad_input)], settings)
+            return grad_input
+        for field, tensor in zip(("grad_values", "indices"), tensors):
+            getattr(request, field).CopyFrom(_codec.to_wire(tensor))
         return self._call(self._stub.Backward, request, settings).grad_input
 
+    def backward(self, grad, session_id, retain_session, settings):
+        request = pb.BackwardRequest(session_id=session_id, retain_session=retain_session)
+        try:
+            return self._backward(request, [grad], 0, settings)
+        except ResourceExhaustedError as error:
+            # Only the server knows the session's input shape, so a small
+            # gradient can have a result past its message limit. A refused
+            # Backward leaves the session usable: when the choice was ours,
+            # stream instead.
+            if settings.stream is not None or "--max_message_bytes" not in error.details:
+                raise
+        return self._backward(pb.BackwardRequest(session_id=session_id,
+                                                 retain_session=retain_session),
+                              [grad], 0, settings._replace(stream=True))
+
     def stateless_backward(self, grad, indices, input_shape, dim, settings):
-        request = pb.BackwardRequest(grad_values=_codec.to_wire(grad),
-                                     indices=_codec.to_wire(indices),
-                                     input_shape=input_shape, dim=dim)
-        return self._call(self._stub.Backward, request, settings).grad_input
+        request = pb.BackwardRequest(input_shape=input_shape, dim=dim)
+        return self._backward(request, [grad, indices],
+                              _streaming.byte_size(grad.dtype, input_shape), settings)
 
     def release_session(self, session_id, settings):
         self._call(self._stub.ReleaseSession,

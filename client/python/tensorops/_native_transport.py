@@ -21,15 +21,18 @@ def available():
 
 class NativeTransport:
     def __init__(self, address, auth_token, tls, root_certs, cert_chain,
-                 private_key, server_name):
+                 private_key, server_name, stream_threshold_bytes):
         """`tls`: whether to use TLS; the PEM contents (bytes or None) and
-        `server_name` apply only with it."""
+        `server_name` apply only with it. Calls whose tensors are larger than
+        `stream_threshold_bytes` stream them (the C++ client decides, unless
+        a call's settings.stream says)."""
         def text(pem):
             return None if pem is None else pem.decode()
 
         self._client = self._call(
             _native.Client, address, auth_token, tls, text(root_certs),
-            text(cert_chain), text(private_key), server_name)
+            text(cert_chain), text(private_key), server_name,
+            int(stream_threshold_bytes))
 
     @staticmethod
     def _call(function, *args):
@@ -41,7 +44,8 @@ class NativeTransport:
 
     @staticmethod
     def _options(settings):
-        return _native.CallOptions(settings.timeout, settings.affinity_key)
+        return _native.CallOptions(settings.timeout, settings.affinity_key,
+                                   settings.stream)
 
     decode = staticmethod(_codec.from_native)
 

@@ -64,9 +64,9 @@ class _Session:
 
 class _TopKFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, k, dim, largest, sorted, client, save, out):
+    def forward(ctx, x, k, dim, largest, sorted, client, save, out, stream):
         result = client.topk(x.detach(), k, dim, largest, sorted, save_for_backward=save,
-                             out=out)
+                             out=out, stream=stream)
         values = result.values.to(x.device)
         indices = result.indices.to(x.device)
         ctx.mark_non_differentiable(indices)
@@ -74,6 +74,7 @@ class _TopKFunction(torch.autograd.Function):
             ctx.session = _Session(client, result.session_id)
             ctx.input_shape = tuple(x.shape)
             ctx.dim = dim
+            ctx.stream = stream
             ctx.save_for_backward(indices)
         return values, indices
 
@@ -83,24 +84,30 @@ class _TopKFunction(torch.autograd.Function):
         session = ctx.session
         grad = grad_values.detach().cpu().contiguous()
         if session.consume():
-            grad_input = session.client.backward(grad, session_id=session.session_id)
+            grad_input = session.client.backward(grad, session_id=session.session_id,
+                                                 stream=ctx.stream)
         else:
             (indices,) = ctx.saved_tensors
             grad_input = session.client.backward(
-                grad, indices=indices.cpu(), input_shape=ctx.input_shape, dim=ctx.dim
-            )
-        return grad_input.to(grad_values.device), None, None, None, None, None, None, None
+                grad, indices=indices.cpu(), input_shape=ctx.input_shape, dim=ctx.dim,
+                stream=ctx.stream)
+        return (grad_input.to(grad_values.device),) + (None,) * 8
 
 
-def topk(x, k, dim=-1, largest=True, sorted=True, *, client=None, out=None):
+def topk(x, k, dim=-1, largest=True, sorted=True, *, client=None, out=None, stream=None):
     """torch.topk(x, k, dim, largest, sorted) on the server, differentiable
     with respect to x. Returns torch.return_types.topk(values, indices).
 
     Shared memory, when the client asks: an x in a tensorops.SharedMemory of
     the client goes by reference, and out= (a SharedMemory) places values
-    and indices in the region (Client.topk's out)."""
+    and indices in the region (Client.topk's out).
+
+    Large tensors go through the streamed calls as with Client.topk (the
+    client's stream_threshold_bytes); `stream` (True or False) decides for
+    both passes instead."""
     if client is None:
         client = default_client()
     save = torch.is_grad_enabled() and x.requires_grad
-    values, indices = _TopKFunction.apply(x, k, dim, largest, sorted, client, save, out)
+    values, indices = _TopKFunction.apply(x, k, dim, largest, sorted, client, save, out,
+                                          stream)
     return torch.return_types.topk((values, indices))
