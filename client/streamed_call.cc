@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/grpc_status.h"
 #include "core/shape.h"
+#include "proto/outgoing_message.h"
 #include "proto/tensor_codec.h"
 #include "proto/wire_varint.h"
 
@@ -33,12 +34,6 @@ static_assert(v1::TopKStreamRequest::kChunkFieldNumber == kChunkFieldNumber &&
 constexpr int kPartFieldNumber = 1;
 static_assert(v1::TopKStreamRequest::kRequestFieldNumber == kPartFieldNumber &&
               v1::TopKStreamResponse::kResponseFieldNumber == kPartFieldNumber);
-
-// Smaller chunks are copied into their message: a slice of their own costs
-// more than copying that much (as in proto/outgoing_message.cc).
-constexpr size_t kOwnSliceMinBytes = size_t{64} << 10;
-
-void ReleaseTensor(void* tensor) { delete static_cast<Tensor*>(tensor); }
 
 // Reads a message's bytes across its slices.
 class SliceReader {
@@ -126,27 +121,6 @@ absl::StatusOr<std::vector<Tensor>> AllocateResults(
 std::string ByteCount(int64_t bytes) { return absl::StrCat(bytes, " bytes"); }
 
 }  // namespace
-
-grpc::ByteBuffer ChunkMessage(const Tensor& tensor, size_t offset,
-                              size_t size) {
-  std::string head;
-  wire::AppendVarint(wire::LengthDelimitedTag(kChunkFieldNumber), &head);
-  wire::AppendVarint(size, &head);
-  const char* data = reinterpret_cast<const char*>(tensor.data()) + offset;
-  if (size < kOwnSliceMinBytes) {
-    head.append(data, size);
-    grpc::Slice slice(head);
-    return grpc::ByteBuffer(&slice, 1);
-  }
-  // The slice keeps a copy of the tensor (sharing its bytes) alive until
-  // gRPC has sent it, which may be after the call returned.
-  grpc::Slice slices[] = {
-      grpc::Slice(head),
-      grpc::Slice(const_cast<char*>(data), size, &ReleaseTensor,
-                  new Tensor(tensor)),
-  };
-  return grpc::ByteBuffer(slices, 2);
-}
 
 StreamedTensorSink::StreamedTensorSink(std::vector<Tensor> tensors)
     : tensors_(std::move(tensors)), total_(TotalBytes(tensors_)) {}
@@ -237,7 +211,7 @@ absl::StatusOr<std::vector<Tensor>> RunStreamedCall(
     for (size_t offset = 0; writing && offset < tensor.byte_size();
          offset += chunk) {
       const size_t size = std::min(chunk, tensor.byte_size() - offset);
-      writing = stream->Write(ChunkMessage(tensor, offset, size));
+      writing = stream->Write(wire::StreamChunkMessage(tensor, offset, size));
     }
   }
   if (writing) stream->WritesDone();

@@ -67,11 +67,6 @@ absl::StatusOr<std::vector<Tensor>> RunStreamedCall(
     absl::Span<const Tensor> request_tensors, int64_t chunk_bytes,
     google::protobuf::Message* first_response, StreamedTensorFields fields);
 
-// The message { bytes chunk = 2; } carrying bytes [offset, offset + size) of
-// `tensor` (which must hold them): small chunks are copied, larger ones
-// point into the tensor, a copy of which the message keeps alive.
-grpc::ByteBuffer ChunkMessage(const Tensor& tensor, size_t offset, size_t size);
-
 // Receives a streamed response's bytes into its tensors, in order.
 class StreamedTensorSink {
  public:

@@ -7,6 +7,7 @@
 
 #include "proto/tensor_codec.h"
 #include "proto/wire_varint.h"
+#include "tensorops/v1/tensor_ops.pb.h"
 
 namespace tensorops::wire {
 namespace {
@@ -57,6 +58,28 @@ absl::Status OutgoingMessage::Serialize(
   if (!head.empty() || slices.empty()) slices.emplace_back(head);
   *out = grpc::ByteBuffer(slices.data(), slices.size());
   return absl::OkStatus();
+}
+
+grpc::ByteBuffer StreamChunkMessage(const Tensor& tensor, size_t offset,
+                                    size_t size) {
+  // Field 2 of every *StreamRequest and *StreamResponse.
+  static_assert(tensorops::v1::TopKStreamRequest::kChunkFieldNumber == 2 &&
+                tensorops::v1::TopKStreamResponse::kChunkFieldNumber == 2);
+  std::string head;
+  AppendVarint(LengthDelimitedTag(2), &head);
+  AppendVarint(size, &head);
+  const char* data = reinterpret_cast<const char*>(tensor.data()) + offset;
+  if (size < kOwnSliceMinBytes) {
+    head.append(data, size);
+    grpc::Slice slice(head);
+    return grpc::ByteBuffer(&slice, 1);
+  }
+  grpc::Slice slices[] = {grpc::Slice(head),
+                          // Keeps a copy of the tensor (sharing its bytes)
+                          // alive until gRPC has sent it.
+                          grpc::Slice(const_cast<char*>(data), size,
+                                      &ReleaseTensor, new Tensor(tensor))};
+  return grpc::ByteBuffer(slices, 2);
 }
 
 }  // namespace tensorops::wire

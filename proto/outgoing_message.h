@@ -41,6 +41,14 @@ class OutgoingMessage {
   std::vector<std::pair<int, Tensor>> tensors_;
 };
 
+// A streamed call's message carrying `size` bytes of `tensor` from `offset`
+// as its chunk (field 2 of every *StreamRequest and *StreamResponse): small
+// chunks are copied, larger ones are sent from the tensor's memory, a copy
+// of the tensor kept alive until gRPC has written them. [offset, offset +
+// size) must lie within the tensor's bytes.
+grpc::ByteBuffer StreamChunkMessage(const Tensor& tensor, size_t offset,
+                                    size_t size);
+
 }  // namespace tensorops::wire
 
 #endif  // TENSOROPS_PROTO_OUTGOING_MESSAGE_H_

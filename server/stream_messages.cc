@@ -18,10 +18,6 @@ constexpr int kMessageField = 1;
 constexpr int kChunkField = 2;
 constexpr int kChunkPath[] = {kChunkField};
 
-// Smaller chunks are copied into the message: a slice of their own costs
-// more.
-constexpr size_t kOwnSliceMinBytes = size_t{64} << 10;
-
 absl::Status NotAValid(absl::string_view method) {
   return absl::InvalidArgumentError(absl::StrCat(
       "a ", method,
@@ -102,28 +98,6 @@ absl::StatusOr<grpc::ByteBuffer> ResponseMessage(
   message += body;
   grpc::Slice slice(message);
   return grpc::ByteBuffer(&slice, 1);
-}
-
-grpc::ByteBuffer ChunkMessage(const Tensor& owner,
-                              absl::Span<const std::byte> bytes) {
-  std::string head;
-  wire::AppendVarint(wire::LengthDelimitedTag(kChunkField), &head);
-  wire::AppendVarint(bytes.size(), &head);
-  const char* data = reinterpret_cast<const char*>(bytes.data());
-  if (bytes.size() < kOwnSliceMinBytes) {
-    head.append(data, bytes.size());
-    grpc::Slice slice(head);
-    return grpc::ByteBuffer(&slice, 1);
-  }
-  grpc::Slice slices[] = {
-      grpc::Slice(head),
-      // The slice keeps a copy of the tensor (sharing its bytes) alive
-      // until gRPC has sent it.
-      grpc::Slice(
-          const_cast<char*>(data), bytes.size(),
-          [](void* tensor) { delete static_cast<Tensor*>(tensor); },
-          new Tensor(owner))};
-  return grpc::ByteBuffer(slices, 2);
 }
 
 }  // namespace tensorops::server

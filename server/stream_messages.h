@@ -40,11 +40,6 @@ absl::StatusOr<request::StreamPart> ParseStreamMessage(
 absl::StatusOr<grpc::ByteBuffer> ResponseMessage(
     const google::protobuf::Message& response);
 
-// A server message carrying `bytes` as its chunk (field 2), sent from the
-// memory of `owner`'s tensor (kept alive until gRPC has written it).
-grpc::ByteBuffer ChunkMessage(const Tensor& owner,
-                              absl::Span<const std::byte> bytes);
-
 }  // namespace tensorops::server
 
 #endif  // TENSOROPS_SERVER_STREAM_MESSAGES_H_

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "proto/outgoing_message.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {
@@ -247,7 +248,7 @@ absl::StatusOr<std::optional<grpc::ByteBuffer>> StreamedCall::NextMessage() {
   const size_t length =
       std::min<size_t>(chunk_bytes_, piece_->byte_size() - piece_offset_);
   grpc::ByteBuffer message =
-      ChunkMessage(*piece_, piece_->bytes().subspan(piece_offset_, length));
+      wire::StreamChunkMessage(*piece_, piece_offset_, length);
   piece_offset_ += length;
   return message;
 }

@@ -318,7 +318,7 @@ TEST(ChunkMessageTest, ParsesAsAChunkOfTheTensorsBytes) {
   const Tensor input = Ramp(100000);
   for (auto [offset, size] :
        {std::pair<size_t, size_t>{4, 10}, {1000, 300000}, {0, 0}}) {
-    grpc::ByteBuffer message = ChunkMessage(input, offset, size);
+    grpc::ByteBuffer message = wire::StreamChunkMessage(input, offset, size);
     grpc::Slice whole;
     ASSERT_TRUE(message.DumpToSingleSlice(&whole).ok());
     v1::TopKStreamRequest parsed;

@@ -133,7 +133,10 @@ class _StreamingTests:
                     x = distinct_rows(shape[::-1] if dim == 0 else shape, dtype, 7)
                     x = x.t().contiguous() if dim == 0 else x
                 else:
-                    x = torch.randn(shape, dtype=dtype)
+                    # Distinct values: with ties the selected positions (and
+                    # so the gradient) may rightly differ from torch's.
+                    count = int(np.prod(shape))
+                    x = (torch.randperm(count) - count // 2).reshape(shape).to(dtype)
                 top = self.client.topk(x, k, dim, save_for_backward=True, stream=True)
                 self.assertIsNotNone(top.session_id)
                 grad = torch.randn(tuple(top.values.shape)).to(dtype)
@@ -201,7 +204,8 @@ class _StreamingTests:
 
     @needs_torch
     def test_the_threshold_chooses_streaming(self):
-        x = torch.randn(1000, 1000)  # 4 MB: over the server's unary limit
+        # 4 MB: over the server's unary limit; distinct values (no ties).
+        x = (torch.randperm(10**6) - 500000).float().reshape(1000, 1000)
         with self.assertRaises(tensorops.ResourceExhaustedError):
             self.client.topk(x, 5)  # the default threshold: unary
         with self.assertRaises(tensorops.ResourceExhaustedError):
