@@ -1,5 +1,8 @@
 #include "core/backend.h"
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "core/op_plans.h"
 #include "core/status_macros.h"
 
@@ -59,6 +62,41 @@ absl::StatusOr<Tensor> Backend::TopKBackward(const Tensor& grad_values,
   TENSOROPS_RETURN_IF_ERROR(
       RunTopKBackward(grad_values, indices, plan, grad_input));
   return grad_input;
+}
+
+absl::StatusOr<SelectionResult> Backend::Select(
+    const Tensor& input, const SelectionOptions& options) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const SelectionPlan plan,
+      PlanSelection(input.dtype(), input.shape(), options));
+  TENSOROPS_ASSIGN_OR_RETURN(SelectionResult result,
+                             AllocateSelectionResult(input.dtype(), plan));
+  TENSOROPS_RETURN_IF_ERROR(RunSelect(input, plan, result));
+  return result;
+}
+
+absl::StatusOr<SelectionResult> Backend::SelectOfChunks(
+    const ChunkedTensor& input, const SelectionOptions& options,
+    const TopKOutputMemory& into) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const SelectionPlan plan,
+      PlanSelection(input.dtype(), input.shape(), options));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      SelectionResult result,
+      AllocateSelectionResult(input.dtype(), plan, into));
+  // A view when the bytes are one private chunk, else a private copy (the
+  // kernels read elements more than once, which shared bytes must not be).
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
+  TENSOROPS_RETURN_IF_ERROR(RunSelect(contiguous, plan, result));
+  return result;
+}
+
+absl::Status Backend::RunSelect(const Tensor& /*input*/,
+                                const SelectionPlan& plan,
+                                SelectionResult& /*result*/) {
+  return absl::UnimplementedError(absl::StrCat(
+      SelectionKindName(plan.kind), " is not implemented on the ",
+      std::string(name()), " backend; run the server with --backend=cpu"));
 }
 
 absl::Status Backend::RunTopKOfChunks(const ChunkedTensor& input,

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/chunked_tensor.h"
 #include "core/dtype.h"
 #include "core/shape.h"
@@ -30,8 +31,39 @@ struct TopKResult {
   Tensor indices;  // int64, same shape as values
 };
 
+// The selection family beside topk: each selects, for every slice along
+// `dim`, elements of the input with their positions, as PyTorch 1.13's
+// torch.sort, torch.kthvalue, torch.max(dim), torch.min(dim) and
+// torch.median(dim).
+enum class SelectionKind : uint8_t { kSort, kKthValue, kMax, kMin, kMedian };
+
+// "sort", "kthvalue", "max", "min" or "median", as PyTorch names them.
+absl::string_view SelectionKindName(SelectionKind kind);
+
+struct SelectionOptions {
+  SelectionKind kind = SelectionKind::kMax;
+  // Negative values count from the end, as in PyTorch.
+  int64_t dim = -1;
+  // Reductions (all but sort): keep `dim` with size 1 in the results (true)
+  // or drop it (false, PyTorch's default).
+  bool keepdim = false;
+  // Sort: largest first (true) or smallest first (false).
+  bool descending = false;
+  // Sort: keep index order among equal values. tensorops always does (its
+  // sort is stable either way), so this only documents the caller's wish.
+  bool stable = false;
+  // KthValue: the k-th smallest, 1-based, in [1, size(dim)].
+  int64_t k = 1;
+};
+
+// Values (the input's dtype) and indices (int64) of a selection, of the
+// same shape: the input's for sort; for a reduction the input's with `dim`
+// of size 1 (keepdim) or removed.
+using SelectionResult = TopKResult;
+
 // Validated calls and output memory (core/op_plans.h).
 struct TopKPlan;
+struct SelectionPlan;
 struct TopKBackwardPlan;
 struct OutputMemory;
 struct TopKOutputMemory;
@@ -85,6 +117,34 @@ class Backend {
                                           const TopKOptions& options,
                                           const TopKOutputMemory& into);
 
+  // torch.sort(input, dim, descending, stable), torch.kthvalue(input, k,
+  // dim, keepdim), torch.max/min(input, dim, keepdim) and
+  // torch.median(input, dim, keepdim), by options.kind. The rules, beyond
+  // PyTorch's (core/op_plans.h: PlanSelection checks the arguments):
+  //  - Order (sort, kthvalue, median): NaN of either sign ranks above +inf
+  //    and NaNs are equal to each other; -0.0 equals +0.0.
+  //  - Ties: among equal values the lower index comes first (sort, both
+  //    directions, stable or not) or is returned (kthvalue: the lowest index
+  //    holding the k-th smallest value). PyTorch leaves both unspecified.
+  //  - max/min: the first index of the extreme value, or of the first NaN
+  //    (NaN propagates); median: the first NaN if the slice has one, else
+  //    the element at position (n-1)/2 of a stable ascending sort. These
+  //    are PyTorch's choices.
+  //  - Every value is the input's element at its index, bit for bit (sign
+  //    of zero, NaN payload), also where PyTorch quiets a signalling NaN (a
+  //    0-d max/min).
+  //  - A 0-d input accepts dim 0 or -1 (kthvalue: k = 1) and returns itself
+  //    with index 0. Reductions over a dimension of size 0 are refused, as
+  //    in PyTorch; sort returns empty results. bool input is refused by
+  //    kthvalue and median (as in PyTorch), taken by sort, max and min.
+  //    float16 and bfloat16 are taken by all five.
+  absl::StatusOr<SelectionResult> Select(const Tensor& input,
+                                         const SelectionOptions& options);
+  // Select of an input whose bytes lie in chunks, into `into` where given.
+  absl::StatusOr<SelectionResult> SelectOfChunks(
+      const ChunkedTensor& input, const SelectionOptions& options,
+      const TopKOutputMemory& into);
+
   // The gradient of topk's values with respect to its input:
   // zeros(input_shape, grad_values.dtype).scatter(dim, indices, grad_values).
   // grad_values must be floating point, indices int64 of the same shape,
@@ -120,6 +180,13 @@ class Backend {
                                        const TopKPlan& plan,
                                        const TopKOptions& options,
                                        TopKResult& result);
+
+  // Fills `result` (of plan.output_shape, possibly without elements) with
+  // the selection planned by PlanSelection(input's dtype and shape,
+  // options). This default answers UNIMPLEMENTED naming the operation and
+  // the backend, for backends without these kernels.
+  virtual absl::Status RunSelect(const Tensor& input, const SelectionPlan& plan,
+                                 SelectionResult& result);
 
   // Fills `grad_input` (of plan.output_shape, grad_values' dtype) with the
   // scatter of `grad_values` at `indices`, as planned by PlanTopKBackward.

@@ -42,6 +42,27 @@ struct TopKPlan {
 absl::StatusOr<TopKPlan> PlanTopK(DType dtype, ShapeView input_shape,
                                   const TopKOptions& options);
 
+struct SelectionPlan {
+  SelectionKind kind = SelectionKind::kMax;
+  DimGeometry input;  // geometry of the input around dim
+  // Sort: largest first.
+  bool descending = false;
+  // KthValue and median: the 0-based rank, in a stable ascending order, of
+  // the element to return (k - 1 for kthvalue, (size - 1) / 2 for median).
+  int64_t rank = 0;
+  // Of values and indices: the input's shape for sort; for the reductions
+  // the input's with dim of size 1 (keepdim) or removed ([] for a 0-d
+  // input either way).
+  Shape output_shape;
+
+  // Whether the kind reduces `dim` to one element per slice.
+  bool reduces() const { return kind != SelectionKind::kSort; }
+};
+
+// Validates a selection call; see Backend::Select for the rules.
+absl::StatusOr<SelectionPlan> PlanSelection(DType dtype, ShapeView input_shape,
+                                            const SelectionOptions& options);
+
 // Caller's memory a result is written into instead of fresh memory: at
 // least the result's byte size (its first bytes are written), kept alive by
 // `owner` as long as the result tensor.
@@ -61,6 +82,10 @@ struct TopKOutputMemory {
   const OutputMemory* values = nullptr;
   const OutputMemory* indices = nullptr;
 };
+
+// For backends: a selection's outputs for `plan`, as AllocateTopKResult.
+absl::StatusOr<SelectionResult> AllocateSelectionResult(
+    DType dtype, const SelectionPlan& plan, TopKOutputMemory into = {});
 
 // For backends: TopK's outputs for `plan` (of a `dtype` input), allocated (or
 // in `into`) and uninitialized. RESOURCE_EXHAUSTED if out of memory.

@@ -84,4 +84,9 @@ absl::StatusOr<Tensor> Tensor::WritableView(DType dtype, Shape shape,
                      bytes.data(), std::move(owner));
 }
 
+absl::StatusOr<Tensor> Tensor::Reshaped(Shape shape) const {
+  return CheckedView(dtype_, std::move(shape), data_, byte_size(),
+                     mutable_data_, owner_);
+}
+
 }  // namespace tensorops

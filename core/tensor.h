@@ -50,6 +50,11 @@ class Tensor {
                                              absl::Span<std::byte> bytes,
                                              std::shared_ptr<const void> owner);
 
+  // The same bytes (shared, not copied) seen with `shape`, which must have
+  // as many elements (INVALID_ARGUMENT otherwise); e.g. a reduced
+  // dimension put back with size 1.
+  absl::StatusOr<Tensor> Reshaped(Shape shape) const;
+
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }

@@ -37,6 +37,23 @@ TEST(TensorTest, ZeroDimensionalAndEmpty) {
   EXPECT_EQ(empty->byte_size(), 0u);
 }
 
+TEST(TensorTest, ReshapedSharesTheBytes) {
+  absl::StatusOr<Tensor> tensor = Tensor::Allocate(DType::kInt64, {2, 3});
+  ASSERT_THAT(tensor, IsOk());
+  absl::StatusOr<Tensor> reshaped = tensor->Reshaped({2, 1, 3});
+  ASSERT_THAT(reshaped, IsOk());
+  EXPECT_EQ(reshaped->shape(), Shape({2, 1, 3}));
+  EXPECT_EQ(reshaped->data(), tensor->data());
+  EXPECT_EQ(reshaped->mutable_data(), tensor->mutable_data());
+}
+
+TEST(TensorTest, ReshapedRefusesAnotherElementCount) {
+  absl::StatusOr<Tensor> tensor = Tensor::Allocate(DType::kInt64, {2, 3});
+  ASSERT_THAT(tensor, IsOk());
+  EXPECT_THAT(tensor->Reshaped({7}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(TensorTest, AllocateRejectsBadShapes) {
   EXPECT_THAT(Tensor::Allocate(DType::kFloat32, {-1}),
               StatusIs(absl::StatusCode::kInvalidArgument));
