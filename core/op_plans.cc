@@ -133,15 +133,30 @@ absl::StatusOr<Tensor> AllocateOutput(DType dtype, ShapeView shape,
                               into->owner);
 }
 
+namespace {
+
+// Values of `dtype` and int64 indices, both of `shape`.
+absl::StatusOr<TopKResult> AllocateValuesAndIndices(DType dtype,
+                                                    ShapeView shape,
+                                                    TopKOutputMemory into) {
+  TopKResult result;
+  TENSOROPS_ASSIGN_OR_RETURN(result.values,
+                             AllocateOutput(dtype, shape, into.values));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      result.indices, AllocateOutput(DType::kInt64, shape, into.indices));
+  return result;
+}
+
+}  // namespace
+
 absl::StatusOr<TopKResult> AllocateTopKResult(DType dtype, const TopKPlan& plan,
                                               TopKOutputMemory into) {
-  TopKResult result;
-  TENSOROPS_ASSIGN_OR_RETURN(
-      result.values, AllocateOutput(dtype, plan.output_shape, into.values));
-  TENSOROPS_ASSIGN_OR_RETURN(
-      result.indices,
-      AllocateOutput(DType::kInt64, plan.output_shape, into.indices));
-  return result;
+  return AllocateValuesAndIndices(dtype, plan.output_shape, into);
+}
+
+absl::StatusOr<SelectionResult> AllocateSelectionResult(
+    DType dtype, const SelectionPlan& plan, TopKOutputMemory into) {
+  return AllocateValuesAndIndices(dtype, plan.output_shape, into);
 }
 
 absl::Status TopKBackwardIndexError(const Tensor& indices, int64_t position,

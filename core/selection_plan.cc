@@ -1,5 +1,4 @@
-// PlanSelection and the selection family's helpers of core/op_plans.h and
-// core/backend.h.
+// PlanSelection (core/op_plans.h) and SelectionKindName (core/backend.h).
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -77,17 +76,6 @@ absl::StatusOr<SelectionPlan> PlanSelection(DType dtype, ShapeView input_shape,
     }
   }
   return plan;
-}
-
-absl::StatusOr<SelectionResult> AllocateSelectionResult(
-    DType dtype, const SelectionPlan& plan, TopKOutputMemory into) {
-  SelectionResult result;
-  TENSOROPS_ASSIGN_OR_RETURN(
-      result.values, AllocateOutput(dtype, plan.output_shape, into.values));
-  TENSOROPS_ASSIGN_OR_RETURN(
-      result.indices,
-      AllocateOutput(DType::kInt64, plan.output_shape, into.indices));
-  return result;
 }
 
 }  // namespace tensorops
