@@ -457,6 +457,36 @@ absl::StatusOr<TopKOutput> TensorOpsClient::TopK(const Tensor& input,
   return output;
 }
 
+absl::StatusOr<SelectionOutput> TensorOpsClient::CallSelection(
+    absl::string_view method, const google::protobuf::Message& request,
+    const Tensor& input, const CallOptions& call) {
+  const std::optional<int> index = wire::MethodIndex(method);
+  if (!index.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("the service has no method ", method));
+  }
+  // Every selection request has its input as field 1, and every response
+  // has values, indices and session_id as fields 1, 2 and 3 (as
+  // SortResponse), so one message type reads them all.
+  static_assert(v1::SortRequest::kInputFieldNumber == 1 &&
+                v1::MaxRequest::kInputFieldNumber == 1 &&
+                v1::KthValueRequest::kInputFieldNumber == 1);
+  wire::OutgoingMessage tensors;
+  tensors.AttachTensor(v1::SortRequest::kInputFieldNumber, input);
+  auto response = std::make_shared<v1::SortResponse>();
+  TENSOROPS_RETURN_IF_ERROR(CallSendingTensors(*methods_[*index], call, request,
+                                               tensors, response.get()));
+  SelectionOutput output;
+  TENSOROPS_ASSIGN_OR_RETURN(
+      output.values,
+      TensorFromResponse(response->values(), response, "values"));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      output.indices,
+      TensorFromResponse(response->indices(), response, "indices"));
+  output.session_id = response->session_id();
+  return output;
+}
+
 absl::StatusOr<Tensor> TensorOpsClient::Backward(const std::string& session_id,
                                                  const Tensor& grad_values,
                                                  bool retain_session,
@@ -496,9 +526,18 @@ absl::StatusOr<Tensor> TensorOpsClient::Backward(const std::string& session_id,
 absl::StatusOr<Tensor> TensorOpsClient::StatelessBackward(
     const Tensor& grad_values, const Tensor& indices, ShapeView input_shape,
     int64_t dim, const CallOptions& call) {
+  return StatelessBackward(grad_values, indices, input_shape, dim,
+                           /*keepdim=*/true, call);
+}
+
+absl::StatusOr<Tensor> TensorOpsClient::StatelessBackward(
+    const Tensor& grad_values, const Tensor& indices, ShapeView input_shape,
+    int64_t dim, bool keepdim, const CallOptions& call) {
   v1::BackwardRequest request;
   request.mutable_input_shape()->Assign(input_shape.begin(), input_shape.end());
   request.set_dim(dim);
+  // Left unset when true (the default), for servers before the field.
+  if (!keepdim) request.set_keepdim(false);
   const int64_t request_bytes = grad_values.byte_size() + indices.byte_size();
   if (ShouldStream(
           call, std::max(request_bytes,

@@ -128,6 +128,30 @@ struct TopKOutput {
   std::string session_id;
 };
 
+// torch.sort's arguments (besides the input).
+struct SortParams {
+  int64_t dim = -1;
+  bool descending = false;
+  // The server's sort is stable either way (lower index first among equal
+  // values); this only says the caller relies on it.
+  bool stable = false;
+  bool save_for_backward = false;
+};
+
+// The arguments of torch.kthvalue (besides k), torch.max(dim),
+// torch.min(dim) and torch.median(dim).
+struct ReductionParams {
+  int64_t dim = -1;
+  // Keep dim with size 1 in values and indices (false drops it, PyTorch's
+  // default).
+  bool keepdim = false;
+  bool save_for_backward = false;
+};
+
+// Values, int64 indices and the session of Sort, KthValue, Max, Min and
+// Median: TopK's.
+using SelectionOutput = TopKOutput;
+
 // The standard gRPC health states (grpc.health.v1.HealthCheckResponse).
 enum class ServingStatus {
   kUnknown = 0,
@@ -170,9 +194,29 @@ class TensorOpsClient {
   absl::StatusOr<TopKOutput> TopK(const Tensor& input, const TopKParams& params,
                                   const CallOptions& call = {});
 
-  // The gradient with respect to TopK's input, from the session a
-  // TopK(save_for_backward) left on the server. Consumes the session unless
-  // retain_session.
+  // torch.sort(input, dim, descending, stable), torch.kthvalue(input, k,
+  // dim, keepdim), torch.max/min/median(input, dim, keepdim): see the
+  // proto's SortRequest for the rules. Unary calls only (no streamed form
+  // yet): an input or result past the message limit is refused.
+  absl::StatusOr<SelectionOutput> Sort(const Tensor& input,
+                                       const SortParams& params = {},
+                                       const CallOptions& call = {});
+  absl::StatusOr<SelectionOutput> KthValue(const Tensor& input, int64_t k,
+                                           const ReductionParams& params = {},
+                                           const CallOptions& call = {});
+  absl::StatusOr<SelectionOutput> Max(const Tensor& input,
+                                      const ReductionParams& params = {},
+                                      const CallOptions& call = {});
+  absl::StatusOr<SelectionOutput> Min(const Tensor& input,
+                                      const ReductionParams& params = {},
+                                      const CallOptions& call = {});
+  absl::StatusOr<SelectionOutput> Median(const Tensor& input,
+                                         const ReductionParams& params = {},
+                                         const CallOptions& call = {});
+
+  // The gradient with respect to the input of a TopK or a selection op,
+  // from the session it left on the server (save_for_backward). Consumes the
+  // session unless retain_session.
   absl::StatusOr<Tensor> Backward(const std::string& session_id,
                                   const Tensor& grad_values,
                                   bool retain_session = false,
@@ -184,6 +228,13 @@ class TensorOpsClient {
                                            const Tensor& indices,
                                            ShapeView input_shape,
                                            int64_t dim = -1,
+                                           const CallOptions& call = {});
+  // The same for a selection whose results lack dim (a reduction with
+  // keepdim=false): `keepdim` false.
+  absl::StatusOr<Tensor> StatelessBackward(const Tensor& grad_values,
+                                           const Tensor& indices,
+                                           ShapeView input_shape, int64_t dim,
+                                           bool keepdim,
                                            const CallOptions& call = {});
 
   // Frees a session before its TTL. NOT_FOUND if the server holds none.
@@ -243,6 +294,12 @@ class TensorOpsClient {
                                   const google::protobuf::Message& request,
                                   const wire::OutgoingMessage& tensors,
                                   Response* response);
+
+  // Sends `request` of a selection op (`method`: "Sort", ...) with `input`
+  // as its input and reads its response.
+  absl::StatusOr<SelectionOutput> CallSelection(
+      absl::string_view method, const google::protobuf::Message& request,
+      const Tensor& input, const CallOptions& call);
 
   // Whether a call whose request or result carries `tensor_bytes` goes
   // through the streamed RPC.

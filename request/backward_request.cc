@@ -9,6 +9,27 @@
 #include "request/missing_field.h"
 
 namespace tensorops::request {
+namespace {
+
+// `tensor` (grad_values or the indices of a reduction that dropped `dim`)
+// with dim put back with size 1, so that it has the input's rank.
+absl::StatusOr<Tensor> WithDimRestored(const Tensor& tensor,
+                                       absl::string_view name,
+                                       ShapeView input_shape, int64_t dim) {
+  const Shape& shape = tensor.shape();
+  if (shape.size() + 1 != input_shape.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " has shape ", ShapeToString(shape),
+        ", but the selection dropped dimension ", dim, " of input shape ",
+        ShapeToString(input_shape), " (keepdim=false); expected rank ",
+        input_shape.size() - 1));
+  }
+  Shape restored(shape.begin(), shape.end());
+  restored.insert(restored.begin() + dim, 1);
+  return tensor.Reshaped(std::move(restored));
+}
+
+}  // namespace
 
 absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
     const tensorops::v1::BackwardRequest& request, const RequestLimits& limits,
@@ -26,11 +47,11 @@ absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
       CheckElementLimit(limits, inputs.grad.shape(), "grad_values"));
   if (!request.session_id().empty()) {
     if (request.has_indices() || request.input_shape_size() > 0 ||
-        request.has_dim()) {
+        request.has_dim() || request.has_keepdim()) {
       return absl::InvalidArgumentError(
-          "indices, input_shape and dim must be left unset when session_id "
-          "is given (the session holds TopK's); send them without session_id "
-          "for the stateless Backward");
+          "indices, input_shape, dim and keepdim must be left unset when "
+          "session_id is given (the session holds the selection's); send them "
+          "without session_id for the stateless Backward");
     }
     inputs.uses_session = true;
     return inputs;
@@ -50,6 +71,7 @@ absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
       inputs.input_shape,
       wire::ShapeFromProto(request.input_shape(), "input_shape"));
   inputs.dim = request.has_dim() ? request.dim() : -1;
+  inputs.keeps_dim = request.has_keepdim() ? request.keepdim() : true;
   return inputs;
 }
 
@@ -67,10 +89,23 @@ absl::StatusOr<BackwardRequestPlan> PlanBackwardRequest(
     out.indices = saved->indices;
     out.input_shape = saved->input_shape;
     out.dim = saved->dim;
+    inputs.keeps_dim = saved->keeps_dim;
   } else {
     out.indices = std::move(inputs.indices);
     out.input_shape = std::move(inputs.input_shape);
     out.dim = inputs.dim;
+  }
+  // A 0-d input's selection is 0-d either way.
+  if (!inputs.keeps_dim && !out.input_shape.empty()) {
+    TENSOROPS_ASSIGN_OR_RETURN(
+        out.dim,
+        WrapDim(out.dim, static_cast<int64_t>(out.input_shape.size())));
+    TENSOROPS_ASSIGN_OR_RETURN(
+        out.grad,
+        WithDimRestored(out.grad, "grad_values", out.input_shape, out.dim));
+    TENSOROPS_ASSIGN_OR_RETURN(
+        out.indices,
+        WithDimRestored(out.indices, "indices", out.input_shape, out.dim));
   }
   if (absl::Status planned =
           PlanTopKBackward(out.grad.dtype(), out.grad.shape(),

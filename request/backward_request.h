@@ -30,6 +30,9 @@ struct BackwardInputs {
   Tensor indices;
   Shape input_shape;
   int64_t dim = -1;
+  // Whether grad and indices have dim (false: a reduction's with
+  // keepdim=false, put back with size 1 before the scatter).
+  bool keeps_dim = true;
 };
 
 // The bytes of Backward's tensors that are not in their data: in shared
@@ -40,7 +43,7 @@ struct BackwardTensorBytes {
 };
 
 // Step 1: grad_values, and either a session id alone or the stateless
-// form's indices, input_shape and dim. INVALID_ARGUMENT for missing,
+// form's indices, input_shape, dim and keepdim. INVALID_ARGUMENT for missing,
 // malformed or contradictory fields, RESOURCE_EXHAUSTED past `limits`.
 // The tensors read `request`'s bytes in place, and copy `elsewhere`'s.
 absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
@@ -48,8 +51,10 @@ absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
     const BackwardTensorBytes& elsewhere = {});
 
 struct BackwardRequestPlan {
+  // Both with dim (of size 1 where the selection dropped it): views of the
+  // request's or the session's tensors.
   Tensor grad;
-  Tensor indices;  // the request's, or the session's
+  Tensor indices;
   Shape input_shape;
   int64_t dim = 0;
   int64_t output_bytes = 0;    // of grad_input's data

@@ -3,7 +3,9 @@
 //
 // Every selection op's backward is the same scatter into zeros of the
 // input's shape (PyTorch's value_selecting_reduction_backward); the ops
-// differ only in whether the selected dimension is kept (TopK keeps it).
+// differ only in whether the selected dimension is kept (TopK and Sort
+// keep it; the reductions with keepdim=false drop it, and Backward puts it
+// back with size 1 before the scatter).
 // `op` says which operation saved the state, for messages.
 #ifndef TENSOROPS_REQUEST_SAVED_SELECTION_H_
 #define TENSOROPS_REQUEST_SAVED_SELECTION_H_
@@ -19,9 +21,14 @@ namespace tensorops::request {
 // The operations whose result can be saved for Backward.
 enum class SelectionOp : uint8_t {
   kTopK,
+  kSort,
+  kKthValue,
+  kMax,
+  kMin,
+  kMedian,
 };
 
-// The RPC's name ("TopK").
+// The RPC's name ("TopK", "Sort", "KthValue", "Max", "Min", "Median").
 absl::string_view SelectionOpName(SelectionOp op);
 
 struct SavedSelection {
@@ -29,6 +36,8 @@ struct SavedSelection {
   Shape input_shape;  // the op's input shape
   int64_t dim = 0;    // wrapped into [0, rank) (0 for a 0-d input)
   SelectionOp op = SelectionOp::kTopK;
+  // Whether the indices (and so the gradient Backward takes) have `dim`.
+  bool keeps_dim = true;
 };
 
 }  // namespace tensorops::request

@@ -1,7 +1,7 @@
-// The work of each tensor operation (TensorOpsService's FillWork, TopKWork
-// and BackwardWork): from a validated plan to the computation, its results
-// attached to the response or written to shared memory, and its effects on
-// sessions.
+// The work of each tensor operation (TensorOpsService's FillWork,
+// SelectionWork for TopK and the selection family, and BackwardWork): from a
+// validated plan to the computation, its results attached to the response or
+// written to shared memory, and its effects on sessions.
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,6 +20,20 @@ namespace v1 = ::tensorops::v1;
 static_assert(static_cast<int>(v1::ZerosLikeResponse::kOutputFieldNumber) ==
               static_cast<int>(v1::OnesLikeResponse::kOutputFieldNumber));
 constexpr int kFillOutputField = v1::ZerosLikeResponse::kOutputFieldNumber;
+
+// SelectionWork attaches its results as the values and indices of any
+// selection's response, which all number them alike.
+constexpr int kSelectionValuesField = v1::TopKResponse::kValuesFieldNumber;
+constexpr int kSelectionIndicesField = v1::TopKResponse::kIndicesFieldNumber;
+#define TENSOROPS_CHECK_SELECTION_FIELDS_(Response)                          \
+  static_assert(v1::Response::kValuesFieldNumber == kSelectionValuesField && \
+                v1::Response::kIndicesFieldNumber == kSelectionIndicesField)
+TENSOROPS_CHECK_SELECTION_FIELDS_(SortResponse);
+TENSOROPS_CHECK_SELECTION_FIELDS_(KthValueResponse);
+TENSOROPS_CHECK_SELECTION_FIELDS_(MaxResponse);
+TENSOROPS_CHECK_SELECTION_FIELDS_(MinResponse);
+TENSOROPS_CHECK_SELECTION_FIELDS_(MedianResponse);
+#undef TENSOROPS_CHECK_SELECTION_FIELDS_
 
 // Delivers `result`: when it went to shared memory (`ref` set), as the
 // reference in `response_tensor` (set exactly then, so that an inline
@@ -68,79 +82,134 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::FillWork(
               }};
 }
 
-absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
-    request::TopKRequestPlan plan, const v1::TopKRequest& request,
-    const std::string& caller, v1::TopKResponse* response,
-    std::shared_ptr<RegionHolds> holds, InflightCall& call) {
-  if (plan.call.save_for_backward) {
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::SelectionWork(
+    SelectionDelivery delivery, SelectionCompute compute,
+    const std::string& caller, std::shared_ptr<RegionHolds> holds,
+    InflightCall& call) {
+  if (delivery.saved.has_value()) {
     TENSOROPS_RETURN_IF_ERROR(
         sessions_.CheckFits(SessionCache::SessionFootprintBytes(
-            plan.call.indices_bytes, plan.input.shape().size())));
+            delivery.indices_bytes, delivery.saved->input_shape.size())));
   }
   std::optional<OutputMemory> values_into;
   std::optional<OutputMemory> indices_into;
-  if (request.has_values_shared_memory()) {
+  if (delivery.values_ref != nullptr) {
     TENSOROPS_ASSIGN_OR_RETURN(
         values_into,
-        holds->Output(request.values_shared_memory(), plan.input.dtype(),
-                      plan.call.values_bytes, "values_shared_memory"));
+        holds->Output(*delivery.values_ref, delivery.dtype,
+                      delivery.values_bytes, "values_shared_memory"));
   }
-  if (request.has_indices_shared_memory()) {
+  if (delivery.indices_ref != nullptr) {
     TENSOROPS_ASSIGN_OR_RETURN(
         indices_into,
-        holds->Output(request.indices_shared_memory(), DType::kInt64,
-                      plan.call.indices_bytes, "indices_shared_memory"));
+        holds->Output(*delivery.indices_ref, DType::kInt64,
+                      delivery.indices_bytes, "indices_shared_memory"));
   }
-  const int64_t bytes = plan.work_bytes();
-  const int64_t response_bytes = plan.call.response_bytes;
+  const int64_t bytes = delivery.work_bytes;
+  const int64_t response_bytes = delivery.response_bytes;
   return Work{
       .bytes = bytes,
       .response_bytes = response_bytes,
-      .run = [this, plan = std::move(plan), &request, caller, response,
+      .run = [this, delivery = std::move(delivery),
+              compute = std::move(compute), caller,
               values_into = std::move(values_into),
               indices_into = std::move(indices_into), holds = std::move(holds),
-              &call]() -> absl::Status {
+              &call]() mutable -> absl::Status {
         TENSOROPS_ASSIGN_OR_RETURN(
             TopKResult result,
-            backend_.TopKOfChunks(
-                plan.input, plan.call.options,
-                TopKOutputMemory{
-                    .values = values_into ? &*values_into : nullptr,
-                    .indices = indices_into ? &*indices_into : nullptr}));
+            std::move(compute)(TopKOutputMemory{
+                .values = values_into ? &*values_into : nullptr,
+                .indices = indices_into ? &*indices_into : nullptr}));
         TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
-        if (plan.call.save_for_backward) {
+        if (delivery.saved.has_value()) {
           // The saved indices share the core's buffer with `result` (the
           // response gets its own copy below), or, when they went to the
           // caller's shared memory, which the caller may rewrite, are a
           // private copy.
-          Tensor saved_indices = result.indices;
+          delivery.saved->indices = result.indices;
           if (indices_into.has_value()) {
             TENSOROPS_ASSIGN_OR_RETURN(
-                saved_indices,
+                delivery.saved->indices,
                 Tensor::CopyOf(DType::kInt64, result.indices.shape(),
                                result.indices.bytes()));
           }
           TENSOROPS_ASSIGN_OR_RETURN(
-              std::string session_id,
-              SaveSessionIfDelivered(
-                  sessions_,
-                  request::SavedSelection{.indices = std::move(saved_indices),
-                                          .input_shape = plan.input.shape(),
-                                          .dim = plan.call.wrapped_dim,
-                                          .op = request::SelectionOp::kTopK},
-                  caller, call.outcome()));
-          response->set_session_id(std::move(session_id));
+              *delivery.response.session_id,
+              SaveSessionIfDelivered(sessions_, *std::move(delivery.saved),
+                                     caller, call.outcome()));
         }
-        DeliverResult(std::move(result.values),
-                      v1::TopKResponse::kValuesFieldNumber,
-                      values_into ? &request.values_shared_memory() : nullptr,
-                      values_into ? response->mutable_values() : nullptr, call);
-        DeliverResult(
-            std::move(result.indices), v1::TopKResponse::kIndicesFieldNumber,
-            indices_into ? &request.indices_shared_memory() : nullptr,
-            indices_into ? response->mutable_indices() : nullptr, call);
+        DeliverResult(std::move(result.values), kSelectionValuesField,
+                      delivery.values_ref,
+                      values_into ? delivery.response.values() : nullptr, call);
+        DeliverResult(std::move(result.indices), kSelectionIndicesField,
+                      delivery.indices_ref,
+                      indices_into ? delivery.response.indices() : nullptr,
+                      call);
         return absl::OkStatus();
       }};
+}
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::TopKWork(
+    request::TopKRequestPlan plan, const v1::TopKRequest& request,
+    const std::string& caller, v1::TopKResponse* response,
+    std::shared_ptr<RegionHolds> holds, InflightCall& call) {
+  SelectionDelivery delivery{
+      .dtype = plan.input.dtype(),
+      .values_bytes = plan.call.values_bytes,
+      .indices_bytes = plan.call.indices_bytes,
+      .work_bytes = plan.work_bytes(),
+      .response_bytes = plan.call.response_bytes,
+      .values_ref = request.has_values_shared_memory()
+                        ? &request.values_shared_memory()
+                        : nullptr,
+      .indices_ref = request.has_indices_shared_memory()
+                         ? &request.indices_shared_memory()
+                         : nullptr,
+      .response = {
+          .values = [response] { return response->mutable_values(); },
+          .indices = [response] { return response->mutable_indices(); },
+          .session_id = response->mutable_session_id()},
+      .saved = std::nullopt};
+  if (plan.call.save_for_backward) {
+    delivery.saved.emplace();
+    delivery.saved->input_shape = plan.input.shape();
+    delivery.saved->dim = plan.call.wrapped_dim;
+    delivery.saved->op = request::SelectionOp::kTopK;
+  }
+  return SelectionWork(
+      std::move(delivery),
+      [this, plan = std::move(plan)](const TopKOutputMemory& into) {
+        return backend_.TopKOfChunks(plan.input, plan.call.options, into);
+      },
+      caller, std::move(holds), call);
+}
+
+absl::StatusOr<TensorOpsService::Work> TensorOpsService::SelectionFamilyWork(
+    request::SelectionRequestPlan plan, SelectionResponseFields response,
+    const std::string& caller, std::shared_ptr<RegionHolds> holds,
+    InflightCall& call) {
+  SelectionDelivery delivery{.dtype = plan.input.dtype(),
+                             .values_bytes = plan.values_bytes,
+                             .indices_bytes = plan.indices_bytes,
+                             .work_bytes = plan.work_bytes(),
+                             .response_bytes = plan.response_bytes,
+                             .values_ref = plan.fields.values_shared_memory,
+                             .indices_ref = plan.fields.indices_shared_memory,
+                             .response = std::move(response),
+                             .saved = std::nullopt};
+  if (plan.fields.save_for_backward) {
+    delivery.saved.emplace();
+    delivery.saved->input_shape = plan.input.shape();
+    delivery.saved->dim = plan.wrapped_dim;
+    delivery.saved->op = plan.fields.op;
+    delivery.saved->keeps_dim = plan.keeps_dim;
+  }
+  return SelectionWork(
+      std::move(delivery),
+      [this, plan = std::move(plan)](const TopKOutputMemory& into) {
+        return backend_.SelectOfChunks(plan.input, plan.fields.options, into);
+      },
+      caller, std::move(holds), call);
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(

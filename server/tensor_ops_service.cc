@@ -38,6 +38,14 @@ const TensorOpsService::MethodEntry TensorOpsService::kMethodTable[] = {
     {"ZerosLike", &TensorOpsService::ServeZerosLike},
     {"OnesLike", &TensorOpsService::ServeOnesLike},
     {"TopK", &TensorOpsService::ServeTopK},
+    {"Sort",
+     &TensorOpsService::ServeSelection<v1::SortRequest, v1::SortResponse>},
+    {"KthValue", &TensorOpsService::ServeSelection<v1::KthValueRequest,
+                                                   v1::KthValueResponse>},
+    {"Max", &TensorOpsService::ServeSelection<v1::MaxRequest, v1::MaxResponse>},
+    {"Min", &TensorOpsService::ServeSelection<v1::MinRequest, v1::MinResponse>},
+    {"Median",
+     &TensorOpsService::ServeSelection<v1::MedianRequest, v1::MedianResponse>},
     {"Backward", &TensorOpsService::ServeBackward},
     {"ReleaseSession", &TensorOpsService::ServeReleaseSession},
     {"RegisterSharedMemory", &TensorOpsService::ServeRegisterSharedMemory},
@@ -289,6 +297,33 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeTopK(
             request::PlanTopKRequest(message, input_bytes, options_.limits));
         return TopKWork(std::move(plan), message, caller, out, std::move(holds),
                         call);
+      });
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* TensorOpsService::ServeSelection(
+    grpc::CallbackServerContext* context, int method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
+  return Serve<Request, Response>(
+      context, method, request, response, wire::kInputDataPath,
+      [&](const Request& message, const ReceivedPayload& payload,
+          const std::string& caller, Response* out,
+          InflightCall& call) -> absl::StatusOr<Work> {
+        auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
+        TENSOROPS_ASSIGN_OR_RETURN(
+            const std::optional<ChunkedBytes> input_bytes,
+            holds->Input(message.input(), payload.lifted, "input"));
+        TENSOROPS_ASSIGN_OR_RETURN(
+            request::SelectionRequestPlan plan,
+            request::PlanSelectionRequest(request::FieldsOf(message),
+                                          input_bytes, options_.limits));
+        return SelectionFamilyWork(
+            std::move(plan),
+            SelectionResponseFields{
+                .values = [out] { return out->mutable_values(); },
+                .indices = [out] { return out->mutable_indices(); },
+                .session_id = out->mutable_session_id()},
+            caller, std::move(holds), call);
       });
 }
 

@@ -20,6 +20,8 @@
 #include "google/protobuf/message.h"
 #include "request/fill_request.h"
 #include "request/limits.h"
+#include "request/saved_selection.h"
+#include "request/selection_request.h"
 #include "request/topk_request.h"
 #include "server/caller_identity.h"
 #include "server/executor.h"
@@ -170,6 +172,11 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   grpc::ServerUnaryReactor* ServeTopK(grpc::CallbackServerContext*, int,
                                       const grpc::ByteBuffer&,
                                       grpc::ByteBuffer*);
+  // Sort, KthValue, Max, Min and Median (request/selection_request.h).
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* ServeSelection(grpc::CallbackServerContext*, int,
+                                           const grpc::ByteBuffer&,
+                                           grpc::ByteBuffer*);
   grpc::ServerUnaryReactor* ServeBackward(grpc::CallbackServerContext*, int,
                                           const grpc::ByteBuffer&,
                                           grpc::ByteBuffer*);
@@ -225,6 +232,44 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
       request::FillPlan plan, const tensorops::v1::SharedMemoryRef* output_ref,
       tensorops::v1::Tensor* response_output,
       std::shared_ptr<RegionHolds> holds, InflightCall& call);
+  // A selection response's fields, of whichever message.
+  struct SelectionResponseFields {
+    // Called only for a result written to shared memory (the response's
+    // field then holds the reference; else the attached tensor fills it).
+    absl::AnyInvocable<tensorops::v1::Tensor*()> values;
+    absl::AnyInvocable<tensorops::v1::Tensor*()> indices;
+    std::string* session_id = nullptr;
+  };
+  // What SelectionWork delivers where: results of `dtype` and these sizes
+  // to the caller's regions (refs set) or attached to the response, and,
+  // when `saved` is set, a session of it (its indices are the result's).
+  struct SelectionDelivery {
+    DType dtype = DType::kFloat32;
+    int64_t values_bytes = 0;
+    int64_t indices_bytes = 0;
+    int64_t work_bytes = 0;
+    int64_t response_bytes = 0;
+    const tensorops::v1::SharedMemoryRef* values_ref = nullptr;
+    const tensorops::v1::SharedMemoryRef* indices_ref = nullptr;
+    SelectionResponseFields response;
+    std::optional<request::SavedSelection> saved;
+  };
+  // Computes a selection's values and indices into the given memory.
+  using SelectionCompute =
+      absl::AnyInvocable<absl::StatusOr<TopKResult>(
+                             const TopKOutputMemory& into) &&>;
+  // The work of TopK and of the selection family: `compute`, then the
+  // delivery (after the session-size check and region lookups).
+  absl::StatusOr<Work> SelectionWork(SelectionDelivery delivery,
+                                     SelectionCompute compute,
+                                     const std::string& caller,
+                                     std::shared_ptr<RegionHolds> holds,
+                                     InflightCall& call);
+  absl::StatusOr<Work> SelectionFamilyWork(request::SelectionRequestPlan plan,
+                                           SelectionResponseFields response,
+                                           const std::string& caller,
+                                           std::shared_ptr<RegionHolds> holds,
+                                           InflightCall& call);
   absl::StatusOr<Work> TopKWork(request::TopKRequestPlan plan,
                                 const tensorops::v1::TopKRequest& request,
                                 const std::string& caller,

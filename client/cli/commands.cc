@@ -74,8 +74,63 @@ absl::Status RunTopK(const CommandContext& context) {
   params.save_for_backward = context.args.Has("save");
   TENSOROPS_ASSIGN_OR_RETURN(const TopKOutput result,
                              context.client->TopK(input, params));
-  return WriteTopK(context.output, result, context.out);
+  return WriteSelection(context.output, "topk", result, context.out);
 }
+
+// Options shared by kthvalue, max, min and median.
+absl::StatusOr<ReductionParams> ReductionOptions(
+    const CommandContext& context) {
+  ReductionParams params;
+  TENSOROPS_ASSIGN_OR_RETURN(params.dim, IntegerOption(context, "dim", -1));
+  params.keepdim = context.args.Has("keepdim");
+  params.save_for_backward = context.args.Has("save");
+  return params;
+}
+
+absl::Status RunSort(const CommandContext& context) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const Tensor input,
+      ReadTensorArgument(context.args.positional[1], context.dtype));
+  SortParams params;
+  TENSOROPS_ASSIGN_OR_RETURN(params.dim, IntegerOption(context, "dim", -1));
+  params.descending = context.args.Has("descending");
+  params.stable = context.args.Has("stable");
+  params.save_for_backward = context.args.Has("save");
+  TENSOROPS_ASSIGN_OR_RETURN(const SelectionOutput result,
+                             context.client->Sort(input, params));
+  return WriteSelection(context.output, "sort", result, context.out);
+}
+
+absl::Status RunKthValue(const CommandContext& context) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const Tensor input,
+      ReadTensorArgument(context.args.positional[1], context.dtype));
+  TENSOROPS_ASSIGN_OR_RETURN(const int64_t k,
+                             IntegerOption(context, "k", std::nullopt));
+  TENSOROPS_ASSIGN_OR_RETURN(const ReductionParams params,
+                             ReductionOptions(context));
+  TENSOROPS_ASSIGN_OR_RETURN(const SelectionOutput result,
+                             context.client->KthValue(input, k, params));
+  return WriteSelection(context.output, "kthvalue", result, context.out);
+}
+
+// max, min or median: the reductions without arguments of their own.
+template <absl::StatusOr<SelectionOutput> (TensorOpsClient::*kCall)(
+              const Tensor&, const ReductionParams&, const CallOptions&),
+          const char* kName>
+absl::Status RunReduction(const CommandContext& context) {
+  TENSOROPS_ASSIGN_OR_RETURN(
+      const Tensor input,
+      ReadTensorArgument(context.args.positional[1], context.dtype));
+  TENSOROPS_ASSIGN_OR_RETURN(const ReductionParams params,
+                             ReductionOptions(context));
+  TENSOROPS_ASSIGN_OR_RETURN(const SelectionOutput result,
+                             (context.client->*kCall)(input, params, {}));
+  return WriteSelection(context.output, kName, result, context.out);
+}
+constexpr char kMaxName[] = "max";
+constexpr char kMinName[] = "min";
+constexpr char kMedianName[] = "median";
 
 absl::Status RunBackward(const CommandContext& context) {
   TENSOROPS_ASSIGN_OR_RETURN(
@@ -88,6 +143,11 @@ absl::Status RunBackward(const CommandContext& context) {
     return UsageError(
         "backward needs either --session=ID or both --indices and "
         "--input-shape");
+  }
+  if (session.has_value() && context.args.Has("no-keepdim")) {
+    return UsageError(
+        "--no-keepdim belongs to the stateless form (the session knows "
+        "whether its op kept dim)");
   }
   Tensor grad_input;
   if (session.has_value()) {
@@ -123,7 +183,8 @@ absl::Status RunBackward(const CommandContext& context) {
                                IntegerOption(context, "dim", -1));
     TENSOROPS_ASSIGN_OR_RETURN(
         grad_input,
-        context.client->StatelessBackward(grad, indices, input_shape, dim));
+        context.client->StatelessBackward(grad, indices, input_shape, dim,
+                                          !context.args.Has("no-keepdim")));
   }
   return WriteTensor(context.output, grad_input, context.out);
 }
@@ -202,22 +263,62 @@ absl::Span<const Command> AllCommands() {
        1,
        true,
        RunTopK},
+      {"sort",
+       "TENSOR [--dim=-1] [--descending] [--stable] [--save]",
+       "torch.sort(TENSOR, dim, descending, stable) (always stable)",
+       {{"dim", true},
+        {"descending", false},
+        {"stable", false},
+        {"save", false}},
+       1,
+       true,
+       RunSort},
+      {"kthvalue",
+       "TENSOR --k=K [--dim=-1] [--keepdim] [--save]",
+       "torch.kthvalue(TENSOR, K, dim, keepdim): the K-th smallest",
+       {{"k", true}, {"dim", true}, {"keepdim", false}, {"save", false}},
+       1,
+       true,
+       RunKthValue},
+      {"max",
+       "TENSOR [--dim=-1] [--keepdim] [--save]",
+       "torch.max(TENSOR, dim, keepdim), values and indices",
+       {{"dim", true}, {"keepdim", false}, {"save", false}},
+       1,
+       true,
+       RunReduction<&TensorOpsClient::Max, kMaxName>},
+      {"min",
+       "TENSOR [--dim=-1] [--keepdim] [--save]",
+       "torch.min(TENSOR, dim, keepdim), values and indices",
+       {{"dim", true}, {"keepdim", false}, {"save", false}},
+       1,
+       true,
+       RunReduction<&TensorOpsClient::Min, kMinName>},
+      {"median",
+       "TENSOR [--dim=-1] [--keepdim] [--save]",
+       "torch.median(TENSOR, dim, keepdim): the lower middle value",
+       {{"dim", true}, {"keepdim", false}, {"save", false}},
+       1,
+       true,
+       RunReduction<&TensorOpsClient::Median, kMedianName>},
       {"backward",
        "GRAD (--session=ID [--retain] | --indices=I --input-shape=S "
-       "[--dim=-1])",
-       "gradient of topk's input from GRAD (the gradient of its values), "
-       "with a saved session or stateless",
+       "[--dim=-1] [--no-keepdim])",
+       "gradient of the input of topk, sort, kthvalue, max, min or median "
+       "from GRAD (the gradient of its values), with a saved session or "
+       "stateless (--no-keepdim: GRAD and I lack dim)",
        {{"session", true},
         {"retain", false},
         {"indices", true},
         {"input-shape", true},
-        {"dim", true}},
+        {"dim", true},
+        {"no-keepdim", false}},
        1,
        true,
        RunBackward},
       {"release",
        "SESSION_ID",
-       "frees a session saved by topk --save",
+       "frees a session saved by a --save",
        {},
        1,
        true,

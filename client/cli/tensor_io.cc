@@ -97,11 +97,12 @@ absl::Status WriteTensor(const OutputFormat& format, const Tensor& tensor,
   return absl::InternalError("unknown output format");
 }
 
-absl::Status WriteTopK(const OutputFormat& format, const TopKOutput& result,
-                       std::ostream& out) {
+absl::Status WriteSelection(const OutputFormat& format, absl::string_view op,
+                            const TopKOutput& result, std::ostream& out) {
   switch (format.kind) {
     case OutputFormat::Kind::kTorch:
-      out << FormatTopKLikeTorch(result.values, result.indices) << "\n";
+      out << FormatSelectionLikeTorch(op, result.values, result.indices)
+          << "\n";
       break;
     case OutputFormat::Kind::kJson:
       out << "{\"values\": " << TensorToJson(result.values)
@@ -114,8 +115,9 @@ absl::Status WriteTopK(const OutputFormat& format, const TopKOutput& result,
     case OutputFormat::Kind::kNpy:
       if (format.npy_paths.size() != 2) {
         return absl::InvalidArgumentError(
-            "topk has two results; expected --output "
-            "npy:VALUES.npy,INDICES.npy");
+            absl::StrCat(op,
+                         " has two results; expected --output "
+                         "npy:VALUES.npy,INDICES.npy"));
       }
       TENSOROPS_RETURN_IF_ERROR(
           WriteNpyFile(format.npy_paths[0], result.values));

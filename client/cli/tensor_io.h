@@ -41,12 +41,12 @@ absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text);
 absl::Status WriteTensor(const OutputFormat& format, const Tensor& tensor,
                          std::ostream& out);
 
-// A topk result: printed like torch.return_types.topk; as JSON
-// {"values": ..., "indices": ..., "session_id": ...}; or saved to two .npy
-// files (values, then indices). A session id is printed as a last line
-// "session_id=ID" except in JSON.
-absl::Status WriteTopK(const OutputFormat& format, const TopKOutput& result,
-                       std::ostream& out);
+// A result of `op` ("topk", "sort", "max", ...): printed like
+// torch.return_types.OP; as JSON {"values": ..., "indices": ...,
+// "session_id": ...}; or saved to two .npy files (values, then indices). A
+// session id is printed as a last line "session_id=ID" except in JSON.
+absl::Status WriteSelection(const OutputFormat& format, absl::string_view op,
+                            const TopKOutput& result, std::ostream& out);
 
 }  // namespace tensorops::client
 

@@ -280,10 +280,11 @@ std::string FormatLikeTorch(const Tensor& tensor) {
   return AddSuffixes(absl::StrCat(kPrefix, body), suffixes, indent);
 }
 
-std::string FormatTopKLikeTorch(const Tensor& values, const Tensor& indices) {
-  return absl::StrCat(
-      "torch.return_types.topk(\nvalues=", FormatLikeTorch(values),
-      ",\nindices=", FormatLikeTorch(indices), ")");
+std::string FormatSelectionLikeTorch(absl::string_view op, const Tensor& values,
+                                     const Tensor& indices) {
+  return absl::StrCat("torch.return_types.", op,
+                      "(\nvalues=", FormatLikeTorch(values),
+                      ",\nindices=", FormatLikeTorch(indices), ")");
 }
 
 }  // namespace tensorops::client

@@ -15,9 +15,11 @@ namespace tensorops::client {
 // "tensor([1., 2.], dtype=torch.float64)", "tensor([], size=(0, 2))".
 std::string FormatLikeTorch(const Tensor& tensor);
 
-// What print(torch.topk(...)) shows:
+// What print(torch.OP(...)) shows for an op returning values and indices
+// (`op` "topk", "sort", "max", ...):
 // "torch.return_types.topk(\nvalues=tensor([4., 3.]),\nindices=tensor([2, 0]))"
-std::string FormatTopKLikeTorch(const Tensor& values, const Tensor& indices);
+std::string FormatSelectionLikeTorch(absl::string_view op, const Tensor& values,
+                                     const Tensor& indices);
 
 }  // namespace tensorops::client
 

@@ -8,6 +8,7 @@
 #include "core/cancellation.h"
 #include "core/cpu/fill_kernel.h"
 #include "core/cpu/scatter_kernel.h"
+#include "core/cpu/selection_kernel.h"
 #include "core/cpu/topk_kernel.h"
 #include "core/op_plans.h"
 #include "core/status_macros.h"
@@ -81,6 +82,14 @@ absl::Status CpuBackend::RunTopKOfChunks(const ChunkedTensor& input,
   // not take (a private copy).
   TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
   return RunTopK(contiguous, plan, options, result);
+}
+
+absl::Status CpuBackend::RunSelect(const Tensor& input,
+                                   const SelectionPlan& plan,
+                                   SelectionResult& result) {
+  return RunInArena([&] {
+    cpu::SelectionKernel(input, plan, result.values, result.indices);
+  });
 }
 
 absl::Status CpuBackend::RunTopKBackward(const Tensor& grad_values,

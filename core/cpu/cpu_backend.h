@@ -38,6 +38,8 @@ class CpuBackend final : public Backend {
   absl::Status RunTopKOfChunks(const ChunkedTensor& input, const TopKPlan& plan,
                                const TopKOptions& options,
                                TopKResult& result) override;
+  absl::Status RunSelect(const Tensor& input, const SelectionPlan& plan,
+                         SelectionResult& result) override;
   absl::Status RunTopKBackward(const Tensor& grad_values, const Tensor& indices,
                                const TopKBackwardPlan& plan,
                                Tensor& grad_input) override;

@@ -1,4 +1,5 @@
-// Order-preserving integer keys for every dtype topk accepts.
+// Order-preserving integer keys for every dtype: topk's numeric ones, and
+// bool for the selection kernels (sort, max, min).
 #ifndef TENSOROPS_CORE_CPU_ORDER_KEYS_H_
 #define TENSOROPS_CORE_CPU_ORDER_KEYS_H_
 
@@ -31,6 +32,8 @@ template <typename Bits, typename Key, Bits kMagnitudeMask, Bits kInfinity>
 struct FloatKey {
   using KeyType = Key;
   static constexpr size_t kSize = sizeof(Bits);
+  // Whether the maximum key stands for NaN (rather than for a value).
+  static constexpr bool kHasNaN = true;
   static Key Load(const std::byte* p) {
     const Bits bits = LoadUnaligned<Bits>(p);
     const Key magnitude = static_cast<Key>(bits & kMagnitudeMask);
@@ -45,8 +48,19 @@ template <typename T, typename Key>
 struct IntegerKey {
   using KeyType = Key;
   static constexpr size_t kSize = sizeof(T);
+  static constexpr bool kHasNaN = false;
   static Key Load(const std::byte* p) {
     return static_cast<Key>(LoadUnaligned<T>(p));
+  }
+};
+
+// bool orders false < true; any nonzero byte is true.
+struct BoolKey {
+  using KeyType = int32_t;
+  static constexpr size_t kSize = 1;
+  static constexpr bool kHasNaN = false;
+  static int32_t Load(const std::byte* p) {
+    return LoadUnaligned<uint8_t>(p) != 0 ? 1 : 0;
   }
 };
 
@@ -75,6 +89,8 @@ template <>
 struct KeyTraits<DType::kInt64> : IntegerKey<int64_t, int64_t> {};
 template <>
 struct KeyTraits<DType::kUInt8> : IntegerKey<uint8_t, int32_t> {};
+template <>
+struct KeyTraits<DType::kBool> : BoolKey {};
 
 }  // namespace tensorops::cpu
 

@@ -1,5 +1,7 @@
 #include "core/cpu/topk_kernel.h"
 
+#include "core/cpu/cpu_features.h"
+
 namespace tensorops::cpu {
 // The entry points each instruction set's translation unit defines
 // (core/cpu/topk_kernel_<isa>.cc, from core/cpu/isa/topk_dispatch.h).
@@ -22,24 +24,16 @@ namespace {
 using KernelFn = decltype(&generic::TopKKernel);
 using ChunkedKernelFn = decltype(&generic::TopKKernelChunked);
 
-bool HasAvx2() {
-#if defined(TENSOROPS_HAVE_AVX2_KERNELS)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
-#else
-  return false;
-#endif
-}
-
 KernelFn PickKernel() {
 #if defined(TENSOROPS_HAVE_AVX2_KERNELS)
-  if (HasAvx2()) return &avx2::TopKKernel;
+  if (HasAvx2Kernels()) return &avx2::TopKKernel;
 #endif
   return &generic::TopKKernel;
 }
 
 ChunkedKernelFn PickChunkedKernel() {
 #if defined(TENSOROPS_HAVE_AVX2_KERNELS)
-  if (HasAvx2()) return &avx2::TopKKernelChunked;
+  if (HasAvx2Kernels()) return &avx2::TopKKernelChunked;
 #endif
   return &generic::TopKKernelChunked;
 }

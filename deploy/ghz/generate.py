@@ -31,6 +31,12 @@ NO_CONFIG = {
     "RegisterSharedMemory": "needs a shared memory object on the server's host",
     "UnregisterSharedMemory": "needs a registered region",
     "ListSharedMemory": "not a data-path call",
+    # ghz sends one JSON request per call; a streamed call's later messages
+    # carry raw chunks (bench/streamed_topk_bench.py measures those).
+    "TopKStream": "streamed: header then raw chunks",
+    "BackwardStream": "streamed: header then raw chunks",
+    "ZerosLikeStream": "streamed: header then raw chunks",
+    "OnesLikeStream": "streamed: header then raw chunks",
 }
 
 
@@ -83,6 +89,24 @@ CONFIGS = {
         "dim": "-1", "largest": True, "sorted": True},
         total=2000, concurrency=4,
         **{"max-recv-message-size": "64MB", "max-send-message-size": "64MB"}),
+    # The selection family on the same 8 x 4096 input as topk_large.
+    "sort.json": config("Sort", {
+        "input": float32_tensor([8, 4096], seed=2), "descending": True},
+        total=2000, concurrency=4,
+        **{"max-recv-message-size": "64MB", "max-send-message-size": "64MB"}),
+    "kthvalue.json": config("KthValue", {
+        "input": float32_tensor([8, 4096], seed=2), "k": "100"},
+        total=2000, concurrency=4,
+        **{"max-send-message-size": "64MB"}),
+    "max.json": config("Max", {
+        "input": float32_tensor([8, 4096], seed=2), "dim": "-1"},
+        total=2000, concurrency=4, **{"max-send-message-size": "64MB"}),
+    "min.json": config("Min", {
+        "input": float32_tensor([8, 4096], seed=2), "dim": "0", "keepdim": True},
+        total=2000, concurrency=4, **{"max-send-message-size": "64MB"}),
+    "median.json": config("Median", {
+        "input": float32_tensor([8, 4096], seed=2)},
+        total=2000, concurrency=4, **{"max-send-message-size": "64MB"}),
     # Stateless: indices, input shape and dim come with the request, so no
     # session (and no TopK before it) is needed.
     "backward_stateless.json": config("Backward", {

@@ -17,11 +17,11 @@ TEST(FormatLikeTorchTest, PrintsTheSeedExamples) {
   EXPECT_EQ(FormatLikeTorch(
                 MakeTensor<float>(DType::kFloat32, {4}, {0.2f, 0, 0.1f, 0})),
             "tensor([0.2000, 0.0000, 0.1000, 0.0000])");
-  EXPECT_EQ(
-      FormatTopKLikeTorch(MakeTensor<float>(DType::kFloat32, {2}, {4, 3}),
-                          MakeTensor<int64_t>(DType::kInt64, {2}, {2, 0})),
-      "torch.return_types.topk(\nvalues=tensor([4., 3.]),\n"
-      "indices=tensor([2, 0]))");
+  EXPECT_EQ(FormatSelectionLikeTorch(
+                "topk", MakeTensor<float>(DType::kFloat32, {2}, {4, 3}),
+                MakeTensor<int64_t>(DType::kInt64, {2}, {2, 0})),
+            "torch.return_types.topk(\nvalues=tensor([4., 3.]),\n"
+            "indices=tensor([2, 0]))");
 }
 
 TEST(FormatLikeTorchTest, ShowsNonDefaultDTypesScalarsAndEmptyShapes) {

@@ -185,6 +185,8 @@ uint64_t FloatValue(Rng& rng, const FloatFormat& f, ValueMix mix) {
 }
 
 uint64_t IntegerValue(Rng& rng, DType dtype, ValueMix mix) {
+  // Only the bytes 0 and 1 are bools (libtorch reads others as undefined).
+  if (dtype == DType::kBool) return Chance(rng, 50) ? 1 : 0;
   const int bits = static_cast<int>(DTypeSize(dtype)) * 8;
   const bool is_unsigned = dtype == DType::kUInt8;
   const uint64_t min = is_unsigned ? 0 : uint64_t{1} << (bits - 1);
@@ -207,7 +209,9 @@ uint64_t IntegerValue(Rng& rng, DType dtype, ValueMix mix) {
   return 0;
 }
 
-const char* MixName(ValueMix mix) {
+}  // namespace
+
+const char* ValueMixName(ValueMix mix) {
   switch (mix) {
     case ValueMix::kPool:
       return "pool";
@@ -221,7 +225,19 @@ const char* MixName(ValueMix mix) {
   return "?";
 }
 
-}  // namespace
+std::string InputBitsToString(DType dtype, absl::Span<const std::byte> bytes,
+                              int64_t limit) {
+  const int64_t count = bytes.size() / DTypeSize(dtype);
+  if (count > limit) return "";
+  std::string text = "\n  input bits:";
+  for (int64_t i = 0; i < count; ++i) {
+    absl::StrAppend(
+        &text, " ",
+        absl::StrFormat("%0*x", static_cast<int>(2 * DTypeSize(dtype)),
+                        LoadBits(dtype, bytes.data(), i)));
+  }
+  return text;
+}
 
 int CompareOrder(const OrderKey& a, const OrderKey& b) {
   if (a.is_nan || b.is_nan) return int{a.is_nan} - int{b.is_nan};
@@ -298,22 +314,13 @@ ReferenceTopK ReferenceSelect(absl::Span<const OrderKey> keys, ShapeView shape,
 }
 
 std::string Describe(const TopKCase& c) {
-  std::string text =
-      absl::StrCat("case #", c.seed_index, " dtype=", DTypeName(c.dtype),
-                   " shape=", ShapeToString(c.shape), " dim=", c.options.dim,
-                   " k=", c.options.k, " largest=", c.options.largest,
-                   " sorted=", c.options.sorted, " values=", MixName(c.mix));
+  std::string text = absl::StrCat(
+      "case #", c.seed_index, " dtype=", DTypeName(c.dtype),
+      " shape=", ShapeToString(c.shape), " dim=", c.options.dim,
+      " k=", c.options.k, " largest=", c.options.largest,
+      " sorted=", c.options.sorted, " values=", ValueMixName(c.mix));
   if (c.mix == ValueMix::kPool) absl::StrAppend(&text, "(", c.pool_size, ")");
-  const int64_t count = c.input.size() / DTypeSize(c.dtype);
-  if (count <= 64) {
-    absl::StrAppend(&text, "\n  input bits:");
-    for (int64_t i = 0; i < count; ++i) {
-      absl::StrAppend(
-          &text, " ",
-          absl::StrFormat("%0*x", static_cast<int>(2 * DTypeSize(c.dtype)),
-                          LoadBits(c.dtype, c.input.data(), i)));
-    }
-  }
+  absl::StrAppend(&text, InputBitsToString(c.dtype, c.input));
   return text;
 }
 
@@ -445,6 +452,194 @@ TopKCase RandomTopKCase(DType dtype, int64_t seed_index) {
   const int pool_size = kPoolSizes[Uniform(rng, 0, 7)];
   return MakeTopKCase(dtype, seed_index, std::move(shape), options, mix,
                       pool_size);
+}
+
+Shape SelectionOutputShape(ShapeView shape, const SelectionOptions& options) {
+  Shape out(shape.begin(), shape.end());
+  if (out.empty() || options.kind == SelectionKind::kSort) return out;
+  const int64_t dim =
+      WrapDimOrMinusOne(options.dim, static_cast<int64_t>(shape.size()));
+  if (options.keepdim) {
+    out[dim] = 1;
+  } else {
+    out.erase(out.begin() + dim);
+  }
+  return out;
+}
+
+ReferenceSelection ReferenceSelectionOf(absl::Span<const OrderKey> keys,
+                                        ShapeView shape,
+                                        const SelectionOptions& options) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  const int64_t dim = WrapDimOrMinusOne(options.dim, rank);
+  const SliceGeometry g = GeometryOf(shape, dim);
+  const bool sort = options.kind == SelectionKind::kSort;
+  const int64_t per_slice = sort ? g.size : 1;
+  ReferenceSelection ref;
+  ref.output_shape = SelectionOutputShape(shape, options);
+  ref.indices.assign(g.outer * per_slice * g.inner, -1);
+  ref.tied.assign(ref.indices.size(), false);
+  std::vector<int64_t> ascending(g.size);
+  for (int64_t o = 0; o < g.outer; ++o) {
+    for (int64_t i = 0; i < g.inner; ++i) {
+      const auto key_at = [&](int64_t s) -> const OrderKey& {
+        return keys[g.At(o, s, i, g.size)];
+      };
+      const auto ties = [&](int64_t selected) {
+        for (int64_t s = 0; s < g.size; ++s) {
+          if (s != selected && CompareOrder(key_at(s), key_at(selected)) == 0) {
+            return true;
+          }
+        }
+        return false;
+      };
+      std::iota(ascending.begin(), ascending.end(), 0);
+      std::stable_sort(ascending.begin(), ascending.end(),
+                       [&](int64_t a, int64_t b) {
+                         return CompareOrder(key_at(a), key_at(b)) < 0;
+                       });
+      int64_t first_nan = -1;
+      for (int64_t s = 0; s < g.size && first_nan < 0; ++s) {
+        if (key_at(s).is_nan) first_nan = s;
+      }
+      if (sort) {
+        std::vector<int64_t> order = ascending;
+        if (options.descending) {
+          std::stable_sort(order.begin(), order.end(),
+                           [&](int64_t a, int64_t b) {
+                             return CompareOrder(key_at(a), key_at(b)) > 0;
+                           });
+        }
+        for (int64_t j = 0; j < g.size; ++j) {
+          // Equal keys are adjacent in the order.
+          const auto same = [&](int64_t other) {
+            return other >= 0 && other < g.size &&
+                   CompareOrder(key_at(order[other]), key_at(order[j])) == 0;
+          };
+          ref.indices[g.At(o, j, i, g.size)] = order[j];
+          ref.tied[g.At(o, j, i, g.size)] = same(j - 1) || same(j + 1);
+        }
+        continue;
+      }
+      int64_t selected = 0;
+      switch (options.kind) {
+        case SelectionKind::kMax:
+          for (int64_t s = 1; s < g.size; ++s) {
+            if (CompareOrder(key_at(s), key_at(selected)) > 0) selected = s;
+          }
+          break;
+        case SelectionKind::kMin:
+          if (first_nan >= 0) {
+            selected = first_nan;
+            break;
+          }
+          for (int64_t s = 1; s < g.size; ++s) {
+            if (CompareOrder(key_at(s), key_at(selected)) < 0) selected = s;
+          }
+          break;
+        case SelectionKind::kMedian:
+          selected = first_nan >= 0 ? first_nan : ascending[(g.size - 1) / 2];
+          break;
+        case SelectionKind::kKthValue: {
+          const OrderKey& kth = key_at(ascending[options.k - 1]);
+          while (CompareOrder(key_at(selected), kth) != 0) ++selected;
+          break;
+        }
+        case SelectionKind::kSort:
+          break;
+      }
+      ref.indices[o * g.inner + i] = selected;
+      ref.tied[o * g.inner + i] = ties(selected);
+    }
+  }
+  return ref;
+}
+
+std::string Describe(const SelectionCase& c) {
+  const SelectionOptions& o = c.options;
+  std::string text =
+      absl::StrCat(SelectionKindName(o.kind), " case #", c.seed_index,
+                   " dtype=", DTypeName(c.dtype),
+                   " shape=", ShapeToString(c.shape), " dim=", o.dim);
+  switch (o.kind) {
+    case SelectionKind::kSort:
+      absl::StrAppend(&text, " descending=", o.descending,
+                      " stable=", o.stable);
+      break;
+    case SelectionKind::kKthValue:
+      absl::StrAppend(&text, " k=", o.k, " keepdim=", o.keepdim);
+      break;
+    default:
+      absl::StrAppend(&text, " keepdim=", o.keepdim);
+      break;
+  }
+  absl::StrAppend(&text, " values=", ValueMixName(c.mix));
+  if (c.mix == ValueMix::kPool) absl::StrAppend(&text, "(", c.pool_size, ")");
+  absl::StrAppend(&text, InputBitsToString(c.dtype, c.input));
+  return text;
+}
+
+SelectionCase MakeSelectionCase(DType dtype, int64_t seed_index, Shape shape,
+                                const SelectionOptions& options, ValueMix mix,
+                                int pool_size) {
+  Rng rng = RngFor(dtype, seed_index,
+                   /*salt=*/100 + static_cast<uint64_t>(options.kind));
+  SelectionCase c;
+  c.seed_index = seed_index;
+  c.dtype = dtype;
+  c.shape = std::move(shape);
+  c.options = options;
+  c.mix = mix;
+  c.pool_size = pool_size;
+  int64_t count = 1;
+  for (int64_t extent : c.shape) count *= extent;
+  c.input = RandomValues(rng, dtype, count, mix, pool_size);
+  if (IsFloatingPoint(dtype)) {
+    int64_t out_count = 1;
+    for (int64_t extent : SelectionOutputShape(c.shape, options)) {
+      out_count *= extent;
+    }
+    // As in MakeTopKCase: float16 may go through float32 in libtorch.
+    c.grad = RandomGrad(rng, dtype, out_count, dtype != DType::kFloat16);
+  }
+  return c;
+}
+
+SelectionCase RandomSelectionCase(SelectionKind kind, DType dtype,
+                                  int64_t seed_index) {
+  Rng rng =
+      RngFor(dtype, seed_index, /*salt=*/10 + static_cast<uint64_t>(kind));
+  Shape shape = RandomShape(rng, /*max_elements=*/4096);
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  SelectionOptions options;
+  options.kind = kind;
+  options.dim = rank == 0 ? Uniform(rng, -1, 0) : Uniform(rng, -rank, rank - 1);
+  const int64_t dim = WrapDimOrMinusOne(options.dim, rank);
+  if (kind != SelectionKind::kSort && rank > 0 && shape[dim] == 0) {
+    // A reduction needs elements along dim (RandomShape keeps every shape
+    // within 4096 elements whatever this extent).
+    shape[dim] = Uniform(rng, 1, 7);
+  }
+  const int64_t size = rank == 0 ? 1 : shape[dim];
+  options.keepdim = Chance(rng, 50);
+  options.descending = Chance(rng, 50);
+  options.stable = Chance(rng, 50);
+  if (kind == SelectionKind::kKthValue) {
+    const int64_t k_pick = Uniform(rng, 0, 99);
+    options.k = k_pick < 20   ? 1
+                : k_pick < 40 ? size
+                : k_pick < 55 ? (size + 1) / 2
+                              : Uniform(rng, 1, size);
+  }
+  static constexpr int kPoolSizes[] = {1, 1, 2, 2, 3, 4, 6, 8};
+  const int64_t mix_pick = Uniform(rng, 0, 99);
+  const ValueMix mix = mix_pick < 45   ? ValueMix::kPool
+                       : mix_pick < 65 ? ValueMix::kCoarse
+                       : mix_pick < 85 ? ValueMix::kWide
+                                       : ValueMix::kRandomBits;
+  const int pool_size = kPoolSizes[Uniform(rng, 0, 7)];
+  return MakeSelectionCase(dtype, seed_index, std::move(shape), options, mix,
+                           pool_size);
 }
 
 }  // namespace tensorops::testing

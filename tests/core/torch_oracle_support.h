@@ -122,6 +122,69 @@ TopKCase RandomTopKCase(DType dtype, int64_t seed_index);
 TopKCase MakeTopKCase(DType dtype, int64_t seed_index, Shape shape,
                       const TopKOptions& options, ValueMix mix, int pool_size);
 
+// "pool", "coarse", "wide" or "random-bits".
+const char* ValueMixName(ValueMix mix);
+
+// " input bits: ..." (hex, one word an element) when `bytes` holds at most
+// `limit` elements of `dtype`, else "".
+std::string InputBitsToString(DType dtype, absl::Span<const std::byte> bytes,
+                              int64_t limit = 64);
+
+// What tensorops promises for a valid Backend::Select call, by definition
+// (core/backend.h), in the order of OrderKey:
+//  - sort: each slice stably sorted by key, ascending or descending, so that
+//    equal keys keep increasing index order in both directions;
+//  - max: the first index of the largest key (NaN ranks highest);
+//  - min: the first NaN's index if the slice has one, else the first index
+//    of the smallest key;
+//  - median: the first NaN's index if the slice has one, else the index at
+//    position (size - 1) / 2 of the stable ascending order;
+//  - kthvalue: the lowest index whose key equals that of position k - 1 of
+//    the stable ascending order.
+// A 0-d input is one slice of one element.
+struct ReferenceSelection {
+  Shape output_shape;
+  // Selected indices along dim, in the output's row-major layout.
+  std::vector<int64_t> indices;
+  // Per output element: true when another element of its slice has the
+  // same key as the one selected there (so an arbitrary tie-break, such as
+  // PyTorch's, may pick another index).
+  std::vector<bool> tied;
+};
+ReferenceSelection ReferenceSelectionOf(absl::Span<const OrderKey> keys,
+                                        ShapeView shape,
+                                        const SelectionOptions& options);
+
+// One Backend::Select call with its input.
+struct SelectionCase {
+  int64_t seed_index = 0;
+  DType dtype = DType::kFloat32;
+  Shape shape;
+  SelectionOptions options;
+  ValueMix mix = ValueMix::kPool;
+  int pool_size = 0;  // for kPool
+  std::vector<std::byte> input;
+  std::vector<std::byte> grad;  // for floating dtypes: gradient of values
+};
+
+// Kind, shape, dtype, options, value mix, seed index and (small) input bits.
+std::string Describe(const SelectionCase& selection_case);
+
+// The shape of `kind`'s results for an input of `shape` (valid options).
+Shape SelectionOutputShape(ShapeView shape, const SelectionOptions& options);
+
+// A random valid call of `kind` (any dim, both keepdim and descending, k
+// in [1, size] weighted towards 1, size and the middle). Reductions never
+// reduce a dimension of size 0, but other dimensions may be 0.
+SelectionCase RandomSelectionCase(SelectionKind kind, DType dtype,
+                                  int64_t seed_index);
+
+// A case with the given geometry and options and values drawn by `mix`
+// (the gradient as MakeTopKCase's: no NaN for float16).
+SelectionCase MakeSelectionCase(DType dtype, int64_t seed_index, Shape shape,
+                                const SelectionOptions& options, ValueMix mix,
+                                int pool_size);
+
 }  // namespace tensorops::testing
 
 #endif  // TENSOROPS_TESTS_CORE_TORCH_ORACLE_SUPPORT_H_

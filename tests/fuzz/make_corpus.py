@@ -38,6 +38,9 @@ ZEROS, ONES, TOPK, BACKWARD, RELEASE, INFO = (
     _METHODS[name].index for name in ("ZerosLike", "OnesLike", "TopK",
                                       "Backward", "ReleaseSession",
                                       "GetServerInfo"))
+SORT, KTHVALUE, MAX, MIN, MEDIAN = (
+    _METHODS[name].index for name in ("Sort", "KthValue", "Max", "Min",
+                                      "Median"))
 TOPK_STREAM, BACKWARD_STREAM, ZEROS_STREAM, ONES_STREAM = (
     _METHODS[name].index for name in ("TopKStream", "BackwardStream",
                                       "ZerosLikeStream", "OnesLikeStream"))
@@ -204,6 +207,69 @@ def main():
     add("topk_overflow", TOPK,
         pb.TopKRequest(input=tensor("float32", [1 << 62, 4], []), k=1))
     add("topk_no_input", TOPK, pb.TopKRequest(k=1))
+
+    # The selection family: every dtype (bool where taken), rows and
+    # strided slices, keepdim both ways, specials, ties, 0-d and empty
+    # tensors, and the refusals (bool, k, size-0 reductions, no input).
+    selection_ops = (("sort", SORT, pb.SortRequest),
+                     ("kthvalue", KTHVALUE, pb.KthValueRequest),
+                     ("max", MAX, pb.MaxRequest), ("min", MIN, pb.MinRequest),
+                     ("median", MEDIAN, pb.MedianRequest))
+
+    def selection(op, request_type, x, dim=None, keepdim=False, **extra):
+        fields = dict(input=x, save_for_backward=True, **extra)
+        if dim is not None:
+            fields["dim"] = dim
+        if op == "kthvalue":
+            fields.setdefault("k", 2)
+        if op != "sort":
+            fields["keepdim"] = keepdim
+        return request_type(**fields)
+
+    for op, kind, request_type in selection_ops:
+        for name in DTYPES:
+            if name == "bool" and op in ("kthvalue", "median"):
+                continue
+            values = sample(name, 24, rng)
+            add(f"{op}_{name}_rows", kind,
+                selection(op, request_type, tensor(name, [4, 6], values)))
+            add(f"{op}_{name}_dim0", kind,
+                selection(op, request_type, tensor(name, [4, 6], values), dim=0,
+                          keepdim=True, **({"descending": True} if op == "sort"
+                                           else {})))
+        for name in ("float32", "float16", "bfloat16", "float64"):
+            add(f"{op}_{name}_specials", kind, selection(
+                op, request_type, tensor(name, [3, 4], specials), dim=-1))
+        add(f"{op}_ties_inner", kind, selection(
+            op, request_type, tensor("int8", [2, 5, 3], [1, 0] * 15), dim=1))
+        add(f"{op}_scalar", kind, selection(
+            op, request_type, tensor("float32", [], [2.5]), dim=0,
+            **({"k": 1} if op == "kthvalue" else {})))
+        add(f"{op}_empty_dim", kind, selection(
+            op, request_type, tensor("float32", [2, 0], []), dim=1))
+        add(f"{op}_empty_other", kind, selection(
+            op, request_type, tensor("int16", [0, 3], []), dim=1))
+        add(f"{op}_bad_dim", kind, selection(
+            op, request_type, tensor("int8", [3], [1, 2, 3]), dim=1))
+        add(f"{op}_no_input", kind, request_type())
+    add("kthvalue_k_too_big", KTHVALUE, pb.KthValueRequest(
+        input=tensor("int8", [3], [1, 2, 3]), k=4))
+    add("kthvalue_k_zero", KTHVALUE, pb.KthValueRequest(
+        input=tensor("int8", [3], [1, 2, 3]), k=0))
+    add("median_bool", MEDIAN, pb.MedianRequest(
+        input=tensor("bool", [3], [True, False, True])))
+    add("sort_float32_long_row", SORT, pb.SortRequest(
+        input=tensor("float32", [900], sample("float32", 900, rng))))
+    add("max_int16_long_row", MAX, pb.MaxRequest(
+        input=tensor("int16", [1, 1800], sample("int16", 1800, rng))))
+    add("backward_reduction_stateless", BACKWARD, pb.BackwardRequest(
+        grad_values=tensor("float32", [2], [1.0, 2.0]),
+        indices=tensor("int64", [2], [1, 0]), input_shape=[2, 3], dim=1,
+        keepdim=False))
+    add("backward_reduction_bad_rank", BACKWARD, pb.BackwardRequest(
+        grad_values=tensor("float32", [2, 1], [1.0, 2.0]),
+        indices=tensor("int64", [2, 1], [1, 0]), input_shape=[2, 3], dim=1,
+        keepdim=False))
 
     # Stateless Backward: each grad dtype, dims, repeated indices (last
     # wins), an out-of-range index, 0-d, empty, and refused shapes.

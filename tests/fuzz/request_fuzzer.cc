@@ -57,6 +57,7 @@
 #include "request/fill_request.h"
 #include "request/limits.h"
 #include "request/saved_selection.h"
+#include "request/selection_request.h"
 #include "request/session_request.h"
 #include "request/shared_memory_request.h"
 #include "request/stream_request.h"
@@ -596,6 +597,62 @@ void FuzzSession(const v1::TopKRequest& topk,
                      /*indices_known_good=*/true);
 }
 
+// --- Sort, KthValue, Max, Min, Median ----------------------------------------
+
+// Plans a selection request as the service does and, when valid, runs it:
+// results of the planned shape, every index in range and every value the
+// input's element at its index, bit for bit. Then Backward on the session
+// the service would save (with dim put back where the op dropped it) must
+// equal the reference scatter.
+template <typename Request>
+void FuzzSelection(const Request& request) {
+  absl::StatusOr<request::SelectionRequestPlan> plan =
+      request::PlanSelectionRequest(request::FieldsOf(request), std::nullopt,
+                                    kLimits);
+  if (!plan.ok()) return CheckValidationError(plan.status());
+  if (plan->input.num_elements() > kMaxElements) return;
+  absl::StatusOr<SelectionResult> result =
+      TheBackend().SelectOfChunks(plan->input, plan->fields.options, {});
+  Check(result.ok(), absl::StrCat("a validated selection failed: ",
+                                  result.status().ToString()));
+  const Shape& output_shape = plan->plan.output_shape;
+  Check(result->values.shape() == output_shape &&
+            result->indices.shape() == output_shape,
+        "selection result shape is not the planned one");
+  absl::StatusOr<Tensor> input = plan->input.Materialize();
+  Check(input.ok(), "materializing a selection's input failed");
+  const DimGeometry& g = plan->plan.input;
+  const int64_t along = plan->plan.reduces() ? 1 : g.size;
+  const size_t element = DTypeSize(input->dtype());
+  for (int64_t p = 0; p < result->values.num_elements(); ++p) {
+    const int64_t index = result->indices.Load<int64_t>(p);
+    Check(index >= 0 && index < std::max<int64_t>(g.size, 1),
+          "selection index out of range");
+    const int64_t o = p / (along * g.inner);
+    const int64_t c = p % g.inner;
+    const int64_t from = (o * g.size + index) * g.inner + c;
+    Check(std::memcmp(result->values.data() + p * element,
+                      input->data() + from * element, element) == 0,
+          "a selected value is not the input's element at its index");
+  }
+  request::SavedSelection saved;
+  saved.indices = result->indices;
+  saved.input_shape = plan->input.shape();
+  saved.dim = plan->wrapped_dim;
+  saved.op = plan->fields.op;
+  saved.keeps_dim = plan->keeps_dim;
+  const std::vector<float> ones(result->values.num_elements(), 1.0f);
+  absl::StatusOr<Tensor> grad =
+      Tensor::CopyOf(DType::kFloat32, output_shape,
+                     {reinterpret_cast<const std::byte*>(ones.data()),
+                      ones.size() * sizeof(float)});
+  Check(grad.ok(), "building a selection's gradient failed");
+  request::BackwardInputs inputs;
+  inputs.grad = *std::move(grad);
+  inputs.uses_session = true;
+  PlanAndRunBackward(std::move(inputs), &saved, /*indices_known_good=*/true);
+}
+
 void FuzzReleaseSession(const v1::ReleaseSessionRequest& request) {
   const absl::Status status = request::ValidateReleaseSession(request);
   Check(status.ok() == !request.session_id().empty(),
@@ -725,6 +782,36 @@ const MethodFuzzer kMethodFuzzers[] = {
        CheckLifting<v1::TopKRequest>(message, length, chunk_bytes);
        v1::TopKRequest request;
        if (Parse(message, length, request)) FuzzTopK(request);
+     }},
+    {"Sort",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       CheckLifting<v1::SortRequest>(message, length, chunk_bytes);
+       v1::SortRequest request;
+       if (Parse(message, length, request)) FuzzSelection(request);
+     }},
+    {"KthValue",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       CheckLifting<v1::KthValueRequest>(message, length, chunk_bytes);
+       v1::KthValueRequest request;
+       if (Parse(message, length, request)) FuzzSelection(request);
+     }},
+    {"Max",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       CheckLifting<v1::MaxRequest>(message, length, chunk_bytes);
+       v1::MaxRequest request;
+       if (Parse(message, length, request)) FuzzSelection(request);
+     }},
+    {"Min",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       CheckLifting<v1::MinRequest>(message, length, chunk_bytes);
+       v1::MinRequest request;
+       if (Parse(message, length, request)) FuzzSelection(request);
+     }},
+    {"Median",
+     [](const uint8_t* message, int length, size_t chunk_bytes) {
+       CheckLifting<v1::MedianRequest>(message, length, chunk_bytes);
+       v1::MedianRequest request;
+       if (Parse(message, length, request)) FuzzSelection(request);
      }},
     {"Backward",
      [](const uint8_t* message, int length, size_t) {

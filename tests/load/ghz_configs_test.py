@@ -85,7 +85,8 @@ class GhzConfigsTest(ServerTestCase):
                         self.assertEqual(len(tensor.data),
                                          count * DTYPE_BYTES[dtype],
                                          f"{name}: {field} size")
-        self.assertTrue({"ZerosLike", "OnesLike", "TopK", "Backward"} <= methods,
+        self.assertTrue({"ZerosLike", "OnesLike", "TopK", "Backward", "Sort", "KthValue",
+                         "Max", "Min", "Median"} <= methods,
                         f"missing configs, have {sorted(methods)}")
 
     def test_server_answers_every_config_with_ok(self):

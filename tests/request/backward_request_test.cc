@@ -136,6 +136,80 @@ v1::BackwardRequest SessionWithDim() {
   return request;
 }
 
+// A reduction's stateless Backward: grad and indices [2] of input [2, 3]
+// along dim 1, which the reduction dropped.
+v1::BackwardRequest ReducedStateless() {
+  v1::BackwardRequest request;
+  *request.mutable_grad_values() = Float32Tensor({2});
+  *request.mutable_indices() = Int64Tensor({2}, {2, 0});
+  request.add_input_shape(2);
+  request.add_input_shape(3);
+  request.set_dim(-1);
+  request.set_keepdim(false);
+  return request;
+}
+
+TEST(BackwardRequestTest, UnsetKeepdimMeansTheDimIsKept) {
+  absl::StatusOr<BackwardInputs> inputs =
+      DecodeBackwardRequest(Stateless(), RequestLimits{});
+  ASSERT_THAT(inputs, IsOk());
+  EXPECT_TRUE(inputs->keeps_dim);
+}
+
+TEST(BackwardRequestTest, StatelessWithoutKeepdimPutsTheDimBack) {
+  absl::StatusOr<BackwardInputs> inputs =
+      DecodeBackwardRequest(ReducedStateless(), RequestLimits{});
+  ASSERT_THAT(inputs, IsOk());
+  EXPECT_FALSE(inputs->keeps_dim);
+  absl::StatusOr<BackwardRequestPlan> plan =
+      PlanBackwardRequest(*std::move(inputs), nullptr, RequestLimits{});
+  ASSERT_THAT(plan, IsOk());
+  EXPECT_EQ(plan->dim, 1);
+  EXPECT_EQ(plan->grad.shape(), (Shape{2, 1}));
+  EXPECT_EQ(plan->indices.shape(), (Shape{2, 1}));
+  EXPECT_EQ(plan->input_shape, (Shape{2, 3}));
+}
+
+TEST(BackwardRequestTest, SessionOfAReductionPutsTheDimBack) {
+  v1::BackwardRequest request;
+  *request.mutable_grad_values() = Float32Tensor({3});
+  request.set_session_id("s");
+  absl::StatusOr<BackwardInputs> inputs =
+      DecodeBackwardRequest(request, RequestLimits{});
+  ASSERT_THAT(inputs, IsOk());
+  const SavedSelection saved{
+      .indices = MakeTensor<int64_t>(DType::kInt64, {3}, {1, 0, 1}),
+      .input_shape = {2, 3},
+      .dim = 0,
+      .op = SelectionOp::kMax,
+      .keeps_dim = false};
+  absl::StatusOr<BackwardRequestPlan> plan =
+      PlanBackwardRequest(*std::move(inputs), &saved, RequestLimits{});
+  ASSERT_THAT(plan, IsOk());
+  EXPECT_EQ(plan->grad.shape(), (Shape{1, 3}));
+  EXPECT_EQ(plan->indices.shape(), (Shape{1, 3}));
+}
+
+TEST(BackwardRequestTest, RefusesAReducedGradientOfTheWrongRank) {
+  v1::BackwardRequest request = ReducedStateless();
+  *request.mutable_grad_values() = Float32Tensor({2, 1});
+  *request.mutable_indices() = Int64Tensor({2, 1}, {2, 0});
+  absl::StatusOr<BackwardInputs> inputs =
+      DecodeBackwardRequest(request, RequestLimits{});
+  ASSERT_THAT(inputs, IsOk());
+  EXPECT_THAT(PlanBackwardRequest(*std::move(inputs), nullptr, RequestLimits{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("expected rank 1")));
+}
+
+TEST(BackwardRequestTest, RefusesKeepdimWithASession) {
+  v1::BackwardRequest request = WithSession();
+  request.set_keepdim(false);
+  EXPECT_THAT(DecodeBackwardRequest(request, RequestLimits{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("keepdim must be left unset")));
+}
+
 v1::BackwardRequest NegativeInputShape() {
   v1::BackwardRequest request = Stateless();
   request.set_input_shape(0, -2);

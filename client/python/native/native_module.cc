@@ -174,6 +174,41 @@ class NativeClient {
                           std::move(top.session_id));
   }
 
+  // Sort, KthValue, Max, Min or Median (`op`, the RPC's name), with the
+  // arguments each takes (the others are ignored).
+  py::tuple Select(const std::string& op, const py::object& input,
+                   const std::string& dtype, const std::vector<int64_t>& shape,
+                   int64_t k, int64_t dim, bool keepdim, bool descending,
+                   bool stable, bool save_for_backward,
+                   const CallOptions& call) {
+    const Tensor tensor = TensorOfBuffer(input, dtype, shape);
+    const ReductionParams reduction{
+        .dim = dim, .keepdim = keepdim, .save_for_backward = save_for_backward};
+    SelectionOutput output =
+        ValueOrRaise(WithoutGil([&](TensorOpsClient& served) {
+          if (op == "Sort") {
+            return served.Sort(
+                tensor,
+                SortParams{.dim = dim,
+                           .descending = descending,
+                           .stable = stable,
+                           .save_for_backward = save_for_backward},
+                call);
+          }
+          if (op == "KthValue")
+            return served.KthValue(tensor, k, reduction, call);
+          if (op == "Max") return served.Max(tensor, reduction, call);
+          if (op == "Min") return served.Min(tensor, reduction, call);
+          if (op == "Median") return served.Median(tensor, reduction, call);
+          return absl::StatusOr<SelectionOutput>(absl::InvalidArgumentError(
+              absl::StrCat("no selection op ", op,
+                           "; expected Sort, KthValue, Max, Min or Median")));
+        }));
+    return py::make_tuple(Result(std::move(output.values)),
+                          Result(std::move(output.indices)),
+                          std::move(output.session_id));
+  }
+
   Result Backward(const py::object& grad, const std::string& dtype,
                   const std::vector<int64_t>& shape,
                   const std::string& session_id, bool retain_session,
@@ -190,13 +225,13 @@ class NativeClient {
                            const std::string& indices_dtype,
                            const std::vector<int64_t>& indices_shape,
                            const std::vector<int64_t>& input_shape, int64_t dim,
-                           const CallOptions& call) {
+                           bool keepdim, const CallOptions& call) {
     const Tensor grad_tensor = TensorOfBuffer(grad, dtype, shape);
     const Tensor indices_tensor =
         TensorOfBuffer(indices, indices_dtype, indices_shape);
     return Result(ValueOrRaise(WithoutGil([&](TensorOpsClient& served) {
       return served.StatelessBackward(grad_tensor, indices_tensor, input_shape,
-                                      dim, call);
+                                      dim, keepdim, call);
     })));
   }
 
@@ -326,6 +361,7 @@ void DefineModule(py::module_& m) {
                             .save_for_backward = save_for_backward},
                  call);
            })
+      .def("select", &NativeClient::Select)
       .def("backward", &NativeClient::Backward)
       .def("stateless_backward", &NativeClient::StatelessBackward)
       .def("release_session", &NativeClient::ReleaseSession)

@@ -17,7 +17,12 @@ package.
 
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
-from tensorops._client import AFFINITY_METADATA_KEY, Client, TopKResult  # noqa: E402
+from tensorops._client import (  # noqa: E402
+    AFFINITY_METADATA_KEY,
+    Client,
+    SelectionResult,
+    TopKResult,
+)
 from tensorops._shared_memory import SharedMemory  # noqa: E402
 from tensorops._errors import (  # noqa: E402
     DeadlineExceededError,
@@ -37,6 +42,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "ResourceExhaustedError",
+    "SelectionResult",
     "SharedMemory",
     "TensorOpsError",
     "TopKResult",

@@ -15,6 +15,8 @@ DEFAULT_STREAM_THRESHOLD_BYTES = _streaming.DEFAULT_THRESHOLD_BYTES
 TopKResult = collections.namedtuple("TopKResult", ["values", "indices", "session_id"])
 TopKResult.__doc__ = """torch.topk's (values, indices), plus the session id
 that Backward takes when the call saved one (else None)."""
+# Sort, KthValue, Max, Min and Median return the same three.
+SelectionResult = TopKResult
 
 # What one call is sent with: its deadline in seconds (None for none), its
 # affinity key (None for none), and whether it streams (True, False, or None:
@@ -203,15 +205,63 @@ class Client:
         return TopKResult(decode(values, as_torch), decode(indices, as_torch),
                           session_id or None)
 
+    # The selection family: unary calls (no streamed form yet), tensors
+    # inline (no shared memory yet). Rules as in the proto's SortRequest.
+
+    def sort(self, x, dim=-1, descending=False, stable=False, *, save_for_backward=False,
+             timeout=None):
+        """torch.sort(x, dim, descending, stable) as a SelectionResult(values,
+        indices, session_id). The server's sort is always stable (the lower
+        index first among equal values)."""
+        return self._select("Sort", x, timeout, dim=dim, descending=descending,
+                            stable=stable, save_for_backward=save_for_backward)
+
+    def kthvalue(self, x, k, dim=-1, keepdim=False, *, save_for_backward=False,
+                 timeout=None):
+        """torch.kthvalue(x, k, dim, keepdim): the k-th smallest (1-based), at
+        the lowest index holding it."""
+        return self._select("KthValue", x, timeout, k=k, dim=dim, keepdim=keepdim,
+                            save_for_backward=save_for_backward)
+
+    def max(self, x, dim=-1, keepdim=False, *, save_for_backward=False, timeout=None):
+        """torch.max(x, dim, keepdim) with values and indices (first
+        occurrence; NaN propagates)."""
+        return self._select("Max", x, timeout, dim=dim, keepdim=keepdim,
+                            save_for_backward=save_for_backward)
+
+    def min(self, x, dim=-1, keepdim=False, *, save_for_backward=False, timeout=None):
+        """torch.min(x, dim, keepdim), as max."""
+        return self._select("Min", x, timeout, dim=dim, keepdim=keepdim,
+                            save_for_backward=save_for_backward)
+
+    def median(self, x, dim=-1, keepdim=False, *, save_for_backward=False, timeout=None):
+        """torch.median(x, dim, keepdim): the lower middle value (the first
+        NaN if the slice has one)."""
+        return self._select("Median", x, timeout, dim=dim, keepdim=keepdim,
+                            save_for_backward=save_for_backward)
+
+    def _select(self, op, x, timeout, **fields):
+        settings = self._settings(timeout)
+        if self._in_region(x):
+            raise ValueError(f"{op.lower()} takes its input inline only (no shared "
+                             "memory yet); pass a NumPy array or torch tensor")
+        values, indices, session_id = self._transport.select(
+            op, _codec.prepare(x), fields, settings)
+        as_torch = _codec.is_torch_tensor(x)
+        decode = self._transport.decode
+        return SelectionResult(decode(values, as_torch), decode(indices, as_torch),
+                               session_id or None)
+
     def backward(self, grad_values, session_id=None, *, retain_session=False,
-                 indices=None, input_shape=None, dim=-1, out=None, timeout=None,
-                 stream=None):
-        """The gradient of topk's input given `grad_values` (the gradient of
-        its values).
+                 indices=None, input_shape=None, dim=-1, keepdim=True, out=None,
+                 timeout=None, stream=None):
+        """The gradient of the input of topk (or sort, kthvalue, max, min,
+        median) given `grad_values` (the gradient of its values).
 
         Either from a saved session (`session_id`; consumed unless
-        `retain_session`), or stateless from topk's `indices`, its input's
-        `input_shape` and `dim`. Tensors in a tensorops.SharedMemory go by
+        `retain_session`), or stateless from the op's `indices`, its input's
+        `input_shape` and `dim` (`keepdim=False` when grad_values and
+        indices lack dim: a reduction's with keepdim=False). Tensors in a tensorops.SharedMemory go by
         reference; `out` places grad_input as in zeros_like (with a session
         and out=SharedMemory, pass input_shape too: the result's shape).
         `stream` as in zeros_like (a session's Backward decides by
@@ -221,8 +271,8 @@ class Client:
         if out is not None or self._in_region(grad_values) or self._in_region(indices):
             _refuse_stream(settings)
             return self._backward_through_regions(
-                grad_values, session_id, retain_session, indices, input_shape, dim, out,
-                settings)
+                grad_values, session_id, retain_session, indices, input_shape, dim,
+                keepdim, out, settings)
         if session_id is not None:
             if indices is not None or input_shape is not None:
                 raise ValueError("pass either session_id or indices and input_shape, not both")
@@ -235,7 +285,7 @@ class Client:
                 raise ValueError("retain_session needs session_id")
             grad_input = self._transport.stateless_backward(
                 _codec.prepare(grad_values), _codec.prepare(indices),
-                [int(d) for d in input_shape], dim, settings)
+                [int(d) for d in input_shape], dim, keepdim, settings)
         return self._transport.decode(grad_input, _codec.is_torch_tensor(grad_values))
 
     # Shared memory (servers with --allow_shared_memory, on this host).
@@ -334,7 +384,7 @@ class Client:
         return TopKResult(values, indices, response.session_id or None)
 
     def _backward_through_regions(self, grad_values, session_id, retain_session, indices,
-                                  input_shape, dim, out, settings):
+                                  input_shape, dim, keepdim, out, settings):
         request = pb.BackwardRequest(grad_values=self._wire_input(grad_values),
                                      retain_session=retain_session)
         if session_id is not None:
@@ -347,6 +397,8 @@ class Client:
             request.indices.CopyFrom(self._wire_input(indices))
             request.input_shape.extend(int(d) for d in input_shape)
             request.dim = dim
+            if not keepdim:
+                request.keepdim = False
         as_torch = _codec.is_torch_tensor(grad_values)
         place = None
         if out is not None:

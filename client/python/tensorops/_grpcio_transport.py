@@ -179,6 +179,14 @@ class GrpcioTransport:
         response = self._call(self._stub.TopK, request, settings)
         return response.values, response.indices, response.session_id
 
+    def select(self, op, x, fields, settings):
+        """Selection op `op` ("Sort", ...) of `x`, its request built from
+        `fields`. Unary only (no streamed form yet)."""
+        request = getattr(pb, f"{op}Request")(**fields)
+        request.input.CopyFrom(_codec.to_wire(x))
+        response = self._call(getattr(self._stub, op), request, settings)
+        return response.values, response.indices, response.session_id
+
     def _backward(self, request, tensors, result_bytes, settings):
         """Backward with `request` and its `tensors` (Prepared, in field
         order: grad_values, then indices when stateless)."""
@@ -210,8 +218,10 @@ class GrpcioTransport:
                                                  retain_session=retain_session),
                               [grad], 0, settings._replace(stream=True))
 
-    def stateless_backward(self, grad, indices, input_shape, dim, settings):
+    def stateless_backward(self, grad, indices, input_shape, dim, keepdim, settings):
         request = pb.BackwardRequest(input_shape=input_shape, dim=dim)
+        if not keepdim:  # unset means true, for servers before the field
+            request.keepdim = False
         return self._backward(request, [grad, indices],
                               _streaming.byte_size(grad.dtype, input_shape), settings)
 

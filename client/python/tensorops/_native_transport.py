@@ -64,14 +64,22 @@ class NativeTransport:
         return self._call(self._client.topk, x.data, x.dtype, x.shape, k, dim,
                           largest, sorted, save_for_backward, self._options(settings))
 
+    def select(self, op, x, fields, settings):
+        """Selection op `op` ("Sort", ...) of `x` with the request fields in
+        `fields` (dim, k, keepdim, descending, stable, save_for_backward)."""
+        return self._call(self._client.select, op, x.data, x.dtype, x.shape,
+                          fields.get("k", 1), fields["dim"], fields.get("keepdim", False),
+                          fields.get("descending", False), fields.get("stable", False),
+                          fields["save_for_backward"], self._options(settings))
+
     def backward(self, grad, session_id, retain_session, settings):
         return self._call(self._client.backward, grad.data, grad.dtype, grad.shape,
                           session_id, retain_session, self._options(settings))
 
-    def stateless_backward(self, grad, indices, input_shape, dim, settings):
+    def stateless_backward(self, grad, indices, input_shape, dim, keepdim, settings):
         return self._call(self._client.stateless_backward, grad.data, grad.dtype,
                           grad.shape, indices.data, indices.dtype, indices.shape,
-                          input_shape, dim, self._options(settings))
+                          input_shape, dim, keepdim, self._options(settings))
 
     def call(self, method, request, response_type, settings):
         """Method `method` (its name) with a request message built by the

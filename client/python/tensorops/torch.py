@@ -1,4 +1,5 @@
-"""A differentiable topk computed by a tensorops server.
+"""Differentiable topk, sort, kthvalue, max, min and median computed by a
+tensorops server.
 
     import torch, tensorops, tensorops.torch
     client = tensorops.Client("127.0.0.1:50051")
@@ -6,7 +7,7 @@
     values, indices = tensorops.torch.topk(x, 3, client=client)
     values.sum().backward()  # x.grad as with torch.topk
 
-The forward pass calls TopK with save_for_backward (only when x needs a
+The forward pass calls the op (TopK, ...) with save_for_backward (only when x needs a
 gradient); the backward pass calls Backward with the session, which frees
 it. If the graph is freed without a backward pass, the session is released.
 A second backward pass through a retained graph (retain_graph=True) uses the
@@ -62,11 +63,15 @@ class _Session:
         return self._release.detach() is not None
 
 
-class _TopKFunction(torch.autograd.Function):
+class _SelectionFunction(torch.autograd.Function):
+    """A selection computed by `select(x, save)` (a Client call returning
+    values, indices and session_id), differentiable through Backward.
+    `keepdim`: whether values and indices keep dim (False for a reduction
+    that dropped it)."""
+
     @staticmethod
-    def forward(ctx, x, k, dim, largest, sorted, client, save, out, stream):
-        result = client.topk(x.detach(), k, dim, largest, sorted, save_for_backward=save,
-                             out=out, stream=stream)
+    def forward(ctx, x, select, dim, keepdim, client, save, stream):
+        result = select(x.detach(), save)
         values = result.values.to(x.device)
         indices = result.indices.to(x.device)
         ctx.mark_non_differentiable(indices)
@@ -74,6 +79,7 @@ class _TopKFunction(torch.autograd.Function):
             ctx.session = _Session(client, result.session_id)
             ctx.input_shape = tuple(x.shape)
             ctx.dim = dim
+            ctx.keepdim = keepdim
             ctx.stream = stream
             ctx.save_for_backward(indices)
         return values, indices
@@ -90,8 +96,17 @@ class _TopKFunction(torch.autograd.Function):
             (indices,) = ctx.saved_tensors
             grad_input = session.client.backward(
                 grad, indices=indices.cpu(), input_shape=ctx.input_shape, dim=ctx.dim,
-                stream=ctx.stream)
-        return (grad_input.to(grad_values.device),) + (None,) * 8
+                keepdim=ctx.keepdim, stream=ctx.stream)
+        return (grad_input.to(grad_values.device),) + (None,) * 6
+
+
+def _client_or_default(client):
+    return default_client() if client is None else client
+
+
+def _apply(x, select, dim, keepdim, client, stream=None):
+    save = torch.is_grad_enabled() and x.requires_grad
+    return _SelectionFunction.apply(x, select, dim, keepdim, client, save, stream)
 
 
 def topk(x, k, dim=-1, largest=True, sorted=True, *, client=None, out=None, stream=None):
@@ -105,9 +120,54 @@ def topk(x, k, dim=-1, largest=True, sorted=True, *, client=None, out=None, stre
     Large tensors go through the streamed calls as with Client.topk (the
     client's stream_threshold_bytes); `stream` (True or False) decides for
     both passes instead."""
-    if client is None:
-        client = default_client()
-    save = torch.is_grad_enabled() and x.requires_grad
-    values, indices = _TopKFunction.apply(x, k, dim, largest, sorted, client, save, out,
-                                          stream)
-    return torch.return_types.topk((values, indices))
+    client = _client_or_default(client)
+
+    def select(detached, save):
+        return client.topk(detached, k, dim, largest, sorted, save_for_backward=save,
+                           out=out, stream=stream)
+
+    return torch.return_types.topk(_apply(x, select, dim, True, client, stream))
+
+
+def sort(x, dim=-1, descending=False, stable=False, *, client=None):
+    """torch.sort(x, dim, descending, stable) on the server (always stable),
+    differentiable with respect to x: torch.return_types.sort."""
+    client = _client_or_default(client)
+
+    def select(detached, save):
+        return client.sort(detached, dim, descending, stable, save_for_backward=save)
+
+    return torch.return_types.sort(_apply(x, select, dim, True, client))
+
+
+def kthvalue(x, k, dim=-1, keepdim=False, *, client=None):
+    """torch.kthvalue(x, k, dim, keepdim) on the server, differentiable with
+    respect to x: torch.return_types.kthvalue."""
+    client = _client_or_default(client)
+
+    def select(detached, save):
+        return client.kthvalue(detached, k, dim, keepdim, save_for_backward=save)
+
+    return torch.return_types.kthvalue(_apply(x, select, dim, keepdim, client))
+
+
+def _reduction(name):
+    def reduce(x, dim=-1, keepdim=False, *, client=None):
+        client = _client_or_default(client)
+        call = getattr(client, name)
+
+        def select(detached, save):
+            return call(detached, dim, keepdim, save_for_backward=save)
+
+        return getattr(torch.return_types, name)(_apply(x, select, dim, keepdim, client))
+
+    reduce.__name__ = name
+    reduce.__doc__ = (f"torch.{name}(x, dim, keepdim) on the server (dim -1 when "
+                      f"omitted), differentiable with respect to x: "
+                      f"torch.return_types.{name}.")
+    return reduce
+
+
+max = _reduction("max")  # noqa: A001 (torch's name)
+min = _reduction("min")  # noqa: A001
+median = _reduction("median")

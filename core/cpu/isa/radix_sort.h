@@ -1,7 +1,6 @@
 // Stable LSD radix sort of packed (key, position) values by key, largest
-// first. topk uses it to order large k (where it beats comparison sorting);
-// it is generic over the key type so that other kernels (e.g. a future sort)
-// can use it as well.
+// first. topk uses it to order large k (where it beats comparison sorting),
+// and sort (core/cpu/isa/selection_slices.h) to order whole slices.
 #ifndef TENSOROPS_CORE_CPU_ISA_RADIX_SORT_H_
 #define TENSOROPS_CORE_CPU_ISA_RADIX_SORT_H_
 
@@ -34,25 +33,34 @@ void RadixSortByKeyDescending(typename P::Packed* data,
                               typename P::Packed* scratch, int64_t n) {
   using Packed = typename P::Packed;
   constexpr int kPackedBits = 8 * sizeof(Packed);
+  constexpr int kPasses = (kPackedBits - P::kKeyShift) / 8;
   if (n <= 1) return;
+  // Digits of ~value: the largest key gets digit 0, so ascending digit
+  // order is descending key order.
+  auto digit = [](Packed value, int pass) {
+    return static_cast<size_t>((~value >> (P::kKeyShift + 8 * pass)) & 0xff);
+  };
+  // Every pass's histogram in one read: a pass permutes the values but not
+  // the multiset of any pass's digits.
+  int64_t counts[kPasses][256] = {};
+  for (int64_t i = 0; i < n; ++i) {
+    for (int pass = 0; pass < kPasses; ++pass)
+      ++counts[pass][digit(data[i], pass)];
+  }
   Packed* from = data;
   Packed* to = scratch;
-  for (int shift = P::kKeyShift; shift < kPackedBits; shift += 8) {
-    // Digits of ~value: the largest key gets digit 0, so ascending digit
-    // order is descending key order.
-    auto digit = [shift](Packed value) {
-      return static_cast<size_t>((~value >> shift) & 0xff);
-    };
-    int64_t counts[256] = {};
-    for (int64_t i = 0; i < n; ++i) ++counts[digit(from[i])];
-    if (counts[digit(from[0])] == n) continue;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    int64_t* pass_counts = counts[pass];
+    if (pass_counts[digit(from[0], pass)] == n) continue;
     int64_t offset = 0;
-    for (int64_t& c : counts) {
-      const int64_t next = offset + c;
-      c = offset;
+    for (int d = 0; d < 256; ++d) {
+      const int64_t next = offset + pass_counts[d];
+      pass_counts[d] = offset;
       offset = next;
     }
-    for (int64_t i = 0; i < n; ++i) to[counts[digit(from[i])]++] = from[i];
+    for (int64_t i = 0; i < n; ++i) {
+      to[pass_counts[digit(from[i], pass)]++] = from[i];
+    }
     std::swap(from, to);
   }
   if (from != data) std::memcpy(data, from, n * sizeof(Packed));

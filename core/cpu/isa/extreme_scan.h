@@ -1,0 +1,196 @@
+// torch.max(dim) and torch.min(dim): the first position of the extreme
+// value of each slice, or of its first NaN (NaN propagates). Both are one
+// scan for the largest "preference" (key for max; ~key for min, with NaN
+// kept on top), which the compiler vectorizes:
+//  - rows (inner == 1): blocks of kRowBlock elements reduced to their
+//    largest preference, the first block holding the best rescanned for its
+//    first position; few long rows are split into segments run in parallel;
+//  - columns (inner > 1): a running best and position per column, for
+//    blocks of kColumnBlock adjacent columns read row by row, so every read
+//    is sequential.
+//
+// Compiled once per instruction set: include only from a translation unit
+// that defines TENSOROPS_CPU_ISA (see core/cpu/selection_kernel_generic.cc).
+#ifndef TENSOROPS_CORE_CPU_ISA_EXTREME_SCAN_H_
+#define TENSOROPS_CORE_CPU_ISA_EXTREME_SCAN_H_
+
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "core/cpu/isa/isa.h"  // once per instruction set
+#include "core/cpu/isa/segments.h"
+#include "core/cpu/isa/selection_slices.h"
+#include "core/cpu/parallel_rows.h"
+#include "core/op_plans.h"
+
+namespace tensorops::cpu::TENSOROPS_CPU_ISA {
+namespace {
+
+constexpr int64_t kRowBlock = 512;
+constexpr int64_t kColumnBlock = 256;
+
+// The order max (kMin = false) or min looks for the largest of.
+template <typename Traits, bool kMin>
+typename Traits::KeyType Preference(const std::byte* p) {
+  using Key = typename Traits::KeyType;
+  const Key key = Traits::Load(p);
+  if constexpr (!kMin) return key;  // NaN's key is already the largest
+  if constexpr (Traits::kHasNaN) {
+    constexpr Key kNaNKey = std::numeric_limits<Key>::max();
+    return key == kNaNKey ? kNaNKey : static_cast<Key>(~key);
+  }
+  return static_cast<Key>(~key);
+}
+
+template <typename Key>
+struct Extreme {
+  Key preference;
+  int64_t position;
+};
+
+// The largest preference among elements [begin, end) (begin < end) of a
+// contiguous row, at its first position.
+template <typename Traits, bool kMin>
+Extreme<typename Traits::KeyType> ScanRow(const std::byte* row, int64_t begin,
+                                          int64_t end) {
+  using Key = typename Traits::KeyType;
+  constexpr size_t kSize = Traits::kSize;
+  Key best = std::numeric_limits<Key>::min();
+  int64_t best_block = begin;
+  for (int64_t block = begin; block < end; block += kRowBlock) {
+    const int64_t block_end = std::min(end, block + kRowBlock);
+    Key block_best = std::numeric_limits<Key>::min();
+    for (int64_t i = block; i < block_end; ++i) {
+      block_best =
+          std::max(block_best, Preference<Traits, kMin>(row + i * kSize));
+    }
+    if (block == begin || block_best > best) {
+      best = block_best;
+      best_block = block;
+      // Nothing ranks above this (a NaN, or the dtype's extreme).
+      if (best == std::numeric_limits<Key>::max()) break;
+    }
+  }
+  int64_t i = best_block;
+  while (Preference<Traits, kMin>(row + i * kSize) != best) ++i;
+  return {best, i};
+}
+
+template <typename Traits, bool kMin>
+void ExtremeOfRows(const SelectionPlan& plan, const std::byte* in,
+                   std::byte* values, int64_t* indices) {
+  using Key = typename Traits::KeyType;
+  constexpr size_t kSize = Traits::kSize;
+  const int64_t rows = plan.input.outer;
+  const int64_t size = plan.input.size;
+  auto emit = [&](int64_t r, int64_t position) {
+    CopyElement<kSize>(values + r * kSize, in + (r * size + position) * kSize);
+    indices[r] = position;
+  };
+  const int64_t threads = tbb::this_task_arena::max_concurrency();
+  if (rows >= 2 * threads || size < 2 * kMinElementsPerTask) {
+    ParallelForRanges(
+        rows, SlicesPerTask(size),
+        [&](const tbb::blocked_range<int64_t>& range) {
+          for (int64_t r = range.begin(); r != range.end(); ++r) {
+            emit(
+                r,
+                ScanRow<Traits, kMin>(in + r * size * kSize, 0, size).position);
+          }
+        });
+    return;
+  }
+  // Few long rows: segments in parallel, combined in order so that the
+  // first of equal extremes wins.
+  const int64_t segments =
+      std::min<int64_t>(4 * threads, size / kMinElementsPerTask);
+  std::vector<Extreme<Key>> found(segments);
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::byte* row = in + r * size * kSize;
+    ParallelForRanges(
+        segments, 1, [&](const tbb::blocked_range<int64_t>& range) {
+          for (int64_t g = range.begin(); g != range.end(); ++g) {
+            found[g] = ScanRow<Traits, kMin>(row, size * g / segments,
+                                             size * (g + 1) / segments);
+          }
+        });
+    Extreme<Key> best = found[0];
+    for (const Extreme<Key>& e : found) {
+      if (e.preference > best.preference) best = e;
+    }
+    emit(r, best.position);
+  }
+}
+
+// Columns: for each outer index and block of adjacent columns, a running
+// best over the rows, replaced only by a strictly larger preference (the
+// first position wins). Position is the dtype's key type where the size
+// fits it (vectorizes better), else int64_t.
+template <typename Traits, bool kMin, typename Position>
+void ExtremeOfColumns(const SelectionPlan& plan, const std::byte* in,
+                      std::byte* values, int64_t* indices) {
+  using Key = typename Traits::KeyType;
+  constexpr size_t kSize = Traits::kSize;
+  const int64_t outer = plan.input.outer;
+  const int64_t size = plan.input.size;
+  const int64_t inner = plan.input.inner;
+  const int64_t blocks_per_outer = (inner + kColumnBlock - 1) / kColumnBlock;
+  const int64_t grain = std::max<int64_t>(
+      1, kMinElementsPerTask / std::max<int64_t>(size * kColumnBlock, 1));
+  ParallelForRanges(
+      outer * blocks_per_outer, grain,
+      [&](const tbb::blocked_range<int64_t>& range) {
+        Key best[kColumnBlock];
+        Position at[kColumnBlock];
+        for (int64_t task = range.begin(); task != range.end(); ++task) {
+          const int64_t o = task / blocks_per_outer;
+          const int64_t first = (task % blocks_per_outer) * kColumnBlock;
+          const int64_t width = std::min(kColumnBlock, inner - first);
+          const std::byte* start = in + (o * size * inner + first) * kSize;
+          for (int64_t c = 0; c < width; ++c) {
+            best[c] = Preference<Traits, kMin>(start + c * kSize);
+            at[c] = 0;
+          }
+          for (int64_t r = 1; r < size; ++r) {
+            const std::byte* row = start + r * inner * kSize;
+            const Position position = static_cast<Position>(r);
+            for (int64_t c = 0; c < width; ++c) {
+              const Key p = Preference<Traits, kMin>(row + c * kSize);
+              const bool better = p > best[c];
+              best[c] = better ? p : best[c];
+              at[c] = better ? position : at[c];
+            }
+          }
+          for (int64_t c = 0; c < width; ++c) {
+            const int64_t s = o * inner + first + c;
+            const int64_t position = static_cast<int64_t>(at[c]);
+            CopyElement<kSize>(values + s * kSize,
+                               start + (position * inner + c) * kSize);
+            indices[s] = position;
+          }
+        }
+      });
+}
+
+template <typename Traits, bool kMin>
+void ExtremeSlices(const SelectionPlan& plan, const std::byte* in,
+                   std::byte* values, int64_t* indices) {
+  using Key = typename Traits::KeyType;
+  if (plan.input.inner == 1) {
+    ExtremeOfRows<Traits, kMin>(plan, in, values, indices);
+  } else if (plan.input.size <= std::numeric_limits<Key>::max()) {
+    ExtremeOfColumns<Traits, kMin, Key>(plan, in, values, indices);
+  } else {
+    ExtremeOfColumns<Traits, kMin, int64_t>(plan, in, values, indices);
+  }
+}
+
+}  // namespace
+}  // namespace tensorops::cpu::TENSOROPS_CPU_ISA
+
+#endif  // TENSOROPS_CORE_CPU_ISA_EXTREME_SCAN_H_
