@@ -15,8 +15,11 @@ DEFAULT_STREAM_THRESHOLD_BYTES = _streaming.DEFAULT_THRESHOLD_BYTES
 TopKResult = collections.namedtuple("TopKResult", ["values", "indices", "session_id"])
 TopKResult.__doc__ = """torch.topk's (values, indices), plus the session id
 that Backward takes when the call saved one (else None)."""
-# Sort, KthValue, Max, Min and Median return the same three.
-SelectionResult = TopKResult
+SelectionResult = collections.namedtuple("SelectionResult",
+                                         ["values", "indices", "session_id"])
+SelectionResult.__doc__ = """The (values, indices) of sort, kthvalue, max, min or
+median, plus the session id that Backward takes when the call saved one (else
+None)."""
 
 # What one call is sent with: its deadline in seconds (None for none), its
 # affinity key (None for none), and whether it streams (True, False, or None:

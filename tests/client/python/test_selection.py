@@ -53,6 +53,12 @@ class SelectionTest(ClientTestCase):
         np.testing.assert_array_equal(result.indices, [2, 1])
         self.assertIsInstance(result.values, np.ndarray)
 
+    def test_client_results_are_selection_results(self):
+        result = self.client.median(np.array([3.0, 1.0, 2.0], np.float32))
+        self.assertIsInstance(result, tensorops.SelectionResult)
+        self.assertEqual(repr(result).split("(")[0], "SelectionResult")
+        self.assertIsNone(result.session_id)
+
     def test_refusals_raise_invalid_argument(self):
         with self.assertRaisesRegex(tensorops.InvalidArgumentError, "k <= 2"):
             self.client.kthvalue(np.array([1.0, 2.0]), 3)
