@@ -19,6 +19,46 @@ std::string TopKSuffix(const TopKSize& size) {
   return suffix;
 }
 
+// The selection family, grouped by shape so consecutive cases share one
+// generated input: long rows (memory-bound max/min on the topk input's
+// shape, sort and the rank selections on a quarter of it), and a small
+// shape that the smoke test runs.
+void AppendSelectionCases(std::vector<BenchCase>& cases) {
+  struct SelectionSize {
+    const char* label;
+    Shape shape;
+    SelectionOptions selection;
+  };
+  const Shape logits = {4096, 32000};
+  const Shape rows = {1024, 32000};
+  const Shape square = {1024, 1024};
+  const SelectionSize sizes[] = {
+      {"", logits, {.kind = SelectionKind::kMax}},
+      {"/dim0", logits, {.kind = SelectionKind::kMax, .dim = 0}},
+      {"", logits, {.kind = SelectionKind::kMin}},
+      {"", rows, {.kind = SelectionKind::kSort}},
+      {"/descending", rows, {.kind = SelectionKind::kSort, .descending = true}},
+      {"/k3200", rows, {.kind = SelectionKind::kKthValue, .k = 3200}},
+      {"", rows, {.kind = SelectionKind::kMedian}},
+      {"", square, {.kind = SelectionKind::kSort}},
+      {"/descending",
+       square,
+       {.kind = SelectionKind::kSort, .descending = true}},
+      {"/k100", square, {.kind = SelectionKind::kKthValue, .k = 100}},
+      {"", square, {.kind = SelectionKind::kMedian}},
+      {"", square, {.kind = SelectionKind::kMax}},
+  };
+  for (const SelectionSize& size : sizes) {
+    cases.push_back(
+        {.name = absl::StrCat(SelectionKindName(size.selection.kind), "/",
+                              absl::StrJoin(size.shape, "x"), size.label),
+         .op = BenchOp::kSelect,
+         .shape = size.shape,
+         .dim = size.selection.dim,
+         .selection = size.selection});
+  }
+}
+
 }  // namespace
 
 std::vector<BenchCase> DefaultCases() {
@@ -36,6 +76,7 @@ std::vector<BenchCase> DefaultCases() {
     cases.push_back({absl::StrCat("topk_backward/", suffix),
                      BenchOp::kTopKBackward, size.shape, size.k, size.dim});
   }
+  AppendSelectionCases(cases);
   const Shape large = {int64_t{64} << 20 >> 2};  // 64 MiB of float32
   const Shape small = {2, 3};
   cases.push_back({"zeros_like/64MiB", BenchOp::kZerosLike, large});

@@ -31,7 +31,8 @@ absl::StatusOr<CaseInputs> MakeCaseInputs(const BenchCase& bench_case,
                                           Backend& backend) {
   CaseInputs inputs;
   switch (bench_case.op) {
-    case BenchOp::kTopK: {
+    case BenchOp::kTopK:
+    case BenchOp::kSelect: {
       TENSOROPS_ASSIGN_OR_RETURN(inputs.input,
                                  SharedRandomInput(bench_case.shape));
       break;
@@ -74,6 +75,12 @@ absl::StatusOr<Tensor> RunOurs(const BenchCase& bench_case,
       return ZerosLike(backend, inputs.input);
     case BenchOp::kOnesLike:
       return OnesLike(backend, inputs.input);
+    case BenchOp::kSelect: {
+      TENSOROPS_ASSIGN_OR_RETURN(
+          SelectionResult selection,
+          backend.Select(inputs.input, bench_case.selection));
+      return std::move(selection.values);
+    }
   }
   return absl::InternalError("unknown benchmark op");
 }

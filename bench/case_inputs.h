@@ -28,7 +28,8 @@ absl::StatusOr<CaseInputs> MakeCaseInputs(const BenchCase& bench_case,
                                           Backend& backend);
 
 // One call of the case's operation on `backend`, the call core_bench times.
-// Returns the main output: topk's values (indices are built and dropped too),
+// Returns the main output: topk's or select's values (indices are built
+// and dropped too),
 // the gradient of the input, or the filled tensor.
 absl::StatusOr<Tensor> RunOurs(const BenchCase& bench_case,
                                const CaseInputs& inputs, Backend& backend);

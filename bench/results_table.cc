@@ -135,11 +135,12 @@ void PrintResultsTable(std::ostream& out, const RunDescription& description,
         << " | " << gb_per_s << " | "
         << AgreementCell(agreement, bench_case.name) << " |\n";
   }
-  out << "\nGB/s: bytes of topk's input read, or of the output written by "
-         "topk_backward and the fills, per our median time.\n"
+  out << "\nGB/s: bytes of the input read by topk and the selection ops, or "
+         "of the output written by topk_backward and the fills, per our "
+         "median time.\n"
          "output check: both sides' outputs compared byte for byte once "
-         "before timing (topk: values only, as equal values may be ordered "
-         "differently).\n";
+         "before timing (topk and the selection ops: values only, as equal "
+         "values may be ordered differently).\n";
 }
 
 }  // namespace tensorops::bench

@@ -33,7 +33,8 @@ absl::StatusOr<TorchInputs> ToTorchInputs(const BenchCase& bench_case,
                                           const CaseInputs& inputs) {
   TorchInputs torch_inputs;
   switch (bench_case.op) {
-    case BenchOp::kTopK: {
+    case BenchOp::kTopK:
+    case BenchOp::kSelect: {
       TENSOROPS_ASSIGN_OR_RETURN(torch_inputs.input, ToTorch(inputs.input));
       break;
     }
@@ -52,6 +53,30 @@ absl::StatusOr<TorchInputs> ToTorchInputs(const BenchCase& bench_case,
   return torch_inputs;
 }
 
+namespace {
+
+// The values of libtorch's op for `options` (the call users make: sort
+// without stable, which libtorch's CPU sort is anyway).
+at::Tensor RunTorchSelection(const SelectionOptions& options,
+                             const at::Tensor& input) {
+  switch (options.kind) {
+    case SelectionKind::kSort:
+      return std::get<0>(at::sort(input, options.dim, options.descending));
+    case SelectionKind::kKthValue:
+      return std::get<0>(
+          at::kthvalue(input, options.k, options.dim, options.keepdim));
+    case SelectionKind::kMax:
+      return std::get<0>(at::max(input, options.dim, options.keepdim));
+    case SelectionKind::kMin:
+      return std::get<0>(at::min(input, options.dim, options.keepdim));
+    case SelectionKind::kMedian:
+      return std::get<0>(at::median(input, options.dim, options.keepdim));
+  }
+  TORCH_CHECK(false, "unknown selection kind");
+}
+
+}  // namespace
+
 absl::StatusOr<at::Tensor> RunTorch(const BenchCase& bench_case,
                                     const TorchInputs& inputs) {
   try {
@@ -66,6 +91,8 @@ absl::StatusOr<at::Tensor> RunTorch(const BenchCase& bench_case,
         return at::zeros_like(inputs.input);
       case BenchOp::kOnesLike:
         return at::ones_like(inputs.input);
+      case BenchOp::kSelect:
+        return RunTorchSelection(bench_case.selection, inputs.input);
     }
   } catch (const c10::Error& e) {
     return absl::InternalError(

@@ -30,7 +30,9 @@ absl::StatusOr<TorchInputs> ToTorchInputs(const BenchCase& bench_case,
 // One call of the case's operation in libtorch, the call core_bench times:
 // at::topk (returning its values), topk's autograd backward
 // at::zeros(shape, grad.options()).scatter_(dim, indices, grad), or
-// at::zeros_like / at::ones_like. libtorch's exceptions become INTERNAL.
+// at::zeros_like / at::ones_like, or the selection op's values
+// (at::sort, at::kthvalue, at::max, at::min, at::median). libtorch's exceptions
+// become INTERNAL.
 absl::StatusOr<at::Tensor> RunTorch(const BenchCase& bench_case,
                                     const TorchInputs& inputs);
 

@@ -1,8 +1,7 @@
 // Helpers of the selection oracle tests (selection_torch_oracle_test.cc and
-// selection_torch_edge_test.cc): conversions to and from libtorch, libtorch's
-// op for a SelectionOptions, and the checks of one case's forward results and
-// gradient against libtorch and against the reference of
-// torch_oracle_support.
+// selection_torch_edge_test.cc): libtorch's op for a SelectionOptions, and the
+// checks of one case's forward results and gradient against libtorch and
+// against the reference of torch_oracle_support.
 #ifndef TENSOROPS_TESTS_CORE_SELECTION_ORACLE_SUPPORT_H_
 #define TENSOROPS_TESTS_CORE_SELECTION_ORACLE_SUPPORT_H_
 
@@ -22,6 +21,7 @@
 #include "core/tensor.h"
 #include "gtest/gtest.h"
 #include "tests/core/torch_oracle_support.h"
+#include "tests/core/torch_tensors.h"
 
 namespace tensorops::testing {
 
@@ -54,23 +54,6 @@ inline bool TorchViaFloat32(SelectionKind kind, DType dtype) {
 
 // The number of dtypes `kind` takes (all but bool for kthvalue and median).
 int64_t DTypesTaking(SelectionKind kind);
-
-// ---- Conversions between tensorops and libtorch tensors. ----
-
-DType DTypeOfTorch(torch::ScalarType type);
-std::vector<int64_t> SizesOf(const torch::Tensor& t);
-// The bytes of a contiguous torch tensor.
-absl::Span<const std::byte> BytesOf(const torch::Tensor& contiguous);
-// A libtorch copy of `tensor`.
-torch::Tensor ToTorch(const Tensor& tensor);
-// The elements of an int64 torch tensor.
-std::vector<int64_t> IndicesOf(const torch::Tensor& t);
-// `size` bytes from `element` in hex, as "0x7fc00001".
-std::string HexBits(const std::byte* element, size_t size);
-
-// `ours` and `theirs` have the same dtype, shape and bytes.
-::testing::AssertionResult SameBits(absl::string_view what, const Tensor& ours,
-                                    const torch::Tensor& theirs);
 
 // ---- libtorch's op and the checks of one case. ----
 

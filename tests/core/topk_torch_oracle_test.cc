@@ -30,22 +30,33 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/core/torch_oracle_support.h"
+#include "tests/core/torch_tensors.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/tensor_builders.h"
 
 namespace tensorops {
 namespace {
 
+using ::tensorops::testing::BytesOf;
 using ::tensorops::testing::CompareOrder;
 using ::tensorops::testing::Describe;
+using ::tensorops::testing::DTypeOfTorch;
+using ::tensorops::testing::FromTorch;
 using ::tensorops::testing::GeometryOf;
+using ::tensorops::testing::HexBits;
+using ::tensorops::testing::Join;
+using ::tensorops::testing::KeyToString;
 using ::tensorops::testing::OrderKey;
 using ::tensorops::testing::OrderKeysOf;
 using ::tensorops::testing::ReferenceSelect;
 using ::tensorops::testing::ReferenceTopK;
+using ::tensorops::testing::SameBits;
+using ::tensorops::testing::SizesOf;
 using ::tensorops::testing::SliceGeometry;
 using ::tensorops::testing::StatusIs;
 using ::tensorops::testing::TopKCase;
+using ::tensorops::testing::TorchTypeOf;
+using ::tensorops::testing::ToTorch;
 using ::tensorops::testing::ValueMix;
 using ::tensorops::testing::WrapDimOrMinusOne;
 
@@ -60,115 +71,6 @@ static_assert(kRandomCasesPerDType * std::size(kTopKDTypes) >= 1000,
 
 // Past this many failing cases of one dtype the rest add only noise.
 constexpr int kMaxReportedFailures = 5;
-
-// ---- Conversions between tensorops and libtorch tensors. ----
-
-torch::ScalarType TorchTypeOf(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return torch::kFloat;
-    case DType::kFloat64:
-      return torch::kDouble;
-    case DType::kFloat16:
-      return torch::kHalf;
-    case DType::kBFloat16:
-      return torch::kBFloat16;
-    case DType::kInt8:
-      return torch::kChar;
-    case DType::kInt16:
-      return torch::kShort;
-    case DType::kInt32:
-      return torch::kInt;
-    case DType::kInt64:
-      return torch::kLong;
-    case DType::kUInt8:
-      return torch::kByte;
-    case DType::kBool:
-      return torch::kBool;
-  }
-  return torch::kFloat;
-}
-
-DType DTypeOfTorch(torch::ScalarType type) {
-  for (DType dtype : kAllDTypes) {
-    if (TorchTypeOf(dtype) == type) return dtype;
-  }
-  ADD_FAILURE() << "no tensorops dtype for torch type " << type;
-  return DType::kFloat32;
-}
-
-std::vector<int64_t> SizesOf(const torch::Tensor& t) {
-  return std::vector<int64_t>(t.sizes().begin(), t.sizes().end());
-}
-
-// The bytes of a contiguous torch tensor.
-absl::Span<const std::byte> BytesOf(const torch::Tensor& contiguous) {
-  return {static_cast<const std::byte*>(contiguous.data_ptr()),
-          static_cast<size_t>(contiguous.numel() * contiguous.element_size())};
-}
-
-torch::Tensor ToTorch(const Tensor& tensor) {
-  torch::Tensor t =
-      torch::empty(tensor.shape(),
-                   torch::TensorOptions().dtype(TorchTypeOf(tensor.dtype())));
-  if (tensor.byte_size() > 0) {
-    std::memcpy(t.data_ptr(), tensor.data(), tensor.byte_size());
-  }
-  return t;
-}
-
-absl::StatusOr<Tensor> FromTorch(const torch::Tensor& t) {
-  const torch::Tensor contiguous = t.contiguous();
-  return Tensor::CopyOf(DTypeOfTorch(contiguous.scalar_type()),
-                        SizesOf(contiguous), BytesOf(contiguous));
-}
-
-std::string HexBits(const std::byte* element, size_t size) {
-  uint64_t bits = 0;
-  std::memcpy(&bits, element, size);
-  return absl::StrFormat("0x%0*x", static_cast<int>(2 * size), bits);
-}
-
-std::string KeyToString(const OrderKey& key) {
-  if (key.is_nan) return "nan";
-  return key.integer != 0 ? absl::StrCat(key.integer) : absl::StrCat(key.real);
-}
-
-template <typename T>
-std::string Join(const std::vector<T>& items, size_t limit = 64) {
-  std::string text = "[";
-  for (size_t i = 0; i < items.size() && i < limit; ++i) {
-    absl::StrAppend(&text, i ? ", " : "", items[i]);
-  }
-  if (items.size() > limit) absl::StrAppend(&text, ", ...");
-  return text + "]";
-}
-
-// `ours` and `theirs` have the same dtype, shape and bytes.
-::testing::AssertionResult SameBits(absl::string_view what, const Tensor& ours,
-                                    const torch::Tensor& theirs) {
-  const torch::Tensor contiguous = theirs.contiguous();
-  if (TorchTypeOf(ours.dtype()) != contiguous.scalar_type() ||
-      ours.shape() != SizesOf(contiguous)) {
-    return ::testing::AssertionFailure()
-           << what << ": ours is " << DTypeName(ours.dtype()) << " "
-           << ShapeToString(ours.shape()) << ", torch's is "
-           << contiguous.scalar_type() << " "
-           << ShapeToString(SizesOf(contiguous));
-  }
-  const size_t size = DTypeSize(ours.dtype());
-  const absl::Span<const std::byte> expected = BytesOf(contiguous);
-  for (int64_t i = 0; i < ours.num_elements(); ++i) {
-    if (std::memcmp(ours.data() + i * size, expected.data() + i * size, size) !=
-        0) {
-      return ::testing::AssertionFailure()
-             << what << ": first difference at flat element " << i << ": ours "
-             << HexBits(ours.data() + i * size, size) << ", torch "
-             << HexBits(expected.data() + i * size, size);
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
 
 // ---- The topk check. ----
 
