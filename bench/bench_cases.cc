@@ -20,9 +20,8 @@ std::string TopKSuffix(const TopKSize& size) {
 }
 
 // The selection family, grouped by shape so consecutive cases share one
-// generated input: long rows (memory-bound max/min on the topk input's
-// shape, sort and the rank selections on a quarter of it), and a small
-// shape that the smoke test runs.
+// generated input: long rows (the topk input's shape), and a small shape
+// that the smoke test runs.
 void AppendSelectionCases(std::vector<BenchCase>& cases) {
   struct SelectionSize {
     const char* label;
@@ -30,16 +29,17 @@ void AppendSelectionCases(std::vector<BenchCase>& cases) {
     SelectionOptions selection;
   };
   const Shape logits = {4096, 32000};
-  const Shape rows = {1024, 32000};
   const Shape square = {1024, 1024};
   const SelectionSize sizes[] = {
       {"", logits, {.kind = SelectionKind::kMax}},
       {"/dim0", logits, {.kind = SelectionKind::kMax, .dim = 0}},
       {"", logits, {.kind = SelectionKind::kMin}},
-      {"", rows, {.kind = SelectionKind::kSort}},
-      {"/descending", rows, {.kind = SelectionKind::kSort, .descending = true}},
-      {"/k3200", rows, {.kind = SelectionKind::kKthValue, .k = 3200}},
-      {"", rows, {.kind = SelectionKind::kMedian}},
+      {"", logits, {.kind = SelectionKind::kSort}},
+      {"/descending",
+       logits,
+       {.kind = SelectionKind::kSort, .descending = true}},
+      {"/k3200", logits, {.kind = SelectionKind::kKthValue, .k = 3200}},
+      {"", logits, {.kind = SelectionKind::kMedian}},
       {"", square, {.kind = SelectionKind::kSort}},
       {"/descending",
        square,
