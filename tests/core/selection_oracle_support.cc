@@ -139,15 +139,10 @@ absl::StatusOr<CaseInputs> InputsOf(const SelectionCase& c) {
                                             const CaseGeometry& geometry,
                                             const ReferenceSelection& ref,
                                             const SelectionResult& ours) {
-  if (ours.values.dtype() != c.dtype || ours.indices.dtype() != DType::kInt64 ||
-      ours.values.shape() != ref.output_shape ||
-      ours.indices.shape() != ref.output_shape) {
-    return ::testing::AssertionFailure()
-           << "output is values " << DTypeName(ours.values.dtype()) << " "
-           << ShapeToString(ours.values.shape()) << ", indices "
-           << DTypeName(ours.indices.dtype()) << " "
-           << ShapeToString(ours.indices.shape()) << "; expected "
-           << ShapeToString(ref.output_shape);
+  if (::testing::AssertionResult shapes =
+          HasValuesAndIndices(ours, c.dtype, ref.output_shape);
+      !shapes) {
+    return shapes;
   }
   const std::vector<int64_t> indices =
       tensorops::testing::Values<int64_t>(ours.indices);

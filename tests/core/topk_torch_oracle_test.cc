@@ -43,6 +43,7 @@ using ::tensorops::testing::Describe;
 using ::tensorops::testing::DTypeOfTorch;
 using ::tensorops::testing::FromTorch;
 using ::tensorops::testing::GeometryOf;
+using ::tensorops::testing::HasValuesAndIndices;
 using ::tensorops::testing::HexBits;
 using ::tensorops::testing::Join;
 using ::tensorops::testing::KeyToString;
@@ -138,15 +139,10 @@ void Record(const TopKCase& c, const SliceGeometry& g,
                                             const SliceGeometry& g,
                                             const ReferenceTopK& ref,
                                             const TopKResult& ours) {
-  if (ours.values.dtype() != c.dtype || ours.indices.dtype() != DType::kInt64 ||
-      ours.values.shape() != ref.output_shape ||
-      ours.indices.shape() != ref.output_shape) {
-    return ::testing::AssertionFailure()
-           << "output is values " << DTypeName(ours.values.dtype()) << " "
-           << ShapeToString(ours.values.shape()) << ", indices "
-           << DTypeName(ours.indices.dtype()) << " "
-           << ShapeToString(ours.indices.shape()) << "; expected "
-           << ShapeToString(ref.output_shape);
+  if (::testing::AssertionResult shapes =
+          HasValuesAndIndices(ours, c.dtype, ref.output_shape);
+      !shapes) {
+    return shapes;
   }
   const std::vector<int64_t> indices =
       tensorops::testing::Values<int64_t>(ours.indices);

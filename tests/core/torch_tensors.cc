@@ -107,4 +107,18 @@ std::string KeyToString(const OrderKey& key) {
   return ::testing::AssertionSuccess();
 }
 
+::testing::AssertionResult HasValuesAndIndices(const TopKResult& ours,
+                                               DType dtype, ShapeView shape) {
+  if (ours.values.dtype() == dtype && ours.indices.dtype() == DType::kInt64 &&
+      ours.values.shape() == shape && ours.indices.shape() == shape) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "output is values " << DTypeName(ours.values.dtype()) << " "
+         << ShapeToString(ours.values.shape()) << ", indices "
+         << DTypeName(ours.indices.dtype()) << " "
+         << ShapeToString(ours.indices.shape()) << "; expected "
+         << ShapeToString(shape);
+}
+
 }  // namespace tensorops::testing

@@ -15,7 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "core/backend.h"
 #include "core/dtype.h"
+#include "core/shape.h"
 #include "core/tensor.h"
 #include "gtest/gtest.h"
 #include "tests/core/torch_oracle_support.h"
@@ -50,6 +52,11 @@ std::string Join(const std::vector<T>& items, size_t limit = 64) {
   if (items.size() > limit) absl::StrAppend(&text, ", ...");
   return text + "]";
 }
+
+// A topk or selection result has values of `dtype` and int64 indices, both
+// of `shape`.
+::testing::AssertionResult HasValuesAndIndices(const TopKResult& ours,
+                                               DType dtype, ShapeView shape);
 
 // `ours` and `theirs` have the same dtype, shape and bytes.
 ::testing::AssertionResult SameBits(absl::string_view what, const Tensor& ours,
