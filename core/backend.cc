@@ -1,6 +1,7 @@
 #include "core/backend.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/op_plans.h"
@@ -71,7 +72,7 @@ absl::StatusOr<SelectionResult> Backend::Select(
       PlanSelection(input.dtype(), input.shape(), options));
   TENSOROPS_ASSIGN_OR_RETURN(SelectionResult result,
                              AllocateSelectionResult(input.dtype(), plan));
-  TENSOROPS_RETURN_IF_ERROR(RunSelect(input, plan, result));
+  TENSOROPS_RETURN_IF_ERROR(RunSelectOrFallback(input, plan, result));
   return result;
 }
 
@@ -87,8 +88,22 @@ absl::StatusOr<SelectionResult> Backend::SelectOfChunks(
   // A view when the bytes are one private chunk, else a private copy (the
   // kernels read elements more than once, which shared bytes must not be).
   TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
-  TENSOROPS_RETURN_IF_ERROR(RunSelect(contiguous, plan, result));
+  TENSOROPS_RETURN_IF_ERROR(RunSelectOrFallback(contiguous, plan, result));
   return result;
+}
+
+void Backend::SetSelectionFallback(std::unique_ptr<Backend> fallback) {
+  selection_fallback_ = std::move(fallback);
+}
+
+absl::Status Backend::RunSelectOrFallback(const Tensor& input,
+                                          const SelectionPlan& plan,
+                                          SelectionResult& result) {
+  absl::Status status = RunSelect(input, plan, result);
+  if (absl::IsUnimplemented(status) && selection_fallback_ != nullptr) {
+    return selection_fallback_->RunSelectOrFallback(input, plan, result);
+  }
+  return status;
 }
 
 absl::Status Backend::RunSelect(const Tensor& /*input*/,

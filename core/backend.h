@@ -3,6 +3,7 @@
 #define TENSOROPS_CORE_BACKEND_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -90,6 +91,12 @@ class Backend {
 
   // "cpu" or "cuda".
   virtual std::string_view name() const = 0;
+
+  // Selection ops this backend has no kernels for (its RunSelect answers
+  // UNIMPLEMENTED, as the CUDA backend's does) run on `fallback` instead,
+  // on the same host tensors: --backend=auto serves them on the CPU. Call
+  // before the backend is shared between threads.
+  void SetSelectionFallback(std::unique_ptr<Backend> fallback);
 
   // Each call allocates its results, or writes them into the caller's
   // memory given as `into` (core/op_plans.h: OutputMemory).
@@ -197,6 +204,14 @@ class Backend {
                                        const Tensor& indices,
                                        const TopKBackwardPlan& plan,
                                        Tensor& grad_input) = 0;
+
+ private:
+  // RunSelect, else the fallback's where this backend lacks the kernel.
+  absl::Status RunSelectOrFallback(const Tensor& input,
+                                   const SelectionPlan& plan,
+                                   SelectionResult& result);
+
+  std::unique_ptr<Backend> selection_fallback_;
 };
 
 // torch.zeros_like / torch.ones_like: `like`'s shape, `dtype` or like's dtype.

@@ -35,13 +35,20 @@ std::unique_ptr<CpuBackend> MakeCpu(const ServerConfig& config) {
 }
 
 // --backend: cpu, cuda (an error without a usable GPU) or auto (cuda when
-// possible, else cpu). Logs the choice and why.
+// possible, else cpu; auto serves the selection ops, which the CUDA backend
+// lacks, on the cpu). Logs the choice and why.
 absl::StatusOr<SelectedBackend> SelectBackend(const ServerConfig& config) {
   SelectedBackend selected;
   if (config.backend != BackendChoice::kCpu) {
     absl::StatusOr<std::unique_ptr<Backend>> cuda = MakeCudaBackend();
     if (cuda.ok()) {
       selected.backend = *std::move(cuda);
+      const char* fallback_note = "";
+      if (config.backend == BackendChoice::kAuto) {
+        // The CUDA backend has no selection kernels; auto serves them here.
+        selected.backend->SetSelectionFallback(MakeCpu(config));
+        fallback_note = "; sort, kthvalue, max, min and median on the cpu";
+      }
       // Callers only enqueue GPU work and wait, so as many as there are
       // cores keep the device busy.
       selected.compute_threads =
@@ -50,7 +57,8 @@ absl::StatusOr<SelectedBackend> SelectBackend(const ServerConfig& config) {
               : std::max(1,
                          static_cast<int>(std::thread::hardware_concurrency()));
       LogInfo(absl::StrCat(
-          "backend cuda (--backend=", BackendChoiceName(config.backend), ")"));
+          "backend cuda (--backend=", BackendChoiceName(config.backend),
+          fallback_note, ")"));
       return selected;
     }
     if (config.backend == BackendChoice::kCuda) {

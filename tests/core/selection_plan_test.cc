@@ -1,8 +1,13 @@
 // PlanSelection (core/op_plans.h): the arguments the selection family
 // accepts and the shapes of its results, one rule per test.
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
 
 #include "core/backend.h"
+#include "core/chunked_tensor.h"
+#include "core/cpu/cpu_backend.h"
 #include "core/op_plans.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -189,6 +194,53 @@ TEST(SelectionPlanTest, BackendWithoutKernelsAnswersUnimplemented) {
               StatusIs(absl::StatusCode::kUnimplemented,
                        HasSubstr("sort is not implemented on the test")));
   EXPECT_THAT(backend.Select(input, {.kind = SelectionKind::kSort, .dim = 1}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The elements of `tensor` as T, for comparing results.
+template <typename T>
+std::vector<T> Elements(const Tensor& tensor) {
+  std::vector<T> elements(tensor.byte_size() / sizeof(T));
+  std::memcpy(elements.data(), tensor.data(), tensor.byte_size());
+  return elements;
+}
+
+TEST(SelectionPlanTest, FallbackServesSelectionTheBackendLacks) {
+  BackendWithoutSelection backend;
+  backend.SetSelectionFallback(std::make_unique<CpuBackend>());
+  const Tensor input =
+      MakeTensor<float>(DType::kFloat32, {2, 3}, {3, 1, 2, -1, 5, 5});
+  absl::StatusOr<SelectionResult> result =
+      backend.Select(input, {.kind = SelectionKind::kMax, .dim = 1});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(Elements<float>(result->values), std::vector<float>({3, 5}));
+  EXPECT_EQ(Elements<int64_t>(result->indices), std::vector<int64_t>({0, 1}));
+}
+
+TEST(SelectionPlanTest, FallbackServesSelectionOfChunks) {
+  BackendWithoutSelection backend;
+  backend.SetSelectionFallback(std::make_unique<CpuBackend>());
+  const std::vector<float> data = {4, 2, 9, 1};
+  const auto* bytes = reinterpret_cast<const std::byte*>(data.data());
+  absl::StatusOr<ChunkedTensor> input = ChunkedTensor::View(
+      DType::kFloat32, {4},
+      ChunkedBytes({absl::Span<const std::byte>(bytes, 6),
+                    absl::Span<const std::byte>(bytes + 6, 10)}),
+      nullptr);
+  ASSERT_THAT(input, IsOk());
+  absl::StatusOr<SelectionResult> result =
+      backend.SelectOfChunks(*input, {.kind = SelectionKind::kSort}, {});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(Elements<float>(result->values), std::vector<float>({1, 2, 4, 9}));
+  EXPECT_EQ(Elements<int64_t>(result->indices),
+            std::vector<int64_t>({3, 1, 0, 2}));
+}
+
+TEST(SelectionPlanTest, FallbackLeavesArgumentErrorsToTheBackend) {
+  BackendWithoutSelection backend;
+  backend.SetSelectionFallback(std::make_unique<CpuBackend>());
+  const Tensor input = MakeTensor<float>(DType::kFloat32, {3}, {1, 2, 3});
+  EXPECT_THAT(backend.Select(input, {.kind = SelectionKind::kMax, .dim = 1}),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

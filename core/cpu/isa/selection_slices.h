@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "core/cpu/isa/isa.h"  // once per instruction set
 #include "core/cpu/isa/key_packing.h"
@@ -89,19 +90,57 @@ void SortSlices(const SelectionPlan& plan, const std::byte* in,
       });
 }
 
-// Position in keys[0..n) of the (occurrence)-th (0-based) element equal to
-// `key`; the caller knows there are more than `occurrence` of them.
+// Radix select: the key of 0-based rank `rank` among keys[0..n), which it
+// reorders. Each pass histograms one digit of the candidates' (unsigned,
+// order-preserving) keys and keeps only the bucket holding the rank, so a
+// slice is read about once plus a small remainder; nth_element finishes when
+// few candidates are left or the digits run out (heavy ties). Adds to
+// *below the number of keys strictly less than the returned one.
 template <typename Key>
-int64_t PositionOfOccurrence(const Key* keys, int64_t n, Key key,
-                             int64_t occurrence) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (keys[i] == key && occurrence-- == 0) return i;
+Key SelectRank(Key* keys, int64_t n, int64_t rank, int64_t* below) {
+  using Unsigned = std::make_unsigned_t<Key>;
+  constexpr int kKeyBits = static_cast<int>(sizeof(Key) * 8);
+  constexpr Unsigned kSignBit = Unsigned{1} << (kKeyBits - 1);
+  constexpr int64_t kFewCandidates = 64;
+  // Wide digits pay off only where the slice dwarfs the histogram.
+  const int digit_bits = n >= 16384 ? 11 : 8;
+  const Unsigned digit_mask = (Unsigned{1} << digit_bits) - 1;
+  uint32_t counts[1 << 11];
+  int shift = kKeyBits - digit_bits;
+  while (n > kFewCandidates) {
+    const auto digit = [&](Key key) {
+      return static_cast<uint32_t>(
+          ((static_cast<Unsigned>(key) ^ kSignBit) >> shift) & digit_mask);
+    };
+    std::fill_n(counts, size_t{1} << digit_bits, 0u);
+    for (int64_t i = 0; i < n; ++i) ++counts[digit(keys[i])];
+    uint32_t bucket = 0;
+    int64_t before = 0;
+    while (before + counts[bucket] <= rank) before += counts[bucket++];
+    const int64_t kept = counts[bucket];
+    if (kept < n) {
+      int64_t out = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (digit(keys[i]) == bucket) keys[out++] = keys[i];
+      }
+    }
+    *below += before;
+    rank -= before;
+    n = kept;
+    if (shift == 0) break;
+    // Overlapping a digit already fixed is harmless: it is equal in every
+    // candidate left.
+    shift = std::max(0, shift - digit_bits);
   }
-  return n - 1;  // unreachable for a caller that keeps the contract
+  std::nth_element(keys, keys + rank, keys + n);
+  const Key key = keys[rank];
+  // nth_element leaves only keys <= key before rank.
+  *below += std::count_if(keys, keys + rank, [key](Key k) { return k < key; });
+  return key;
 }
 
 // torch.kthvalue and torch.median along the plan's dim: the element of
-// 0-based rank plan.rank in ascending order, found by nth_element on a copy
+// 0-based rank plan.rank in ascending order, found by SelectRank on a copy
 // of the slice's keys. Which of several equal elements is returned:
 //  - kthvalue: the lowest index holding the value (tensorops' rule);
 //  - median: a NaN's first index if the slice has one (NaN propagates, as
@@ -113,44 +152,41 @@ void RankSlices(const SelectionPlan& plan, const std::byte* in,
                 std::byte* values, int64_t* indices) {
   using Key = typename Traits::KeyType;
   constexpr size_t kSize = Traits::kSize;
+  constexpr Key kNaNKey = std::numeric_limits<Key>::max();
   const SliceLayout layout{plan.input.size, plan.input.inner};
   const int64_t size = layout.size;
   const int64_t inner = layout.inner;
+  const int64_t stride = inner * static_cast<int64_t>(kSize);
   const int64_t rank = plan.rank;
   const bool median = plan.kind == SelectionKind::kMedian;
   ParallelForRanges(
       plan.input.slices(), SlicesPerTask(size),
       [&](const tbb::blocked_range<int64_t>& range) {
-        auto keys = std::make_unique_for_overwrite<Key[]>(size);
         auto work = std::make_unique_for_overwrite<Key[]>(size);
         for (int64_t s = range.begin(); s != range.end(); ++s) {
           const std::byte* slice = in + layout.Base(s) * kSize;
+          bool has_nan = false;
           for (int64_t i = 0; i < size; ++i) {
-            keys[i] = Traits::Load(slice + i * inner * kSize);
+            const Key key = Traits::Load(slice + i * stride);
+            work[i] = key;
+            if constexpr (Traits::kHasNaN) has_nan |= key == kNaNKey;
           }
-          int64_t position = -1;
-          if constexpr (Traits::kHasNaN) {
-            if (median) {
-              const Key* nan = std::find(keys.get(), keys.get() + size,
-                                         std::numeric_limits<Key>::max());
-              if (nan != keys.get() + size) position = nan - keys.get();
+          Key key = kNaNKey;
+          int64_t occurrence = 0;
+          if (!(median && has_nan)) {
+            int64_t below = 0;
+            key = SelectRank(work.get(), size, rank, &below);
+            if (median) occurrence = rank - below;
+          }
+          // The (occurrence)-th element equal to key, in index order.
+          int64_t position = size - 1;
+          for (int64_t i = 0; i < size; ++i) {
+            if (Traits::Load(slice + i * stride) == key && occurrence-- == 0) {
+              position = i;
+              break;
             }
           }
-          if (position < 0) {
-            std::copy(keys.get(), keys.get() + size, work.get());
-            std::nth_element(work.get(), work.get() + rank, work.get() + size);
-            const Key key = work[rank];
-            int64_t occurrence = 0;
-            if (median) {
-              // nth_element leaves only keys <= key before rank.
-              occurrence =
-                  rank - std::count_if(work.get(), work.get() + rank,
-                                       [key](Key k) { return k < key; });
-            }
-            position = PositionOfOccurrence(keys.get(), size, key, occurrence);
-          }
-          CopyElement<kSize>(values + s * kSize,
-                             slice + position * inner * kSize);
+          CopyElement<kSize>(values + s * kSize, slice + position * stride);
           indices[s] = position;
         }
       });
