@@ -47,7 +47,7 @@ absl::StatusOr<SelectedBackend> SelectBackend(const ServerConfig& config) {
       if (config.backend == BackendChoice::kAuto) {
         // The CUDA backend has no selection kernels; auto serves them here.
         selected.backend->SetSelectionFallback(MakeCpu(config));
-        fallback_note = "; sort, kthvalue, max, min and median on the cpu";
+        fallback_note = "; the selection ops on the cpu";
       }
       // Callers only enqueue GPU work and wait, so as many as there are
       // cores keep the device busy.
