@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/chunked_tensor.h"
@@ -27,6 +28,7 @@
 #include "core/cpu/isa/key_packing.h"
 #include "core/cpu/isa/run_selector.h"
 #include "core/cpu/isa/segments.h"
+#include "core/cpu/isa/short_rows.h"
 #include "core/cpu/parallel_rows.h"
 #include "core/op_plans.h"
 
@@ -91,8 +93,28 @@ void TopKWholeRows(const TopKPlan& plan, typename Traits::KeyType flip,
   auto select_rows = [&](const tbb::blocked_range<int64_t>& range) {
     RunSelector<Traits> selector;
     auto source = make_rows();
+#if defined(TENSOROPS_HAS_SHORT_ROW_SELECTOR)
+    constexpr bool kShortKeys = sizeof(typename Traits::KeyType) == 4;
+    using ShortRows =
+        std::conditional_t<kShortKeys, ShortRowSelector<Traits>, void*>;
+    ShortRows short_rows{};
+    bool use_short_rows = false;
+    if constexpr (kShortKeys) {
+      use_short_rows = ShortRowSelector<Traits>::Handles(size, k);
+    }
+#endif
     for (int64_t r = range.begin(); r < range.end(); ++r) {
       const std::byte* run = source.Row(r);
+#if defined(TENSOROPS_HAS_SHORT_ROW_SELECTOR)
+      if constexpr (kShortKeys) {
+        if (use_short_rows &&
+            short_rows.Select(run, size, k, flip, sorted,
+                              out_values + r * k * Traits::kSize,
+                              out_indices + r * k)) {
+          continue;
+        }
+      }
+#endif
       int64_t count = 0;
       const Packed* winners =
           selector.SelectOrdered(run, size, k, flip, sorted, &count);
