@@ -342,6 +342,52 @@ TEST_F(TopKTest, RowsUnlikeThePreviousOneStayCorrect) {
   }
 }
 
+TEST_F(TopKTest, ColumnsUnlikeThePreviousBlockStayCorrect) {
+  // Along dim 0 each block of neighbouring columns starts from thresholds
+  // guessed from the block its thread scanned before; blocks far below, far
+  // above and tied with it must not depend on the guess. 256 columns make a
+  // float32 block at this k, so these are nine blocks.
+  const int64_t n = 400;
+  const int64_t columns = 9 * 256;
+  const int64_t k = 20;
+  std::vector<float> data(n * columns);
+  for (int64_t s = 0; s < n; ++s) {
+    for (int64_t c = 0; c < columns; ++c) {
+      float value = 1.0f;  // blocks 2, 5, 8: all tied
+      switch ((c / 256) % 3) {
+        case 0:
+          value = 1000.0f + static_cast<float>((s * 7919 + c) % n);
+          break;
+        case 1:
+          value = -static_cast<float>((s * 104729 + 3 * c) % n);
+          break;
+      }
+      data[s * columns + c] = value;
+    }
+  }
+  for (bool largest : {true, false}) {
+    TopKResult r = Run(MakeTensor<float>(DType::kFloat32, {n, columns}, data),
+                       {.k = k, .dim = 0, .largest = largest});
+    std::vector<int64_t> indices = Values<int64_t>(r.indices);
+    std::vector<float> values = Values<float>(r.values);
+    for (int64_t c = 0; c < columns; ++c) {
+      std::vector<int64_t> expected(n);
+      for (int64_t s = 0; s < n; ++s) expected[s] = s;
+      std::stable_sort(expected.begin(), expected.end(),
+                       [&](int64_t a, int64_t b) {
+                         const float x = data[a * columns + c];
+                         const float y = data[b * columns + c];
+                         return largest ? x > y : x < y;
+                       });
+      for (int64_t j = 0; j < k; ++j) {
+        ASSERT_EQ(indices[j * columns + c], expected[j])
+            << "column " << c << " position " << j << " largest " << largest;
+        ASSERT_EQ(values[j * columns + c], data[expected[j] * columns + c]);
+      }
+    }
+  }
+}
+
 TEST_F(TopKTest, FewLongColumnsAreSplitAcrossThreadsAndMerged) {
   // [n, 3] along dim 0: three long strided slices, scanned in parallel
   // segments and merged; values from a small set so ties cross segments,

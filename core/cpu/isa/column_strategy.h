@@ -6,6 +6,7 @@
 #define TENSOROPS_CORE_CPU_ISA_COLUMN_STRATEGY_H_
 
 #include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -13,6 +14,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -50,15 +52,45 @@ class ColumnScanner {
   // Scans rows [s_begin, s_end) of the `w_count` columns starting at `slab`
   // (rows `row_stride` bytes apart), keeping each column's best k; positions
   // are row numbers. k > 0.
+  //
+  // Columns of one tensor tend to look alike, as rows do (see RunSelector):
+  // when `guess` is set, column w starts from the threshold that column w
+  // of the previous Scan left (the lowest candidate it held, where that
+  // left a margin of k/4), so few elements enter its buffer. A column that
+  // admits fewer than k elements above its guess is scanned again alone
+  // without it, so the answer never depends on the guess.
   void Scan(const std::byte* slab, int64_t row_stride, int64_t w_count,
-            int64_t s_begin, int64_t s_end, int64_t k, Key flip) {
-    for (int64_t w = 0; w < w_count; ++w) buffers_[w].Reset(k);
+            int64_t s_begin, int64_t s_end, int64_t k, Key flip,
+            bool guess = false) {
     // Unused lanes (past w_count) never pass: their keys stay at the minimum.
     std::fill(keys_.begin(), keys_.end(), std::numeric_limits<Key>::min());
     std::fill(thresholds_.begin(), thresholds_.end(),
               std::numeric_limits<Key>::min());
+    // A column the previous Scan left no guess for takes the lowest guess
+    // of the others.
+    bool guessed =
+        guess && k == guess_k_ && !CandidateBuffer<Key>::UsesInsertion(k);
+    Key lowest_guess = std::numeric_limits<Key>::max();
+    bool any_guess = false;
+    for (int64_t w = 0; guessed && w < w_count; ++w) {
+      if (has_guess_[w]) {
+        lowest_guess = std::min(lowest_guess, guesses_[w]);
+        any_guess = true;
+      }
+    }
+    guessed = guessed && any_guess;
+    for (int64_t w = 0; w < w_count; ++w) {
+      if (guessed) {
+        thresholds_[w] = has_guess_[w] ? guesses_[w] : lowest_guess;
+        buffers_[w].ResetWithGuess(k, thresholds_[w]);
+      } else {
+        buffers_[w].Reset(k);
+      }
+    }
+    guess_k_ = k;
     const int64_t stretch = w_count * Traits::kSize;
-    bool all_full = false;
+    // With guesses every buffer is active from the start: no warm-up rows.
+    bool all_full = guessed;
     for (int64_t s = s_begin; s < s_end; ++s) {
       const std::byte* line = slab + s * row_stride;
       // Rows are far apart: fetch a few ahead, since the hardware prefetcher
@@ -90,10 +122,26 @@ class ColumnScanner {
         }
       }
     }
+    if (!guessed) return;
+    for (int64_t w = 0; w < w_count; ++w) {
+      if (buffers_[w].count() >= std::min(k, s_end - s_begin)) continue;
+      // The guess was too high for this column.
+      CandidateBuffer<Key>& buffer = buffers_[w];
+      buffer.Reset(k);
+      const std::byte* column = slab + w * Traits::kSize;
+      for (int64_t s = s_begin; s < s_end; ++s) {
+        const Key key = Traits::Load(column + s * row_stride) ^ flip;
+        if (buffer.Admits(key)) buffer.Add(key, s);
+      }
+    }
   }
 
-  // Column w's best candidates, unordered.
+  // Column w's best candidates, unordered; keeps column w's guess for the
+  // next Scan.
   Packed* Finish(int64_t w, int64_t* count) {
+    const int64_t k = guess_k_;
+    has_guess_[w] = buffers_[w].count() >= k + k / 4;
+    if (has_guess_[w]) guesses_[w] = buffers_[w].LowestKey();
     return buffers_[w].Finish(count);
   }
 
@@ -101,6 +149,10 @@ class ColumnScanner {
   std::vector<CandidateBuffer<Key>> buffers_;
   std::vector<Key> keys_;
   std::vector<Key> thresholds_;
+  // Per column: whether the previous Scan left a guess, and the guess.
+  std::vector<bool> has_guess_ = std::vector<bool>(buffers_.size(), false);
+  std::vector<Key> guesses_ = std::vector<Key>(buffers_.size());
+  int64_t guess_k_ = -1;
 };
 
 // inner > 1: column blocks scanned by ColumnScanner, one task per block, or
@@ -139,25 +191,41 @@ void TopKColumns(const TopKPlan& plan, typename Traits::KeyType flip,
   const int64_t segments =
       std::min<int64_t>(4 * threads, size * width / (kMinElementsPerTask * 4));
   if (blocks >= 2 * threads || segments < 2) {
+    // One scanner a thread, so guesses pass from block to block.
+    tbb::enumerable_thread_specific<ColumnScanner<Traits>> scanners(
+        [&] { return ColumnScanner<Traits>(width); });
     tbb::parallel_for(
         tbb::blocked_range<int64_t>(0, blocks, 1),
         [&](const tbb::blocked_range<int64_t>& range) {
-          ColumnScanner<Traits> scanner(width);
+          ColumnScanner<Traits>& scanner = scanners.local();
+          std::vector<Packed*> winners(width);
           for (int64_t t = range.begin(); t < range.end(); ++t) {
             int64_t i0 = 0;
             int64_t w_count = 0;
             const std::byte* slab = slab_of(t, &i0, &w_count);
-            scanner.Scan(slab, row_stride, w_count, 0, size, k, flip);
-            // Values are re-read from the input at the winners' positions.
+            scanner.Scan(slab, row_stride, w_count, 0, size, k, flip,
+                         /*guess=*/true);
+            int64_t count = 0;
             for (int64_t w = 0; w < w_count; ++w) {
-              int64_t count = 0;
-              Packed* winners = scanner.Finish(w, &count);
-              OrderWinners<Order>(winners, count, sorted);
-              const int64_t first = first_output(t, i0) + w;
-              WriteWinners<Traits, Order>(winners, count,
-                                          slab + w * Traits::kSize, g.inner,
-                                          out_values + first * Traits::kSize,
-                                          out_indices + first, g.inner);
+              winners[w] = scanner.Finish(w, &count);  // the same count for all
+              OrderWinners<Order>(winners[w], count, sorted);
+            }
+            // Output rows are far apart: each is written as one contiguous
+            // stretch of the block's columns. Values are re-read from the
+            // input at the winners' positions.
+            const int64_t first = first_output(t, i0);
+            for (int64_t j = 0; j < count; ++j) {
+              std::byte* values =
+                  out_values + (first + j * g.inner) * Traits::kSize;
+              int64_t* indices = out_indices + first + j * g.inner;
+              for (int64_t w = 0; w < w_count; ++w) {
+                const int64_t position =
+                    static_cast<int64_t>(Order::PositionOf(winners[w][j]));
+                std::memcpy(values + w * Traits::kSize,
+                            slab + (position * g.inner + w) * Traits::kSize,
+                            Traits::kSize);
+                indices[w] = position;
+              }
             }
           }
         });
