@@ -1,6 +1,7 @@
 // core_bench: our CPU backend against libtorch on the same data and thread
 // count, then a Markdown table of the medians. See bench/CMakeLists.txt for
 // how to run it and bench_options.h for its flags.
+#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "bench/bench_options.h"
 #include "bench/case_inputs.h"
 #include "bench/median_reporter.h"
+#include "bench/memory_floor.h"
 #include "bench/prepared_case.h"
 #include "bench/results_table.h"
 #include "benchmark/benchmark.h"
@@ -57,6 +59,40 @@ void BenchmarkOurs(benchmark::State& state, const BenchCase& bench_case,
   });
 }
 
+// One pass over the case's bytes at the same thread count: reading the
+// input of topk and the selection ops, writing an output-sized buffer
+// (faulted in beforehand, like our pool's blocks) for the others.
+void BenchmarkFloor(benchmark::State& state, const BenchCase& bench_case,
+                    Backend& backend, tbb::task_arena& arena) {
+  const PreparedCase& prepared = PrepareCase(bench_case, backend);
+  if (!prepared.status.ok()) {
+    state.SkipWithError(prepared.status.ToString().c_str());
+    return;
+  }
+  const bool reads =
+      bench_case.op == BenchOp::kTopK || bench_case.op == BenchOp::kSelect;
+  if (reads) {
+    for (auto _ : state) {
+      benchmark::DoNotOptimize(ReadPass(prepared.ours.input.bytes(), arena));
+    }
+  } else {
+    absl::StatusOr<Tensor> output =
+        Tensor::Allocate(DType::kFloat32, bench_case.shape);
+    if (!output.ok()) {
+      state.SkipWithError(output.status().ToString().c_str());
+      return;
+    }
+    const absl::Span<std::byte> bytes(output->mutable_data(),
+                                      output->byte_size());
+    WritePass(bytes, arena);
+    for (auto _ : state) {
+      WritePass(bytes, arena);
+      benchmark::ClobberMemory();
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * BytesPerCall(bench_case));
+}
+
 #if TENSOROPS_BENCH_WITH_TORCH
 void BenchmarkTorch(benchmark::State& state, const BenchCase& bench_case,
                     Backend& backend) {
@@ -83,10 +119,11 @@ void Configure(benchmark::internal::Benchmark& benchmark,
       ->DisplayAggregatesOnly(options.repetitions > 1);
 }
 
-// Registers each case's "/ours" and then its "/torch" benchmark, so a case's
-// prepared data serves both before the next case replaces it.
+// Registers each case's "/ours", "/torch" and "/floor" benchmarks, so a
+// case's prepared data serves all three before the next case replaces it.
 void RegisterCases(const std::vector<BenchCase>& cases,
-                   const BenchOptions& options, Backend& backend) {
+                   const BenchOptions& options, Backend& backend,
+                   tbb::task_arena& arena) {
   for (const BenchCase& bench_case : cases) {
     Configure(*benchmark::RegisterBenchmark(
                   OursName(bench_case).c_str(),
@@ -102,6 +139,12 @@ void RegisterCases(const std::vector<BenchCase>& cases,
                   }),
               bench_case, options);
 #endif
+    Configure(*benchmark::RegisterBenchmark(
+                  FloorName(bench_case).c_str(),
+                  [bench_case, &backend, &arena](benchmark::State& state) {
+                    BenchmarkFloor(state, bench_case, backend, arena);
+                  }),
+              bench_case, options);
   }
 }
 
@@ -131,7 +174,8 @@ int Main(int argc, char** argv) {
   benchmark::AddCustomContext("libtorch", libtorch);
 
   const std::vector<BenchCase> cases = DefaultCases();
-  RegisterCases(cases, *options, backend);
+  tbb::task_arena floor_arena(options->threads);
+  RegisterCases(cases, *options, backend, floor_arena);
 
   MedianReporter reporter(isatty(STDOUT_FILENO)
                               ? benchmark::ConsoleReporter::OO_ColorTabular

@@ -77,6 +77,10 @@ std::string TorchName(const BenchCase& bench_case) {
   return absl::StrCat(bench_case.name, "/torch");
 }
 
+std::string FloorName(const BenchCase& bench_case) {
+  return absl::StrCat(bench_case.name, "/floor");
+}
+
 RunDescription DescribeRun(const BenchOptions& options,
                            std::string libtorch_version) {
   RunDescription description;
@@ -111,13 +115,19 @@ void PrintResultsTable(std::ostream& out, const RunDescription& description,
                                 options.repetitions, options.min_time_s))
       << "\n\n"
       << "| case | ours (ms) | libtorch (ms) | speedup (torch/ours) | "
-         "ours GB/s | output check |\n"
-      << "|---|---:|---:|---:|---:|---|\n";
+         "ours GB/s | floor (ms) | of floor | output check |\n"
+      << "|---|---:|---:|---:|---:|---:|---:|---|\n";
   for (const BenchCase& bench_case : cases) {
     const std::string ours_name = OursName(bench_case);
     const std::string torch_name = TorchName(bench_case);
     const std::optional<double> ours = results.MedianMs(ours_name);
     const std::optional<double> torch = results.MedianMs(torch_name);
+    const std::string floor_name = FloorName(bench_case);
+    const std::optional<double> floor = results.MedianMs(floor_name);
+    const std::string of_floor =
+        ours.has_value() && floor.has_value() && *ours > 0
+            ? absl::StrFormat("%.0f%%", 100 * *floor / *ours)
+            : "-";
     const bool ran = ours.has_value() || torch.has_value() ||
                      !results.Error(ours_name).empty() ||
                      !results.Error(torch_name).empty();
@@ -132,12 +142,17 @@ void PrintResultsTable(std::ostream& out, const RunDescription& description,
             : "-";
     out << "| " << bench_case.name << " | " << Cell(results, ours_name, ours)
         << " | " << Cell(results, torch_name, torch) << " | " << speedup
-        << " | " << gb_per_s << " | "
+        << " | " << gb_per_s << " | " << Cell(results, floor_name, floor)
+        << " | " << of_floor << " | "
         << AgreementCell(agreement, bench_case.name) << " |\n";
   }
   out << "\nGB/s: bytes of the input read by topk and the selection ops, or "
          "of the output written by topk_backward and the fills, per our "
          "median time.\n"
+         "floor: one pass over the same bytes on the same number of threads "
+         "(reading the input of topk and the selection ops, writing an "
+         "output-sized buffer for the others), timed in the same run; of "
+         "floor: floor time / our time.\n"
          "output check: both sides' outputs compared byte for byte once "
          "before timing (topk and the selection ops: values only, as equal "
          "values may be ordered differently).\n";

@@ -17,6 +17,7 @@ namespace tensorops::bench {
 // Registered benchmark names of a case's two sides.
 std::string OursName(const BenchCase& bench_case);
 std::string TorchName(const BenchCase& bench_case);
+std::string FloorName(const BenchCase& bench_case);  // the memory floor's
 
 // Where and how the numbers were taken, for the table's header.
 struct RunDescription {
@@ -34,8 +35,9 @@ RunDescription DescribeRun(const BenchOptions& options,
 
 // A Markdown header and table with one row per case that ran: median ms of
 // each side, speedup (libtorch time / our time), our GB/s (BytesPerCall /
-// our median time) and whether the outputs agreed (`agreement`, by case
-// name, as PreparedCase::agreement).
+// our median time), the memory floor's ms and the fraction of it we reach
+// (floor time / our time), and whether the outputs agreed (`agreement`, by
+// case name, as PreparedCase::agreement).
 void PrintResultsTable(std::ostream& out, const RunDescription& description,
                        const std::vector<BenchCase>& cases,
                        const MedianReporter& results,
