@@ -63,9 +63,11 @@ void AppendSelectionCases(std::vector<BenchCase>& cases) {
 
 std::vector<BenchCase> DefaultCases() {
   const TopKSize topk_sizes[] = {
-      {{4096, 32000}, 50, -1},  {{4096, 32000}, 50, 0},  {{65536, 128}, 8, -1},
-      {{65536, 64}, 4, -1},     {{16384, 512}, 16, -1},  {{1024, 50000}, 1, -1},
+      {{4096, 32000}, 50, -1},  {{4096, 32000}, 50, 0},
+      {{65536, 128}, 8, -1},    {{65536, 64}, 4, -1},
+      {{16384, 512}, 16, -1},   {{1024, 50000}, 1, -1},
       {{1, 16777216}, 100, -1}, {{1024, 1024}, 512, -1},
+      {{32000, 4096}, 50, -1},
   };
   std::vector<BenchCase> cases;
   // Each topk case is followed by its backward, so the two share one

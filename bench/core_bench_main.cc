@@ -19,6 +19,7 @@
 #include "bench/results_table.h"
 #include "benchmark/benchmark.h"
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/cpu_features.h"
 
 #if TENSOROPS_BENCH_WITH_TORCH
 #include <ATen/Parallel.h>
@@ -172,6 +173,8 @@ int Main(int argc, char** argv) {
   CpuBackend backend(CpuBackendOptions{.num_threads = options->threads});
   benchmark::AddCustomContext("threads", std::to_string(options->threads));
   benchmark::AddCustomContext("libtorch", libtorch);
+  benchmark::AddCustomContext("kernels",
+                              cpu::KernelIsaName(cpu::ChosenKernelIsa()));
 
   const std::vector<BenchCase> cases = DefaultCases();
   tbb::task_arena floor_arena(options->threads);

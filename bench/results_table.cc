@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "bench/prepared_case.h"
+#include "core/cpu/cpu_features.h"
 
 namespace tensorops::bench {
 namespace {
@@ -89,6 +90,7 @@ RunDescription DescribeRun(const BenchOptions& options,
   description.date_utc = UtcNow();
   description.load_average = LoadAverage();
   description.libtorch = std::move(libtorch_version);
+  description.kernels = cpu::KernelIsaName(cpu::ChosenKernelIsa());
   description.options = options;
   return description;
 }
@@ -106,6 +108,8 @@ void PrintResultsTable(std::ostream& out, const RunDescription& description,
       << "- threads: " << options.threads
       << " (ours: CpuBackend num_threads; libtorch: at::set_num_threads)\n"
       << "- libtorch: " << description.libtorch << "\n"
+      << "- our kernels: the " << description.kernels
+      << " clone (TENSOROPS_CPU_KERNELS forces generic, avx2 or avx512)\n"
       << "- timing: "
       << (options.quick
               ? std::string("QUICK smoke run, 1 iteration, not a measurement")

@@ -26,6 +26,7 @@ struct RunDescription {
   std::string date_utc;      // e.g. "2024-06-01 12:00:00 UTC"
   std::string load_average;  // /proc/loadavg's first three fields
   std::string libtorch;      // version, or "not built"
+  std::string kernels;       // our kernels' instruction-set clone
   BenchOptions options;
 };
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/cpu_features.h"
 #include "core/cuda/cuda_backend.h"
 #include "server/log.h"
 #include "server/transport_credentials.h"
@@ -28,6 +30,12 @@ struct SelectedBackend {
   std::unique_ptr<Backend> backend;
   int compute_threads = 0;
 };
+
+// Which instruction-set clone of the CPU kernels runs, and how to force one.
+std::string CpuKernelsNote() {
+  return absl::StrCat("kernels ", cpu::KernelIsaName(cpu::ChosenKernelIsa()),
+                      ", TENSOROPS_CPU_KERNELS to force generic/avx2/avx512");
+}
 
 std::unique_ptr<CpuBackend> MakeCpu(const ServerConfig& config) {
   return std::make_unique<CpuBackend>(
@@ -68,9 +76,10 @@ absl::StatusOr<SelectedBackend> SelectBackend(const ServerConfig& config) {
                        cuda.status().message()));
     }
     LogInfo(absl::StrCat("backend cpu (--backend=auto; CUDA unavailable: ",
-                         cuda.status().message(), ")"));
+                         cuda.status().message(), "; ", CpuKernelsNote(), ")"));
   } else {
-    LogInfo("backend cpu (--backend=cpu)");
+    LogInfo(
+        absl::StrCat("backend cpu (--backend=cpu; ", CpuKernelsNote(), ")"));
   }
   std::unique_ptr<CpuBackend> cpu = MakeCpu(config);
   selected.compute_threads = cpu->num_threads();

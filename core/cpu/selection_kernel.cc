@@ -14,6 +14,9 @@ TENSOROPS_DECLARE_SELECTION_KERNEL_(generic)
 #if defined(TENSOROPS_HAVE_AVX2_KERNELS)
 TENSOROPS_DECLARE_SELECTION_KERNEL_(avx2)
 #endif
+#if defined(TENSOROPS_HAVE_AVX512_KERNELS)
+TENSOROPS_DECLARE_SELECTION_KERNEL_(avx512)
+#endif
 #undef TENSOROPS_DECLARE_SELECTION_KERNEL_
 
 namespace {
@@ -21,10 +24,18 @@ namespace {
 using KernelFn = decltype(&generic::SelectionKernel);
 
 KernelFn PickKernel() {
-#if defined(TENSOROPS_HAVE_AVX2_KERNELS)
-  if (HasAvx2Kernels()) return &avx2::SelectionKernel;
+  switch (ChosenKernelIsa()) {
+#if defined(TENSOROPS_HAVE_AVX512_KERNELS)
+    case KernelIsa::kAvx512:
+      return &avx512::SelectionKernel;
 #endif
-  return &generic::SelectionKernel;
+#if defined(TENSOROPS_HAVE_AVX2_KERNELS)
+    case KernelIsa::kAvx2:
+      return &avx2::SelectionKernel;
+#endif
+    default:
+      return &generic::SelectionKernel;
+  }
 }
 
 }  // namespace

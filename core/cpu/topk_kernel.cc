@@ -17,6 +17,9 @@ TENSOROPS_DECLARE_TOPK_KERNELS_(generic)
 #if defined(TENSOROPS_HAVE_AVX2_KERNELS)
 TENSOROPS_DECLARE_TOPK_KERNELS_(avx2)
 #endif
+#if defined(TENSOROPS_HAVE_AVX512_KERNELS)
+TENSOROPS_DECLARE_TOPK_KERNELS_(avx512)
+#endif
 #undef TENSOROPS_DECLARE_TOPK_KERNELS_
 
 namespace {
@@ -25,17 +28,33 @@ using KernelFn = decltype(&generic::TopKKernel);
 using ChunkedKernelFn = decltype(&generic::TopKKernelChunked);
 
 KernelFn PickKernel() {
-#if defined(TENSOROPS_HAVE_AVX2_KERNELS)
-  if (HasAvx2Kernels()) return &avx2::TopKKernel;
+  switch (ChosenKernelIsa()) {
+#if defined(TENSOROPS_HAVE_AVX512_KERNELS)
+    case KernelIsa::kAvx512:
+      return &avx512::TopKKernel;
 #endif
-  return &generic::TopKKernel;
+#if defined(TENSOROPS_HAVE_AVX2_KERNELS)
+    case KernelIsa::kAvx2:
+      return &avx2::TopKKernel;
+#endif
+    default:
+      return &generic::TopKKernel;
+  }
 }
 
 ChunkedKernelFn PickChunkedKernel() {
-#if defined(TENSOROPS_HAVE_AVX2_KERNELS)
-  if (HasAvx2Kernels()) return &avx2::TopKKernelChunked;
+  switch (ChosenKernelIsa()) {
+#if defined(TENSOROPS_HAVE_AVX512_KERNELS)
+    case KernelIsa::kAvx512:
+      return &avx512::TopKKernelChunked;
 #endif
-  return &generic::TopKKernelChunked;
+#if defined(TENSOROPS_HAVE_AVX2_KERNELS)
+    case KernelIsa::kAvx2:
+      return &avx2::TopKKernelChunked;
+#endif
+    default:
+      return &generic::TopKKernelChunked;
+  }
 }
 
 }  // namespace

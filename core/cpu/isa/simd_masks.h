@@ -1,7 +1,7 @@
 // Vector comparisons of 32 order keys at a time with thresholds, as bit
 // masks: how the topk scans skip the (usually many) elements that cannot
-// enter a candidate buffer. AVX2 when the translation unit is compiled with
-// it, else SSE2 for 32-bit keys, else scalar.
+// enter a candidate buffer. AVX-512 or AVX2 when the translation unit is
+// compiled with it, else SSE2 for 32-bit keys, else scalar.
 //
 // Compiled once per instruction set: include only from a translation unit
 // that defines TENSOROPS_CPU_ISA (see core/cpu/topk_kernel_generic.cc).
@@ -26,7 +26,27 @@ namespace {
 // kBroadcast.
 template <bool kBroadcast, typename Key>
 uint32_t GreaterMask32(const Key* keys, const Key* thresholds) {
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+  // Compares give masks directly: two (32-bit keys) or four compares.
+  constexpr int kLanes = 64 / sizeof(Key);
+  const __m512i broadcast = sizeof(Key) == 4
+                                ? _mm512_set1_epi32(thresholds[0])
+                                : _mm512_set1_epi64(thresholds[0]);
+  uint32_t mask = 0;
+  for (int q = 0; q < 32 / kLanes; ++q) {
+    const __m512i v = _mm512_loadu_si512(keys + kLanes * q);
+    const __m512i t =
+        kBroadcast ? broadcast : _mm512_loadu_si512(thresholds + kLanes * q);
+    uint32_t bits;
+    if constexpr (sizeof(Key) == 4) {
+      bits = _mm512_cmpgt_epi32_mask(v, t);
+    } else {
+      bits = _mm512_cmpgt_epi64_mask(v, t);
+    }
+    mask |= bits << (kLanes * q);
+  }
+  return mask;
+#elif defined(__AVX2__)
   constexpr int kLanes = 32 / sizeof(Key);
   const __m256i broadcast = sizeof(Key) == 4
                                 ? _mm256_set1_epi32(thresholds[0])
