@@ -63,12 +63,20 @@ void AppendSelectionCases(std::vector<BenchCase>& cases) {
 
 std::vector<BenchCase> DefaultCases() {
   const TopKSize topk_sizes[] = {
-      {{4096, 32000}, 50, -1},  {{4096, 32000}, 50, 0},
-      {{65536, 128}, 8, -1},    {{65536, 64}, 4, -1},
-      {{16384, 512}, 16, -1},   {{1024, 50000}, 1, -1},
-      {{1, 16777216}, 100, -1}, {{1024, 1024}, 512, -1},
+      {{4096, 32000}, 50, -1},
+      {{4096, 32000}, 50, 0},
+      {{65536, 128}, 8, -1},
+      {{65536, 64}, 4, -1},
+      {{16384, 512}, 16, -1},
+      {{1024, 50000}, 1, -1},
+      {{1, 16777216}, 100, -1},
+      {{1024, 1024}, 512, -1},
+      // dim=0's bytes laid out as rows: per-slice costs, not the layout.
       {{32000, 4096}, 50, -1},
   };
+  // The other dtypes' topk, on the long rows and the short ones. libtorch
+  // 1.13 has no CPU topk for float16, so it has no case.
+  const DType other_dtypes[] = {DType::kBFloat16, DType::kInt32, DType::kInt64};
   std::vector<BenchCase> cases;
   // Each topk case is followed by its backward, so the two share one
   // generated input (see case_inputs.cc).
@@ -78,6 +86,19 @@ std::vector<BenchCase> DefaultCases() {
                      size.k, size.dim});
     cases.push_back({absl::StrCat("topk_backward/", suffix),
                      BenchOp::kTopKBackward, size.shape, size.k, size.dim});
+    const bool other_dtypes_too =
+        size.dim == -1 &&
+        (size.shape == Shape{4096, 32000} || size.shape == Shape{65536, 128});
+    for (DType dtype : other_dtypes) {
+      if (!other_dtypes_too) break;
+      cases.push_back(
+          {.name = absl::StrCat("topk/", suffix, "/", DTypeName(dtype)),
+           .op = BenchOp::kTopK,
+           .shape = size.shape,
+           .k = size.k,
+           .dim = size.dim,
+           .dtype = dtype});
+    }
   }
   AppendSelectionCases(cases);
   const Shape large = {int64_t{64} << 20 >> 2};  // 64 MiB of float32
@@ -92,8 +113,8 @@ std::vector<BenchCase> DefaultCases() {
 int64_t BytesPerCall(const BenchCase& bench_case) {
   int64_t elements = 1;
   for (int64_t d : bench_case.shape) elements *= d;
-  // Every op reads or writes a tensor of the case's shape, in float32.
-  return elements * static_cast<int64_t>(sizeof(float));
+  // Every op reads or writes a tensor of the case's shape and dtype.
+  return elements * static_cast<int64_t>(DTypeSize(bench_case.dtype));
 }
 
 }  // namespace tensorops::bench

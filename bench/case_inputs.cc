@@ -25,6 +25,20 @@ absl::StatusOr<Tensor> SharedRandomInput(const Shape& shape) {
   return cached_input;
 }
 
+// The shared input as `dtype` (the float32 one itself for float32), kept
+// while consecutive cases ask for the same shape and dtype.
+absl::StatusOr<Tensor> SharedRandomInputAs(const Shape& shape, DType dtype) {
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor normal, SharedRandomInput(shape));
+  if (dtype == DType::kFloat32) return normal;
+  static Tensor cached_converted;
+  if (cached_converted.shape() != shape || cached_converted.dtype() != dtype ||
+      cached_converted.num_elements() == 0) {
+    cached_converted = Tensor();
+    TENSOROPS_ASSIGN_OR_RETURN(cached_converted, ConvertNormal(normal, dtype));
+  }
+  return cached_converted;
+}
+
 }  // namespace
 
 absl::StatusOr<CaseInputs> MakeCaseInputs(const BenchCase& bench_case,
@@ -33,8 +47,9 @@ absl::StatusOr<CaseInputs> MakeCaseInputs(const BenchCase& bench_case,
   switch (bench_case.op) {
     case BenchOp::kTopK:
     case BenchOp::kSelect: {
-      TENSOROPS_ASSIGN_OR_RETURN(inputs.input,
-                                 SharedRandomInput(bench_case.shape));
+      TENSOROPS_ASSIGN_OR_RETURN(
+          inputs.input,
+          SharedRandomInputAs(bench_case.shape, bench_case.dtype));
       break;
     }
     case BenchOp::kTopKBackward: {

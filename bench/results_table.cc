@@ -100,7 +100,8 @@ void PrintResultsTable(std::ostream& out, const RunDescription& description,
                        const MedianReporter& results,
                        const std::map<std::string, absl::Status>& agreement) {
   const BenchOptions& options = description.options;
-  out << "\n## tensorops core vs libtorch (CPU, float32)\n\n"
+  out << "\n## tensorops core vs libtorch (CPU; float32 unless a case names "
+         "its dtype)\n\n"
       << "- date: " << description.date_utc << "\n"
       << "- machine: " << description.cpu_model << ", "
       << description.online_cpus << " online CPUs (nproc), load average "

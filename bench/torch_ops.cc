@@ -18,6 +18,12 @@ absl::StatusOr<at::Tensor> ToTorch(const Tensor& tensor) {
     case DType::kInt64:
       scalar_type = at::kLong;
       break;
+    case DType::kBFloat16:
+      scalar_type = at::kBFloat16;
+      break;
+    case DType::kInt32:
+      scalar_type = at::kInt;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "no libtorch copy for dtype ", DTypeName(tensor.dtype())));
