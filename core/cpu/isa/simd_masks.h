@@ -29,9 +29,8 @@ uint32_t GreaterMask32(const Key* keys, const Key* thresholds) {
 #if defined(__AVX512F__)
   // Compares give masks directly: two (32-bit keys) or four compares.
   constexpr int kLanes = 64 / sizeof(Key);
-  const __m512i broadcast = sizeof(Key) == 4
-                                ? _mm512_set1_epi32(thresholds[0])
-                                : _mm512_set1_epi64(thresholds[0]);
+  const __m512i broadcast = sizeof(Key) == 4 ? _mm512_set1_epi32(thresholds[0])
+                                             : _mm512_set1_epi64(thresholds[0]);
   uint32_t mask = 0;
   for (int q = 0; q < 32 / kLanes; ++q) {
     const __m512i v = _mm512_loadu_si512(keys + kLanes * q);
