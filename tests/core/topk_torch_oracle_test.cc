@@ -198,6 +198,26 @@ const LongRowCase kLongRowCases[] = {
      {100, 0, true, true},
      ValueMix::kCoarse,
      0},
+    // Many column blocks along dim 0 with k > 16: guessed thresholds, the
+    // column queue and rank ordering, with ties (coarse values, a pool).
+    {"Float32ManyColumnsCoarse",
+     DType::kFloat32,
+     {700, 4100},
+     {50, 0, true, true},
+     ValueMix::kCoarse,
+     0},
+    {"BFloat16ManyColumnsSmallestPool",
+     DType::kBFloat16,
+     {600, 3000},
+     {30, 0, false, true},
+     ValueMix::kPool,
+     40},
+    {"Int32ManyColumnsCoarse",
+     DType::kInt32,
+     {500, 2600},
+     {40, -2, true, true},
+     ValueMix::kCoarse,
+     0},
 };
 
 class TopKLongRowOracleTest : public TopKOracleTest {};

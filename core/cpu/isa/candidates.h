@@ -151,6 +151,14 @@ class CandidateBuffer {
     return P::KeyOf(lowest);
   }
 
+  int64_t k() const { return k_; }
+
+  // Every candidate held (at least the best min(k, added)), unordered.
+  Packed* Held(int64_t* count) {
+    *count = count_;
+    return storage_.data();
+  }
+
   // The best min(k, added) candidates, unordered.
   Packed* Finish(int64_t* count) {
     count_ = KeepBest<PackedOrder<P>>(storage_.data(), count_, k_);

@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "core/cpu/isa/candidates.h"
+#include "core/cpu/isa/column_queue.h"
 #include "core/cpu/isa/isa.h"  // once per instruction set
 #include "core/cpu/isa/key_packing.h"
+#include "core/cpu/isa/rank_order.h"
 #include "core/cpu/isa/segments.h"
 #include "core/cpu/isa/simd_masks.h"
 #include "core/op_plans.h"
@@ -88,20 +90,73 @@ class ColumnScanner {
       }
     }
     guess_k_ = k;
-    const int64_t stretch = w_count * Traits::kSize;
-    // With guesses every buffer is active from the start: no warm-up rows.
-    bool all_full = guessed;
+#if defined(TENSOROPS_HAS_COLUMN_QUEUE)
+    if constexpr (sizeof(Key) == 4) {
+      // With guesses every buffer is active from the start, and its
+      // threshold moves only when it prunes (k > kInsertionMaxK): elements
+      // can wait in the queue.
+      if (guessed && w_count <= ColumnQueue::kMaxColumns) {
+        ScanRowsQueued(slab, row_stride, w_count, s_begin, s_end, flip);
+      } else {
+        ScanRows(slab, row_stride, w_count, s_begin, s_end, k, flip, guessed);
+      }
+    } else {
+      ScanRows(slab, row_stride, w_count, s_begin, s_end, k, flip, guessed);
+    }
+#else
+    ScanRows(slab, row_stride, w_count, s_begin, s_end, k, flip, guessed);
+#endif
+    if (!guessed) return;
+    for (int64_t w = 0; w < w_count; ++w) {
+      if (buffers_[w].count() >= std::min(k, s_end - s_begin)) continue;
+      // The guess was too high for this column.
+      CandidateBuffer<Key>& buffer = buffers_[w];
+      buffer.Reset(k);
+      const std::byte* column = slab + w * Traits::kSize;
+      for (int64_t s = s_begin; s < s_end; ++s) {
+        const Key key = Traits::Load(column + s * row_stride) ^ flip;
+        if (buffer.Admits(key)) buffer.Add(key, s);
+      }
+    }
+  }
+
+  // Column w's best candidates, unordered; keeps column w's guess for the
+  // next Scan.
+  Packed* Finish(int64_t w, int64_t* count) {
+    KeepGuess(w);
+    return buffers_[w].Finish(count);
+  }
+
+  // Column w's best candidates, ordered as TopK returns them; keeps column
+  // w's guess for the next Scan.
+  Packed* FinishOrdered(int64_t w, bool sorted, int64_t* count) {
+    KeepGuess(w);
+    return OrderBest(buffers_[w], sorted, rank_, count);
+  }
+
+ private:
+  // Row s's keys into keys_[0..w_count), fetching row s + kPrefetchRows:
+  // rows are far apart, and the hardware prefetcher does not cross pages.
+  void LoadRow(const std::byte* slab, int64_t row_stride, int64_t w_count,
+               int64_t s, int64_t s_end, Key flip) {
+    const std::byte* line = slab + s * row_stride;
+    if (s + kPrefetchRows < s_end) {
+      const std::byte* ahead = line + kPrefetchRows * row_stride;
+      const int64_t stretch = w_count * static_cast<int64_t>(Traits::kSize);
+      for (int64_t b = 0; b < stretch; b += 64) __builtin_prefetch(ahead + b);
+    }
+    for (int64_t w = 0; w < w_count; ++w) {
+      keys_[w] = Traits::Load(line + w * Traits::kSize) ^ flip;
+    }
+  }
+
+  // Scan's rows, each element above its column's threshold added as it is
+  // found. Without guesses, the first k rows fill every buffer.
+  void ScanRows(const std::byte* slab, int64_t row_stride, int64_t w_count,
+                int64_t s_begin, int64_t s_end, int64_t k, Key flip,
+                bool all_full) {
     for (int64_t s = s_begin; s < s_end; ++s) {
-      const std::byte* line = slab + s * row_stride;
-      // Rows are far apart: fetch a few ahead, since the hardware prefetcher
-      // does not cross pages.
-      if (s + kPrefetchRows < s_end) {
-        const std::byte* ahead = line + kPrefetchRows * row_stride;
-        for (int64_t b = 0; b < stretch; b += 64) __builtin_prefetch(ahead + b);
-      }
-      for (int64_t w = 0; w < w_count; ++w) {
-        keys_[w] = Traits::Load(line + w * Traits::kSize) ^ flip;
-      }
+      LoadRow(slab, row_stride, w_count, s, s_end, flip);
       if (!all_full) {
         for (int64_t w = 0; w < w_count; ++w) buffers_[w].Add(keys_[w], s);
         all_full = s + 1 - s_begin >= k;
@@ -122,30 +177,53 @@ class ColumnScanner {
         }
       }
     }
-    if (!guessed) return;
-    for (int64_t w = 0; w < w_count; ++w) {
-      if (buffers_[w].count() >= std::min(k, s_end - s_begin)) continue;
-      // The guess was too high for this column.
-      CandidateBuffer<Key>& buffer = buffers_[w];
-      buffer.Reset(k);
-      const std::byte* column = slab + w * Traits::kSize;
-      for (int64_t s = s_begin; s < s_end; ++s) {
-        const Key key = Traits::Load(column + s * row_stride) ^ flip;
-        if (buffer.Admits(key)) buffer.Add(key, s);
-      }
-    }
   }
 
-  // Column w's best candidates, unordered; keeps column w's guess for the
-  // next Scan.
-  Packed* Finish(int64_t w, int64_t* count) {
+#if defined(TENSOROPS_HAS_COLUMN_QUEUE)
+  // Scan's rows with every buffer active: the elements above their
+  // column's threshold are queued, and drained into the buffers when the
+  // queue fills and at the end.
+  void ScanRowsQueued(const std::byte* slab, int64_t row_stride,
+                      int64_t w_count, int64_t s_begin, int64_t s_end,
+                      Key flip) {
+    // Within keys_' padding to 32 lanes.
+    const int64_t padded = (w_count + ColumnQueue::kLanes - 1) /
+                           ColumnQueue::kLanes * ColumnQueue::kLanes;
+    int64_t base = s_begin;
+    queue_.Clear();
+    for (int64_t s = s_begin; s < s_end; ++s) {
+      LoadRow(slab, row_stride, w_count, s, s_end, flip);
+      if (!queue_.HasRoomForRow(padded) || s - base >= ColumnQueue::kMaxRows) {
+        DrainQueue(base, w_count);
+        base = s;
+      }
+      queue_.AddRow(keys_.data(), thresholds_.data(), padded, s - base);
+    }
+    DrainQueue(base, w_count);
+  }
+
+  // Adds the queued elements (rows counted from `base`) to their buffers,
+  // in row order per column as a direct scan would, and updates the
+  // thresholds.
+  void DrainQueue(int64_t base, int64_t w_count) {
+    for (int64_t e = 0; e < queue_.size(); ++e) {
+      CandidateBuffer<Key>& buffer = buffers_[queue_.column(e)];
+      const Key key = queue_.key(e);
+      if (buffer.Admits(key)) buffer.Add(key, base + queue_.row(e));
+    }
+    queue_.Clear();
+    for (int64_t w = 0; w < w_count; ++w) {
+      thresholds_[w] = buffers_[w].threshold();
+    }
+  }
+#endif
+
+  void KeepGuess(int64_t w) {
     const int64_t k = guess_k_;
     has_guess_[w] = buffers_[w].count() >= k + k / 4;
     if (has_guess_[w]) guesses_[w] = buffers_[w].LowestKey();
-    return buffers_[w].Finish(count);
   }
 
- private:
   std::vector<CandidateBuffer<Key>> buffers_;
   std::vector<Key> keys_;
   std::vector<Key> thresholds_;
@@ -153,6 +231,10 @@ class ColumnScanner {
   std::vector<bool> has_guess_ = std::vector<bool>(buffers_.size(), false);
   std::vector<Key> guesses_ = std::vector<Key>(buffers_.size());
   int64_t guess_k_ = -1;
+  RankOrder rank_;
+#if defined(TENSOROPS_HAS_COLUMN_QUEUE)
+  ColumnQueue queue_;
+#endif
 };
 
 // inner > 1: column blocks scanned by ColumnScanner, one task per block, or
@@ -207,8 +289,8 @@ void TopKColumns(const TopKPlan& plan, typename Traits::KeyType flip,
                          /*guess=*/true);
             int64_t count = 0;
             for (int64_t w = 0; w < w_count; ++w) {
-              winners[w] = scanner.Finish(w, &count);  // the same count for all
-              OrderWinners<Order>(winners[w], count, sorted);
+              // The same count for all.
+              winners[w] = scanner.FinishOrdered(w, sorted, &count);
             }
             // Output rows are far apart: each is written as one contiguous
             // stretch of the block's columns. Values are re-read from the

@@ -27,6 +27,7 @@
 #define TENSOROPS_CORE_CPU_ISA_SHORT_ROWS_H_
 
 #include "core/cpu/isa/isa.h"  // once per instruction set
+#include "core/cpu/isa/simd_masks.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -44,21 +45,6 @@ namespace {
 
 #if defined(__AVX2__)
 #define TENSOROPS_HAS_SHORT_ROW_SELECTOR 1
-
-// Entry m: the lane numbers of m's set bits, lowest first, a byte each.
-constexpr std::array<uint64_t, 256> MakeLanePackingTable() {
-  std::array<uint64_t, 256> table{};
-  for (int mask = 0; mask < 256; ++mask) {
-    int packed = 0;
-    for (int lane = 0; lane < 8; ++lane) {
-      if ((mask >> lane) & 1) {
-        table[mask] |= static_cast<uint64_t>(lane) << (8 * packed++);
-      }
-    }
-  }
-  return table;
-}
-constexpr std::array<uint64_t, 256> kLanePacking = MakeLanePackingTable();
 
 template <typename Traits>
 class ShortRowSelector {

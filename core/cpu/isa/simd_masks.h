@@ -12,6 +12,7 @@
 #error "define TENSOROPS_CPU_ISA (the instruction set) before this header"
 #endif
 
+#include <array>
 #include <cstdint>
 
 #if defined(__SSE2__)
@@ -20,6 +21,24 @@
 
 namespace tensorops::cpu::TENSOROPS_CPU_ISA {
 namespace {
+
+// Entry m: the lane numbers of m's set bits, lowest first, a byte each: with
+// a lane permutation, packs the lanes of an 8-lane mask to the front without
+// branching (AVX2 has no compress instruction).
+constexpr std::array<uint64_t, 256> MakeLanePackingTable() {
+  std::array<uint64_t, 256> table{};
+  for (int mask = 0; mask < 256; ++mask) {
+    int packed = 0;
+    for (int lane = 0; lane < 8; ++lane) {
+      if ((mask >> lane) & 1) {
+        table[mask] |= static_cast<uint64_t>(lane) << (8 * packed++);
+      }
+    }
+  }
+  return table;
+}
+inline constexpr std::array<uint64_t, 256> kLanePacking =
+    MakeLanePackingTable();
 
 // Bit j of the result is set when keys[j] > threshold(j), for j < 32, where
 // threshold(j) is `thresholds[j]`, or `thresholds[0]` for every j when
