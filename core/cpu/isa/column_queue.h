@@ -86,12 +86,10 @@ class ColumnQueue {
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(thresholds + w));
       const uint32_t mask = static_cast<uint32_t>(_mm256_movemask_ps(
           _mm256_castsi256_ps(_mm256_cmpgt_epi32(key, threshold))));
-      const __m256i lanes = _mm256_cvtepu8_epi32(
-          _mm_cvtsi64_si128(static_cast<int64_t>(kLanePacking[mask])));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(keys_ + size_),
-                          _mm256_permutevar8x32_epi32(key, lanes));
+                          PackLanes8(key, mask));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(entries_ + size_),
-                          _mm256_permutevar8x32_epi32(entry, lanes));
+                          PackLanes8(entry, mask));
       size_ += std::popcount(mask);
       entry = _mm256_add_epi32(entry, step);
     }

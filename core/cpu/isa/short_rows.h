@@ -172,24 +172,13 @@ class ShortRowSelector {
               _mm256_castsi256_ps(_mm256_cmpgt_epi32(at_least, x)))) &
           0xffu;
       if (v == vectors - 1 && n % 8 != 0) mask &= (1u << (n % 8)) - 1;
-      const __m256i first = _mm256_set1_epi32(static_cast<int32_t>(8 * v));
-#if defined(__AVX512VL__)
-      const __mmask8 lanes = static_cast<__mmask8>(mask);
+      const __m256i positions =
+          _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(8 * v)),
+                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(candidates_ + count),
-                          _mm256_maskz_compress_epi32(lanes, x));
-      _mm256_storeu_si256(
-          reinterpret_cast<__m256i*>(positions_ + count),
-          _mm256_maskz_compress_epi32(
-              lanes, _mm256_add_epi32(
-                         first, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
-#else
-      const __m256i lanes = _mm256_cvtepu8_epi32(
-          _mm_cvtsi64_si128(static_cast<int64_t>(kLanePacking[mask])));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(candidates_ + count),
-                          _mm256_permutevar8x32_epi32(x, lanes));
+                          PackLanes8(x, mask));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(positions_ + count),
-                          _mm256_add_epi32(lanes, first));
-#endif
+                          PackLanes8(positions, mask));
       count += std::popcount(mask);
       if (count > kMaxCandidates) return count;
     }

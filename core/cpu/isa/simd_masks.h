@@ -40,6 +40,20 @@ constexpr std::array<uint64_t, 256> MakeLanePackingTable() {
 inline constexpr std::array<uint64_t, 256> kLanePacking =
     MakeLanePackingTable();
 
+#if defined(__AVX2__)
+// The lanes of `v` whose bit is set in `mask` (bit j for lane j, j < 8),
+// packed to the front, lowest first; the other lanes are unspecified.
+inline __m256i PackLanes8(__m256i v, uint32_t mask) {
+#if defined(__AVX512VL__)
+  return _mm256_maskz_compress_epi32(static_cast<__mmask8>(mask), v);
+#else
+  const __m256i lanes = _mm256_cvtepu8_epi32(
+      _mm_cvtsi64_si128(static_cast<int64_t>(kLanePacking[mask])));
+  return _mm256_permutevar8x32_epi32(v, lanes);
+#endif
+}
+#endif
+
 // Bit j of the result is set when keys[j] > threshold(j), for j < 32, where
 // threshold(j) is `thresholds[j]`, or `thresholds[0]` for every j when
 // kBroadcast.
