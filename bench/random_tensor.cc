@@ -49,6 +49,15 @@ absl::StatusOr<Tensor> ConvertNormal(const Tensor& normal, DType dtype) {
         return static_cast<uint16_t>(bits >> 16);
       });
       break;
+    case DType::kFloat16:
+      // The compiler's conversion rounds to nearest even, as PyTorch's.
+      convert.operator()<uint16_t>([](float value) {
+        const _Float16 half = static_cast<_Float16>(value);
+        uint16_t bits;
+        std::memcpy(&bits, &half, sizeof(bits));
+        return bits;
+      });
+      break;
     case DType::kInt32:
       convert.operator()<int32_t>([&](float value) {
         return static_cast<int32_t>(value * kIntegerScale);

@@ -21,6 +21,9 @@ absl::StatusOr<at::Tensor> ToTorch(const Tensor& tensor) {
     case DType::kBFloat16:
       scalar_type = at::kBFloat16;
       break;
+    case DType::kFloat16:
+      scalar_type = at::kHalf;
+      break;
     case DType::kInt32:
       scalar_type = at::kInt;
       break;
@@ -88,6 +91,13 @@ absl::StatusOr<at::Tensor> RunTorch(const BenchCase& bench_case,
   try {
     switch (bench_case.op) {
       case BenchOp::kTopK:
+        // libtorch 1.13 has no CPU topk for float16: its users go through
+        // float32 and back (exact both ways), which is timed here.
+        if (inputs.input.scalar_type() == at::kHalf) {
+          return std::get<0>(at::topk(inputs.input.to(at::kFloat), bench_case.k,
+                                      bench_case.dim))
+              .to(at::kHalf);
+        }
         return std::get<0>(
             at::topk(inputs.input, bench_case.k, bench_case.dim));
       case BenchOp::kTopKBackward:

@@ -53,6 +53,14 @@ absl::StatusOr<Tensor> Backend::TopKBackward(const Tensor& grad_values,
                                              const Tensor& indices,
                                              ShapeView input_shape, int64_t dim,
                                              const OutputMemory* into) {
+  return TopKBackwardOfChunks(ChunkedTensor::Of(grad_values),
+                              ChunkedTensor::Of(indices), input_shape, dim,
+                              into);
+}
+
+absl::StatusOr<Tensor> Backend::TopKBackwardOfChunks(
+    const ChunkedTensor& grad_values, const ChunkedTensor& indices,
+    ShapeView input_shape, int64_t dim, const OutputMemory* into) {
   TENSOROPS_ASSIGN_OR_RETURN(
       const TopKBackwardPlan plan,
       PlanTopKBackward(grad_values.dtype(), grad_values.shape(),
@@ -61,7 +69,7 @@ absl::StatusOr<Tensor> Backend::TopKBackward(const Tensor& grad_values,
       Tensor grad_input,
       AllocateOutput(grad_values.dtype(), plan.output_shape, into));
   TENSOROPS_RETURN_IF_ERROR(
-      RunTopKBackward(grad_values, indices, plan, grad_input));
+      RunTopKBackwardOfChunks(grad_values, indices, plan, grad_input));
   return grad_input;
 }
 
@@ -120,6 +128,15 @@ absl::Status Backend::RunTopKOfChunks(const ChunkedTensor& input,
                                       TopKResult& result) {
   TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous, input.Materialize());
   return RunTopK(contiguous, plan, options, result);
+}
+
+absl::Status Backend::RunTopKBackwardOfChunks(const ChunkedTensor& grad_values,
+                                              const ChunkedTensor& indices,
+                                              const TopKBackwardPlan& plan,
+                                              Tensor& grad_input) {
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous_grad, grad_values.Materialize());
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous_indices, indices.Materialize());
+  return RunTopKBackward(contiguous_grad, contiguous_indices, plan, grad_input);
 }
 
 absl::StatusOr<Tensor> ZerosLike(Backend& backend, const Tensor& like,

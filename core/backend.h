@@ -162,6 +162,11 @@ class Backend {
                                       const Tensor& indices,
                                       ShapeView input_shape, int64_t dim,
                                       const OutputMemory* into = nullptr);
+  // TopKBackward of tensors whose bytes lie in chunks (received in place, or
+  // shared memory: read once).
+  absl::StatusOr<Tensor> TopKBackwardOfChunks(
+      const ChunkedTensor& grad_values, const ChunkedTensor& indices,
+      ShapeView input_shape, int64_t dim, const OutputMemory* into = nullptr);
 
  protected:
   // The kernels, called (from any thread, concurrently) with validated
@@ -204,6 +209,13 @@ class Backend {
                                        const Tensor& indices,
                                        const TopKBackwardPlan& plan,
                                        Tensor& grad_input) = 0;
+
+  // RunTopKBackward for chunked tensors. This default reads contiguous
+  // copies (ChunkedTensor::Materialize) with RunTopKBackward.
+  virtual absl::Status RunTopKBackwardOfChunks(const ChunkedTensor& grad_values,
+                                               const ChunkedTensor& indices,
+                                               const TopKBackwardPlan& plan,
+                                               Tensor& grad_input);
 
  private:
   // RunSelect, else the fallback's where this backend lacks the kernel.

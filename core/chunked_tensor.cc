@@ -79,6 +79,9 @@ const std::byte* ChunkedBytes::Reader::Read(size_t offset, size_t length,
   return scratch;
 }
 
+ChunkedTensor::ChunkedTensor()
+    : ChunkedTensor(DType::kFloat32, {0}, 0, ChunkedBytes(), nullptr) {}
+
 ChunkedTensor::ChunkedTensor(DType dtype, Shape shape, int64_t num_elements,
                              ChunkedBytes bytes,
                              std::shared_ptr<const void> owner)
@@ -102,6 +105,16 @@ absl::StatusOr<ChunkedTensor> ChunkedTensor::View(
   TENSOROPS_ASSIGN_OR_RETURN(const int64_t count, NumElements(shape));
   return ChunkedTensor(dtype, std::move(shape), count, std::move(bytes),
                        std::move(owner));
+}
+
+ChunkedTensor ChunkedTensor::Of(const Tensor& tensor) {
+  return ChunkedTensor(tensor.dtype(), tensor.shape(), tensor.num_elements(),
+                       ChunkedBytes({tensor.bytes()}),
+                       std::make_shared<const Tensor>(tensor));
+}
+
+absl::StatusOr<ChunkedTensor> ChunkedTensor::Reshaped(Shape shape) const {
+  return View(dtype_, std::move(shape), bytes_, owner_);
 }
 
 absl::StatusOr<Tensor> ChunkedTensor::Materialize() const {

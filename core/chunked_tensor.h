@@ -84,12 +84,21 @@ class ChunkedBytes {
 // the chunks and their owner.
 class ChunkedTensor {
  public:
+  // A 0-element float32 tensor of shape [0], as Tensor().
+  ChunkedTensor();
+
   // `bytes` must be exactly ByteSize(dtype, shape) long (INVALID_ARGUMENT
   // otherwise). `owner` keeps the chunks alive as long as any copy; pass
   // nullptr when the caller guarantees they outlive the tensor.
   static absl::StatusOr<ChunkedTensor> View(DType dtype, Shape shape,
                                             ChunkedBytes bytes,
                                             std::shared_ptr<const void> owner);
+  // `tensor`'s bytes as one chunk; the view keeps `tensor` alive.
+  static ChunkedTensor Of(const Tensor& tensor);
+
+  // The same bytes with another shape of as many elements (INVALID_ARGUMENT
+  // otherwise).
+  absl::StatusOr<ChunkedTensor> Reshaped(Shape shape) const;
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

@@ -161,11 +161,17 @@ absl::StatusOr<SelectionResult> AllocateSelectionResult(
 
 absl::Status TopKBackwardIndexError(const Tensor& indices, int64_t position,
                                     const TopKBackwardPlan& plan) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "indices element ", position, " (flat, row-major) is ",
-      indices.Load<int64_t>(position), ", out of range for dimension ",
-      plan.output.dim, " of input_shape ", ShapeToString(plan.output_shape),
-      "; expected 0 <= index < ", plan.output.size));
+  return TopKBackwardIndexError(position, indices.Load<int64_t>(position),
+                                plan);
+}
+
+absl::Status TopKBackwardIndexError(int64_t position, int64_t value,
+                                    const TopKBackwardPlan& plan) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("indices element ", position, " (flat, row-major) is ",
+                   value, ", out of range for dimension ", plan.output.dim,
+                   " of input_shape ", ShapeToString(plan.output_shape),
+                   "; expected 0 <= index < ", plan.output.size));
 }
 
 absl::Status CheckTopKBackwardIndices(const Tensor& indices,

@@ -110,6 +110,9 @@ absl::StatusOr<TopKBackwardPlan> PlanTopKBackward(
 // memory order with this message.
 absl::Status TopKBackwardIndexError(const Tensor& indices, int64_t position,
                                     const TopKBackwardPlan& plan);
+// As above, for an index read elsewhere: its `value`.
+absl::Status TopKBackwardIndexError(int64_t position, int64_t value,
+                                    const TopKBackwardPlan& plan);
 
 // INVALID_ARGUMENT (TopKBackwardIndexError) for the first index of
 // `indices` (int64, of plan's shape) outside [0, plan.output.size): the

@@ -74,11 +74,18 @@ class WireReader {
   const size_t end_;
 };
 
-// Walks the message in [offset, end), appending all but the lifted field to
+// A path still to walk: the field numbers left, and which of the caller's
+// paths it is (its slot in LiftedMessage::fields).
+struct PathLeft {
+  FieldPath numbers;
+  size_t slot;
+};
+
+// Walks the message in [offset, end), appending all but the lifted fields to
 // `rest`. false if the wire data is not understood.
 bool Walk(const ChunkedBytes& bytes, size_t offset, size_t end,
-          absl::Span<const int> path, std::string* rest,
-          std::optional<ChunkedBytes>* field) {
+          absl::Span<const PathLeft> paths, std::string* rest,
+          std::vector<std::optional<ChunkedBytes>>* fields) {
   WireReader reader(bytes, offset, end);
   while (!reader.done()) {
     const size_t field_start = reader.offset();
@@ -105,20 +112,29 @@ bool Walk(const ChunkedBytes& bytes, size_t offset, size_t end,
         }
         const size_t payload = reader.offset();
         if (!reader.Skip(value)) return false;
-        if (number != static_cast<uint64_t>(path.front())) break;
-        if (path.size() == 1) {
-          *field = bytes.Subrange(payload, value);
-        } else {
-          std::string inner;
-          if (!Walk(bytes, payload, payload + value, path.subspan(1), &inner,
-                    field)) {
-            return false;
+        // The paths through this field: one ends here (paths are distinct
+        // leaves, so then no other goes on), or some go on inside.
+        std::vector<PathLeft> inside;
+        bool lifted_here = false;
+        for (const PathLeft& path : paths) {
+          if (static_cast<uint64_t>(path.numbers.front()) != number) continue;
+          if (path.numbers.size() == 1) {
+            (*fields)[path.slot] = bytes.Subrange(payload, value);
+            lifted_here = true;
+          } else {
+            inside.push_back({path.numbers.subspan(1), path.slot});
           }
-          AppendVarint(tag, rest);
-          AppendVarint(inner.size(), rest);
-          rest->append(inner);
         }
-        continue;  // not copied as it arrived
+        if (lifted_here) continue;  // not copied as it arrived
+        if (inside.empty()) break;
+        std::string inner;
+        if (!Walk(bytes, payload, payload + value, inside, &inner, fields)) {
+          return false;
+        }
+        AppendVarint(tag, rest);
+        AppendVarint(inner.size(), rest);
+        rest->append(inner);
+        continue;  // re-serialized without the lifted fields
       }
       default:
         return false;  // groups (3, 4) and invalid wire types
@@ -128,13 +144,33 @@ bool Walk(const ChunkedBytes& bytes, size_t offset, size_t end,
   return true;
 }
 
+// Whether every path is non-empty and none a prefix of another.
+bool PathsAreDistinctLeaves(absl::Span<const FieldPath> paths) {
+  for (size_t a = 0; a < paths.size(); ++a) {
+    if (paths[a].empty()) return false;
+    for (size_t b = 0; b < paths.size(); ++b) {
+      if (a != b && paths[a].size() <= paths[b].size() &&
+          paths[a] == paths[b].subspan(0, paths[a].size())) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
-std::optional<LiftedMessage> LiftBytesField(const ChunkedBytes& message,
-                                            absl::Span<const int> path) {
-  if (path.empty()) return std::nullopt;
+std::optional<LiftedMessage> LiftBytesFields(
+    const ChunkedBytes& message, absl::Span<const FieldPath> paths) {
+  if (paths.empty() || !PathsAreDistinctLeaves(paths)) return std::nullopt;
+  std::vector<PathLeft> walk;
+  walk.reserve(paths.size());
+  for (size_t slot = 0; slot < paths.size(); ++slot) {
+    walk.push_back({paths[slot], slot});
+  }
   LiftedMessage lifted;
-  if (!Walk(message, 0, message.size(), path, &lifted.rest, &lifted.field)) {
+  lifted.fields.resize(paths.size());
+  if (!Walk(message, 0, message.size(), walk, &lifted.rest, &lifted.fields)) {
     return std::nullopt;
   }
   return lifted;

@@ -13,9 +13,10 @@ namespace {
 
 // `tensor` (grad_values or the indices of a reduction that dropped `dim`)
 // with dim put back with size 1, so that it has the input's rank.
-absl::StatusOr<Tensor> WithDimRestored(const Tensor& tensor,
-                                       absl::string_view name,
-                                       ShapeView input_shape, int64_t dim) {
+absl::StatusOr<ChunkedTensor> WithDimRestored(const ChunkedTensor& tensor,
+                                              absl::string_view name,
+                                              ShapeView input_shape,
+                                              int64_t dim) {
   const Shape& shape = tensor.shape();
   if (shape.size() + 1 != input_shape.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -40,8 +41,9 @@ absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
   }
   BackwardInputs inputs;
   TENSOROPS_ASSIGN_OR_RETURN(
-      inputs.grad, wire::ViewFromProto(request.grad_values(),
-                                       elsewhere.grad_values, "grad_values"));
+      inputs.grad,
+      wire::ChunkedViewFromProto(request.grad_values(), elsewhere.grad_values,
+                                 "grad_values"));
   inputs.grad_input_to_region = request.has_grad_input_shared_memory();
   TENSOROPS_RETURN_IF_ERROR(
       CheckElementLimit(limits, inputs.grad.shape(), "grad_values"));
@@ -63,8 +65,8 @@ absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
         "Backward), or a session_id from TopK with save_for_backward");
   }
   TENSOROPS_ASSIGN_OR_RETURN(
-      inputs.indices,
-      wire::ViewFromProto(request.indices(), elsewhere.indices, "indices"));
+      inputs.indices, wire::ChunkedViewFromProto(request.indices(),
+                                                 elsewhere.indices, "indices"));
   TENSOROPS_RETURN_IF_ERROR(
       CheckElementLimit(limits, inputs.indices.shape(), "indices"));
   TENSOROPS_ASSIGN_OR_RETURN(
@@ -86,7 +88,7 @@ absl::StatusOr<BackwardRequestPlan> PlanBackwardRequest(
   BackwardRequestPlan out;
   out.grad = std::move(inputs.grad);
   if (saved != nullptr) {
-    out.indices = saved->indices;
+    out.indices = ChunkedTensor::Of(saved->indices);
     out.input_shape = saved->input_shape;
     out.dim = saved->dim;
     inputs.keeps_dim = saved->keeps_dim;

@@ -19,15 +19,17 @@ namespace tensorops::request {
 
 // A Backward request's tensors, decoded and checked on their own.
 struct BackwardInputs {
-  Tensor grad;  // grad_values, read in place from the request (or a
-                // private copy of a shared memory range)
+  // grad_values, read in place: in the request, in its lifted bytes or in
+  // shared memory (marked shared, so that kernels read it once).
+  ChunkedTensor grad;
   // grad_input goes to shared memory (grad_input_shared_memory is set).
   bool grad_input_to_region = false;
   // True when the request names a session (whose state the caller looks up
   // and passes to PlanBackwardRequest); the fields below are then unset.
   bool uses_session = false;
-  // The stateless form's scatter: indices (read in place), input_shape, dim.
-  Tensor indices;
+  // The stateless form's scatter: indices (read in place, as grad),
+  // input_shape, dim.
+  ChunkedTensor indices;
   Shape input_shape;
   int64_t dim = -1;
   // Whether grad and indices have dim (false: a reduction's with
@@ -35,8 +37,9 @@ struct BackwardInputs {
   bool keeps_dim = true;
 };
 
-// The bytes of Backward's tensors that are not in their data: in shared
-// memory, resolved by the service (server/region_holds.h).
+// The bytes of Backward's tensors that are not in their data: lifted out of
+// a large request (proto/lifted_field.h) or in shared memory, resolved by
+// the service (server/region_holds.h).
 struct BackwardTensorBytes {
   std::optional<ChunkedBytes> grad_values;
   std::optional<ChunkedBytes> indices;
@@ -45,7 +48,8 @@ struct BackwardTensorBytes {
 // Step 1: grad_values, and either a session id alone or the stateless
 // form's indices, input_shape, dim and keepdim. INVALID_ARGUMENT for missing,
 // malformed or contradictory fields, RESOURCE_EXHAUSTED past `limits`.
-// The tensors read `request`'s bytes in place, and copy `elsewhere`'s.
+// The tensors read `request`'s or `elsewhere`'s bytes in place; those must
+// outlive them.
 absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
     const tensorops::v1::BackwardRequest& request, const RequestLimits& limits,
     const BackwardTensorBytes& elsewhere = {});
@@ -53,8 +57,8 @@ absl::StatusOr<BackwardInputs> DecodeBackwardRequest(
 struct BackwardRequestPlan {
   // Both with dim (of size 1 where the selection dropped it): views of the
   // request's or the session's tensors.
-  Tensor grad;
-  Tensor indices;
+  ChunkedTensor grad;
+  ChunkedTensor indices;
   Shape input_shape;
   int64_t dim = 0;
   int64_t output_bytes = 0;    // of grad_input's data

@@ -213,16 +213,21 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::SelectionFamilyWork(
 }
 
 absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(
-    const v1::BackwardRequest& message, const std::string& caller,
-    v1::BackwardResponse* response, InflightCall& call) {
+    const v1::BackwardRequest& message, const ReceivedPayload& payload,
+    const std::string& caller, v1::BackwardResponse* response,
+    InflightCall& call) {
   auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
+  // Each tensor's bytes: in shared memory, else lifted out of the request
+  // (read in place), else in the message.
   request::BackwardTensorBytes elsewhere;
   TENSOROPS_ASSIGN_OR_RETURN(
       elsewhere.grad_values,
-      holds->Input(message.grad_values(), std::nullopt, "grad_values"));
+      holds->Input(message.grad_values(), payload.Lifted(kGradValuesPayload),
+                   "grad_values"));
   TENSOROPS_ASSIGN_OR_RETURN(
       elsewhere.indices,
-      holds->Input(message.indices(), std::nullopt, "indices"));
+      holds->Input(message.indices(), payload.Lifted(kIndicesPayload),
+                   "indices"));
   TENSOROPS_ASSIGN_OR_RETURN(
       request::BackwardInputs inputs,
       request::DecodeBackwardRequest(message, options_.limits, elsewhere));
@@ -259,9 +264,9 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::BackwardWork(
               into = std::move(into), holds = std::move(holds), &message,
               response, &call]() -> absl::Status {
         TENSOROPS_ASSIGN_OR_RETURN(
-            Tensor grad_input,
-            backend_.TopKBackward(plan.grad, plan.indices, plan.input_shape,
-                                  plan.dim, into ? &*into : nullptr));
+            Tensor grad_input, backend_.TopKBackwardOfChunks(
+                                   plan.grad, plan.indices, plan.input_shape,
+                                   plan.dim, into ? &*into : nullptr));
         TENSOROPS_RETURN_IF_ERROR(holds->CheckIntact());
         DeliverResult(std::move(grad_input),
                       v1::BackwardResponse::kGradInputFieldNumber,

@@ -19,12 +19,17 @@ absl::Status NotAValid(const google::protobuf::Message& request) {
 
 }  // namespace
 
+const std::optional<ChunkedBytes>& ReceivedPayload::Lifted(size_t path) const {
+  static const std::optional<ChunkedBytes> kNotLifted;
+  return path < lifted.size() ? lifted[path] : kNotLifted;
+}
+
 absl::Status ParseRequest(const grpc::ByteBuffer& wire,
-                          absl::Span<const int> lift_path,
+                          absl::Span<const wire::FieldPath> lift_paths,
                           int64_t lift_min_bytes,
                           google::protobuf::Message* request,
                           ReceivedPayload* payload) {
-  if (!lift_path.empty() &&
+  if (!lift_paths.empty() &&
       static_cast<int64_t>(wire.Length()) >= lift_min_bytes &&
       wire.Dump(&payload->slices).ok()) {
     std::vector<absl::Span<const std::byte>> chunks;
@@ -34,10 +39,10 @@ absl::Status ParseRequest(const grpc::ByteBuffer& wire,
                           slice.size());
     }
     std::optional<wire::LiftedMessage> lifted =
-        wire::LiftBytesField(ChunkedBytes(std::move(chunks)), lift_path);
+        wire::LiftBytesFields(ChunkedBytes(std::move(chunks)), lift_paths);
     if (lifted.has_value()) {
       if (!request->ParseFromString(lifted->rest)) return NotAValid(*request);
-      payload->lifted = std::move(lifted->field);
+      payload->lifted = std::move(lifted->fields);
       return absl::OkStatus();
     }
     // Not understood by the walk: protobuf decides on the whole message.

@@ -19,6 +19,7 @@
 #include "absl/types/span.h"
 #include "core/chunked_tensor.h"
 #include "google/protobuf/message.h"
+#include "proto/lifted_field.h"
 
 namespace tensorops::server {
 
@@ -27,21 +28,25 @@ namespace tensorops::server {
 inline constexpr int64_t kLiftMinBytes = int64_t{256} << 10;
 
 // What parsing keeps besides the message: the received slices (holding the
-// lifted bytes) and the lifted payload itself, if any.
+// lifted bytes) and the lifted payloads themselves.
 struct ReceivedPayload {
   std::vector<grpc::Slice> slices;
-  // Set when the field at the lift path was lifted out of the message; the
-  // message's field is then empty and these are its bytes.
-  std::optional<ChunkedBytes> lifted;
+  // lifted[i] is set when the field at lift path i was lifted out of the
+  // message; the message's field is then empty and these are its bytes.
+  // Empty when nothing was lifted.
+  std::vector<std::optional<ChunkedBytes>> lifted;
+
+  // lifted[path], or nullopt when that field was not lifted.
+  const std::optional<ChunkedBytes>& Lifted(size_t path) const;
 };
 
-// Parses `wire` into `request` (which must be empty). If `lift_path` is not
-// empty and the message has at least `lift_min_bytes` bytes, the bytes field
-// it names is read in place into payload->lifted instead of copied.
+// Parses `wire` into `request` (which must be empty). If `lift_paths` is not
+// empty and the message has at least `lift_min_bytes` bytes, the bytes
+// fields they name are read in place into payload->lifted instead of copied.
 // INVALID_ARGUMENT, naming the message type, if `wire` is not a valid
 // serialization of it.
 absl::Status ParseRequest(const grpc::ByteBuffer& wire,
-                          absl::Span<const int> lift_path,
+                          absl::Span<const wire::FieldPath> lift_paths,
                           int64_t lift_min_bytes,
                           google::protobuf::Message* request,
                           ReceivedPayload* payload);

@@ -41,7 +41,7 @@ absl::StatusOr<request::StreamPart> ParseStreamMessage(
                        slice.size());
   }
   std::optional<wire::LiftedMessage> lifted =
-      wire::LiftBytesField(ChunkedBytes(std::move(spans)), kChunkPath);
+      wire::LiftBytesFields(ChunkedBytes(std::move(spans)), {kChunkPath});
   std::unique_ptr<google::protobuf::Message> parsed(stream_request.New());
   const google::protobuf::Descriptor* descriptor = parsed->GetDescriptor();
   const google::protobuf::FieldDescriptor* request_field =
@@ -53,7 +53,7 @@ absl::StatusOr<request::StreamPart> ParseStreamMessage(
     // What is left holds field 1 (and unknown fields): protobuf parses it
     // as it would the whole message.
     if (!parsed->ParseFromString(lifted->rest)) return NotAValid(method);
-    chunk_bytes = std::move(lifted->field);
+    chunk_bytes = std::move(lifted->fields[0]);
     holder = std::move(slices);
   } else {
     // Not understood by the walk: protobuf decides on the whole message.

@@ -191,11 +191,15 @@ class StreamedTopK final : public StreamedOperation {
 // grad_input of a validated plan, a few slices at a time.
 class BackwardPieces final : public ResponsePieces {
  public:
+  // `grad` and `indices`: plan's, contiguous.
   BackwardPieces(Backend& backend, request::BackwardRequestPlan plan,
-                 TopKBackwardPlan geometry, std::vector<Tensor> owners)
+                 TopKBackwardPlan geometry, Tensor grad, Tensor indices,
+                 std::vector<Tensor> owners)
       : backend_(backend),
         plan_(std::move(plan)),
         geometry_(std::move(geometry)),
+        grad_(std::move(grad)),
+        indices_(std::move(indices)),
         owners_(std::move(owners)) {
     const DimGeometry& out = geometry_.output;
     const int64_t slice_bytes =
@@ -215,15 +219,15 @@ class BackwardPieces final : public ResponsePieces {
     const size_t grad_slice = k * out.inner * DTypeSize(plan_.grad.dtype());
     const size_t indices_slice = k * out.inner * sizeof(int64_t);
     TENSOROPS_ASSIGN_OR_RETURN(
-        Tensor grad, Tensor::View(plan_.grad.dtype(), {count, k, out.inner},
-                                  plan_.grad.bytes().subspan(
-                                      next_ * grad_slice, count * grad_slice),
+        Tensor grad, Tensor::View(grad_.dtype(), {count, k, out.inner},
+                                  grad_.bytes().subspan(next_ * grad_slice,
+                                                        count * grad_slice),
                                   /*owner=*/nullptr));
     TENSOROPS_ASSIGN_OR_RETURN(
         Tensor indices,
         Tensor::View(DType::kInt64, {count, k, out.inner},
-                     plan_.indices.bytes().subspan(next_ * indices_slice,
-                                                   count * indices_slice),
+                     indices_.bytes().subspan(next_ * indices_slice,
+                                              count * indices_slice),
                      /*owner=*/nullptr));
     const Shape shape = {count, out.size, out.inner};
     TENSOROPS_ASSIGN_OR_RETURN(
@@ -236,6 +240,8 @@ class BackwardPieces final : public ResponsePieces {
   Backend& backend_;
   const request::BackwardRequestPlan plan_;
   const TopKBackwardPlan geometry_;
+  const Tensor grad_;
+  const Tensor indices_;
   // The received tensors and the session's indices the plan reads.
   const std::vector<Tensor> owners_;
   int64_t slices_per_piece_ = 1;
@@ -313,7 +319,11 @@ class StreamedBackward final : public StreamedOperation {
                          plan.input_shape, plan.dim));
     // Every index is checked before the first chunk goes out: an error
     // after part of grad_input would leave the client with half a result.
-    TENSOROPS_RETURN_IF_ERROR(CheckTopKBackwardIndices(plan.indices, geometry));
+    // Views: the stream's own buffers and the session's indices are one
+    // private chunk each.
+    TENSOROPS_ASSIGN_OR_RETURN(Tensor grad, plan.grad.Materialize());
+    TENSOROPS_ASSIGN_OR_RETURN(Tensor indices, plan.indices.Materialize());
+    TENSOROPS_RETURN_IF_ERROR(CheckTopKBackwardIndices(indices, geometry));
     if (saved != nullptr && !request_.retain_session()) {
       TENSOROPS_RETURN_IF_ERROR(ConsumeSessionIfDelivered(
           sessions_, request_.session_id(), caller_, outcome));
@@ -321,12 +331,13 @@ class StreamedBackward final : public StreamedOperation {
     auto header = std::make_unique<v1::BackwardResponse>();
     wire::SpecToProto(plan.grad.dtype(), plan.input_shape,
                       header->mutable_grad_input());
-    std::vector<Tensor> owners = {grad_values_, plan.indices};
+    std::vector<Tensor> owners = {grad_values_};
     if (indices_.has_value()) owners.push_back(*indices_);
     return StreamResponse{
         .header = std::move(header),
         .pieces = std::make_unique<BackwardPieces>(
-            backend_, std::move(plan), std::move(geometry), std::move(owners))};
+            backend_, std::move(plan), std::move(geometry), std::move(grad),
+            std::move(indices), std::move(owners))};
   }
 
  private:

@@ -136,7 +136,7 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
     const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
     std::unique_ptr<google::protobuf::Message> request,
     std::unique_ptr<google::protobuf::Message> response,
-    absl::Span<const int> lift_path, Prepare prepare) {
+    absl::Span<const wire::FieldPath> lift_paths, Prepare prepare) {
   auto* call = new InflightCall(
       ledger_, context, method, static_cast<int64_t>(wire.Length()),
       response_wire, std::move(request), std::move(response));
@@ -178,7 +178,7 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
     return refuse(size);
   }
   // Parsed only now: unauthenticated and over-limit calls cost no parsing.
-  if (absl::Status parsed = ParseRequest(wire, lift_path, kLiftMinBytes,
+  if (absl::Status parsed = ParseRequest(wire, lift_paths, kLiftMinBytes,
                                          call->request(), &call->payload());
       !parsed.ok()) {
     return refuse(parsed);
@@ -221,13 +221,13 @@ template <typename Request, typename Response, typename PrepareTyped>
 grpc::ServerUnaryReactor* TensorOpsService::Serve(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
-    absl::Span<const int> lift_path, PrepareTyped prepare) {
+    absl::Span<const wire::FieldPath> lift_paths, PrepareTyped prepare) {
   auto request = std::make_unique<Request>();
   auto response = std::make_unique<Response>();
   const Request* typed_request = request.get();
   Response* typed_response = response.get();
   return Dispatch(context, method, wire, response_wire, std::move(request),
-                  std::move(response), lift_path,
+                  std::move(response), lift_paths,
                   [&](const std::string& caller, InflightCall& call) {
                     return prepare(*typed_request, call.payload(), caller,
                                    typed_response, call);
@@ -242,7 +242,7 @@ absl::StatusOr<TensorOpsService::Work> TensorOpsService::PrepareFill(
   // An unset input reads as one without shared_memory: the lifted bytes.
   TENSOROPS_ASSIGN_OR_RETURN(
       const std::optional<ChunkedBytes> input_bytes,
-      holds->Input(message.input(), payload.lifted, "input"));
+      holds->Input(message.input(), payload.Lifted(kInputPayload), "input"));
   absl::StatusOr<request::FillPlan> plan;
   if constexpr (std::is_same_v<Request, v1::OnesLikeRequest>) {
     plan = request::PlanOnesLike(message, input_bytes, options_.limits);
@@ -260,7 +260,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeZerosLike(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::ZerosLikeRequest, v1::ZerosLikeResponse>(
-      context, method, request, response, wire::kInputDataPath,
+      context, method, request, response, kInputPayloadPaths,
       [&](const v1::ZerosLikeRequest& message, const ReceivedPayload& payload,
           const std::string& caller, v1::ZerosLikeResponse* out,
           InflightCall& call) {
@@ -272,7 +272,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeOnesLike(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::OnesLikeRequest, v1::OnesLikeResponse>(
-      context, method, request, response, wire::kInputDataPath,
+      context, method, request, response, kInputPayloadPaths,
       [&](const v1::OnesLikeRequest& message, const ReceivedPayload& payload,
           const std::string& caller, v1::OnesLikeResponse* out,
           InflightCall& call) {
@@ -284,14 +284,15 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeTopK(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::TopKRequest, v1::TopKResponse>(
-      context, method, request, response, wire::kInputDataPath,
+      context, method, request, response, kInputPayloadPaths,
       [&](const v1::TopKRequest& message, const ReceivedPayload& payload,
           const std::string& caller, v1::TopKResponse* out,
           InflightCall& call) -> absl::StatusOr<Work> {
         auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
         TENSOROPS_ASSIGN_OR_RETURN(
             const std::optional<ChunkedBytes> input_bytes,
-            holds->Input(message.input(), payload.lifted, "input"));
+            holds->Input(message.input(), payload.Lifted(kInputPayload),
+                         "input"));
         TENSOROPS_ASSIGN_OR_RETURN(
             request::TopKRequestPlan plan,
             request::PlanTopKRequest(message, input_bytes, options_.limits));
@@ -305,14 +306,15 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeSelection(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<Request, Response>(
-      context, method, request, response, wire::kInputDataPath,
+      context, method, request, response, kInputPayloadPaths,
       [&](const Request& message, const ReceivedPayload& payload,
           const std::string& caller, Response* out,
           InflightCall& call) -> absl::StatusOr<Work> {
         auto holds = std::make_shared<RegionHolds>(shared_memory_, caller);
         TENSOROPS_ASSIGN_OR_RETURN(
             const std::optional<ChunkedBytes> input_bytes,
-            holds->Input(message.input(), payload.lifted, "input"));
+            holds->Input(message.input(), payload.Lifted(kInputPayload),
+                         "input"));
         TENSOROPS_ASSIGN_OR_RETURN(
             request::SelectionRequestPlan plan,
             request::PlanSelectionRequest(request::FieldsOf(message),
@@ -331,11 +333,11 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeBackward(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::BackwardRequest, v1::BackwardResponse>(
-      context, method, request, response, /*lift_path=*/{},
-      [&](const v1::BackwardRequest& message, const ReceivedPayload&,
+      context, method, request, response, kBackwardPayloadPaths,
+      [&](const v1::BackwardRequest& message, const ReceivedPayload& payload,
           const std::string& caller, v1::BackwardResponse* out,
           InflightCall& call) {
-        return BackwardWork(message, caller, out, call);
+        return BackwardWork(message, payload, caller, out, call);
       });
 }
 
@@ -343,7 +345,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeReleaseSession(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::ReleaseSessionRequest, v1::ReleaseSessionResponse>(
-      context, method, request, response, /*lift_path=*/{},
+      context, method, request, response, /*lift_paths=*/{},
       [&](const v1::ReleaseSessionRequest& message, const ReceivedPayload&,
           const std::string& caller, v1::ReleaseSessionResponse*,
           InflightCall&) -> absl::StatusOr<Work> {
@@ -359,7 +361,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeRegisterSharedMemory(
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::RegisterSharedMemoryRequest,
                v1::RegisterSharedMemoryResponse>(
-      context, method, request, response, /*lift_path=*/{},
+      context, method, request, response, /*lift_paths=*/{},
       [&](const v1::RegisterSharedMemoryRequest& message,
           const ReceivedPayload&, const std::string& caller,
           v1::RegisterSharedMemoryResponse*,
@@ -384,7 +386,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeUnregisterSharedMemory(
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::UnregisterSharedMemoryRequest,
                v1::UnregisterSharedMemoryResponse>(
-      context, method, request, response, /*lift_path=*/{},
+      context, method, request, response, /*lift_paths=*/{},
       [&](const v1::UnregisterSharedMemoryRequest& message,
           const ReceivedPayload&, const std::string& caller,
           v1::UnregisterSharedMemoryResponse*,
@@ -402,7 +404,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeListSharedMemory(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::ListSharedMemoryRequest, v1::ListSharedMemoryResponse>(
-      context, method, request, response, /*lift_path=*/{},
+      context, method, request, response, /*lift_paths=*/{},
       [&](const v1::ListSharedMemoryRequest&, const ReceivedPayload&,
           const std::string& caller, v1::ListSharedMemoryResponse* out,
           InflightCall&) -> absl::StatusOr<Work> {
@@ -431,7 +433,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeGetServerInfo(
     grpc::CallbackServerContext* context, int method,
     const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
   return Serve<v1::GetServerInfoRequest, v1::GetServerInfoResponse>(
-      context, method, request, response, /*lift_path=*/{},
+      context, method, request, response, /*lift_paths=*/{},
       [&](const v1::GetServerInfoRequest&, const ReceivedPayload&,
           const std::string& caller, v1::GetServerInfoResponse* response,
           InflightCall&) -> absl::StatusOr<Work> {

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "core/backend.h"
 #include "google/protobuf/message.h"
+#include "proto/lifted_field.h"
 #include "request/fill_request.h"
 #include "request/limits.h"
 #include "request/saved_selection.h"
@@ -135,16 +136,26 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   using Prepare = absl::FunctionRef<absl::StatusOr<Work>(
       const std::string& caller, InflightCall& call)>;
 
+  // The bytes fields that large requests have lifted out, and their slots
+  // in ReceivedPayload::lifted: the input's data, or Backward's two tensors'.
+  static constexpr wire::FieldPath kInputPayloadPaths[] = {
+      wire::kInputDataPath};
+  static constexpr size_t kInputPayload = 0;
+  static constexpr wire::FieldPath kBackwardPayloadPaths[] = {
+      wire::kGradValuesDataPath, wire::kIndicesDataPath};
+  static constexpr size_t kGradValuesPayload = 0;
+  static constexpr size_t kIndicesPayload = 1;
+
   // Serves one call of `method` (its index in the descriptor): parses
-  // `wire` into `request` (lifting the bytes field at `lift_path` out of
-  // large requests), prepares the work and runs it, and sends `response`
-  // serialized into `response_wire`.
+  // `wire` into `request` (lifting the bytes fields at `lift_paths` out of
+  // large requests, into call.payload().lifted in that order), prepares the
+  // work and runs it, and sends `response` serialized into `response_wire`.
   grpc::ServerUnaryReactor* Dispatch(
       grpc::CallbackServerContext* context, int method,
       const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
       std::unique_ptr<google::protobuf::Message> request,
       std::unique_ptr<google::protobuf::Message> response,
-      absl::Span<const int> lift_path, Prepare prepare);
+      absl::Span<const wire::FieldPath> lift_paths, Prepare prepare);
 
   // Dispatch with typed messages: `prepare(request, payload, caller,
   // response, call)` returns the Work.
@@ -152,7 +163,7 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
                                   int method, const grpc::ByteBuffer& wire,
                                   grpc::ByteBuffer* response_wire,
-                                  absl::Span<const int> lift_path,
+                                  absl::Span<const wire::FieldPath> lift_paths,
                                   PrepareTyped prepare);
 
   // One per RPC, in the method table: validate with the request layer,
@@ -276,8 +287,11 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
                                 tensorops::v1::TopKResponse* response,
                                 std::shared_ptr<RegionHolds> holds,
                                 InflightCall& call);
+  // `payload` holds grad_values' and indices' data when lifted
+  // (kBackwardPayloadPaths' order).
   absl::StatusOr<Work> BackwardWork(
-      const tensorops::v1::BackwardRequest& request, const std::string& caller,
+      const tensorops::v1::BackwardRequest& request,
+      const ReceivedPayload& payload, const std::string& caller,
       tensorops::v1::BackwardResponse* response, InflightCall& call);
   // A fill request (ZerosLike or OnesLike) into work.
   template <typename Request, typename Response>

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <optional>
 
 #include "core/cancellation.h"
 #include "core/cpu/fill_kernel.h"
@@ -101,6 +102,28 @@ absl::Status CpuBackend::RunTopKBackward(const Tensor& grad_values,
     status = cpu::ScatterKernel(grad_values, indices, plan, grad_input);
   }));
   return status;
+}
+
+absl::Status CpuBackend::RunTopKBackwardOfChunks(
+    const ChunkedTensor& grad_values, const ChunkedTensor& indices,
+    const TopKBackwardPlan& plan, Tensor& grad_input) {
+  const auto in_pieces = [](const ChunkedTensor& tensor) {
+    return tensor.bytes().chunks().size() > 1 || tensor.bytes().shared();
+  };
+  std::optional<absl::Status> done;
+  // Shared bytes too: the chunked kernel reads each row once, into private
+  // row buffers, instead of copying the whole tensors first.
+  if (in_pieces(grad_values) || in_pieces(indices)) {
+    TENSOROPS_RETURN_IF_ERROR(RunInArena([&] {
+      done = cpu::ScatterKernelChunked(grad_values, indices, plan, grad_input);
+    }));
+  }
+  if (done.has_value()) return *done;
+  // One private chunk each (views, no copy), or a plan the chunked kernel
+  // does not take (private copies).
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous_grad, grad_values.Materialize());
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous_indices, indices.Materialize());
+  return RunTopKBackward(contiguous_grad, contiguous_indices, plan, grad_input);
 }
 
 }  // namespace tensorops

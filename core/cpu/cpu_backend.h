@@ -43,6 +43,11 @@ class CpuBackend final : public Backend {
   absl::Status RunTopKBackward(const Tensor& grad_values, const Tensor& indices,
                                const TopKBackwardPlan& plan,
                                Tensor& grad_input) override;
+  // Reads rows in place where the kernel can (see ScatterKernelChunked).
+  absl::Status RunTopKBackwardOfChunks(const ChunkedTensor& grad_values,
+                                       const ChunkedTensor& indices,
+                                       const TopKBackwardPlan& plan,
+                                       Tensor& grad_input) override;
 
  private:
   // Runs `kernel` in the arena, cancellable by the thread's

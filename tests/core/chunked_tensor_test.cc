@@ -232,5 +232,110 @@ INSTANTIATE_TEST_SUITE_P(
         ChunkedCase{DType::kFloat32, {}, {.k = 1}, 3},
         ChunkedCase{DType::kFloat32, {8, 0}, {.k = 0}, 3}));
 
+// The backward scatter of chunked gradients and indices equals the scatter
+// of the same bytes contiguous, for the plans read in place (dim the last)
+// and those that fall back to a copy, private or shared.
+struct ChunkedBackwardCase {
+  DType dtype;
+  Shape input_shape;
+  int64_t dim;
+  int64_t k;
+  size_t max_chunk;
+  Sharing sharing;
+};
+
+class ChunkedBackwardTest
+    : public ::testing::TestWithParam<ChunkedBackwardCase> {};
+
+TEST_P(ChunkedBackwardTest, MatchesContiguous) {
+  const ChunkedBackwardCase& c = GetParam();
+  CpuBackend backend(CpuBackendOptions{.num_threads = 2});
+  const int64_t rank = static_cast<int64_t>(c.input_shape.size());
+  const int64_t dim = c.dim < 0 ? c.dim + rank : c.dim;
+  Shape grad_shape = c.input_shape;
+  grad_shape[dim] = c.k;
+  const int64_t count = *NumElements(grad_shape);
+  std::mt19937 rng(9);
+  // Indices drawn with repeats, so that "the last one in memory order
+  // wins" is exercised.
+  std::vector<int64_t> index_values(count);
+  for (int64_t& index : index_values) index = rng() % c.input_shape[dim];
+  std::vector<std::byte> grad_bytes(count * DTypeSize(c.dtype));
+  for (std::byte& b : grad_bytes) b = static_cast<std::byte>(rng());
+  std::vector<std::byte> index_bytes(count * 8);
+  std::memcpy(index_bytes.data(), index_values.data(), index_bytes.size());
+  absl::StatusOr<Tensor> grad =
+      Tensor::CopyOf(c.dtype, grad_shape, ByteSpan(grad_bytes));
+  absl::StatusOr<Tensor> indices =
+      Tensor::CopyOf(DType::kInt64, grad_shape, ByteSpan(index_bytes));
+  ASSERT_THAT(grad, IsOk());
+  ASSERT_THAT(indices, IsOk());
+  absl::StatusOr<Tensor> want =
+      backend.TopKBackward(*grad, *indices, c.input_shape, c.dim);
+  ASSERT_THAT(want, IsOk());
+  Scattered grad_chunks(grad_bytes, c.max_chunk, /*seed=*/21);
+  Scattered index_chunks(index_bytes, c.max_chunk, /*seed=*/22);
+  absl::StatusOr<ChunkedTensor> chunked_grad = ChunkedTensor::View(
+      c.dtype, grad_shape,
+      ChunkedBytes(grad_chunks.bytes().chunks(), c.sharing), nullptr);
+  absl::StatusOr<ChunkedTensor> chunked_indices = ChunkedTensor::View(
+      DType::kInt64, grad_shape,
+      ChunkedBytes(index_chunks.bytes().chunks(), c.sharing), nullptr);
+  ASSERT_THAT(chunked_grad, IsOk());
+  ASSERT_THAT(chunked_indices, IsOk());
+  absl::StatusOr<Tensor> got = backend.TopKBackwardOfChunks(
+      *chunked_grad, *chunked_indices, c.input_shape, c.dim);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->shape(), want->shape());
+  EXPECT_TRUE(std::equal(got->bytes().begin(), got->bytes().end(),
+                         want->bytes().begin(), want->bytes().end()));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Plans, ChunkedBackwardTest,
+    ::testing::Values(
+        // Rows read in place, chunks smaller and larger than rows.
+        ChunkedBackwardCase{
+            DType::kFloat32, {64, 1000}, -1, 50, 333, Sharing::kPrivate},
+        ChunkedBackwardCase{
+            DType::kFloat32, {64, 1000}, -1, 1000, 65536, Sharing::kPrivate},
+        ChunkedBackwardCase{
+            DType::kFloat16, {300, 40}, 1, 7, 50, Sharing::kShared},
+        ChunkedBackwardCase{
+            DType::kFloat64, {5, 4, 300}, 2, 300, 4000, Sharing::kShared},
+        ChunkedBackwardCase{
+            DType::kBFloat16, {128, 3}, -1, 1, 5, Sharing::kPrivate},
+        // Fall back to contiguous copies: dim not the last, no gradient.
+        ChunkedBackwardCase{
+            DType::kFloat32, {300, 40}, 0, 4, 100, Sharing::kPrivate},
+        ChunkedBackwardCase{
+            DType::kFloat32, {30, 40, 5}, 1, 40, 700, Sharing::kShared},
+        ChunkedBackwardCase{
+            DType::kFloat32, {8, 10}, -1, 0, 3, Sharing::kPrivate}));
+
+TEST(ChunkedBackwardTest, OutOfRangeIndexNamesTheFirstAndItsValue) {
+  CpuBackend backend(CpuBackendOptions{.num_threads = 2});
+  const Shape grad_shape = {400, 8};
+  std::vector<int64_t> index_values(400 * 8, 3);
+  index_values[2000] = 10;  // the first bad one
+  index_values[3001] = -1;
+  std::vector<std::byte> index_bytes(index_values.size() * 8);
+  std::memcpy(index_bytes.data(), index_values.data(), index_bytes.size());
+  const std::vector<std::byte> grad_bytes(index_values.size() * 4);
+  Scattered grad_chunks(grad_bytes, 100, /*seed=*/31);
+  Scattered index_chunks(index_bytes, 100, /*seed=*/32);
+  absl::StatusOr<ChunkedTensor> grad = ChunkedTensor::View(
+      DType::kFloat32, grad_shape, grad_chunks.bytes(), nullptr);
+  absl::StatusOr<ChunkedTensor> indices = ChunkedTensor::View(
+      DType::kInt64, grad_shape, index_chunks.bytes(), nullptr);
+  ASSERT_THAT(grad, IsOk());
+  ASSERT_THAT(indices, IsOk());
+  EXPECT_THAT(
+      backend.TopKBackwardOfChunks(*grad, *indices, {400, 10}, -1),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("indices element 2000 (flat, row-major) is 10, out of "
+                         "range for dimension 1")));
+}
+
 }  // namespace
 }  // namespace tensorops

@@ -443,8 +443,8 @@ void CheckLifting(const uint8_t* message, int length, size_t chunk_bytes) {
     chunks.emplace_back(
         bytes + at, std::min(chunk_bytes, static_cast<size_t>(length) - at));
   }
-  std::optional<wire::LiftedMessage> lifted = wire::LiftBytesField(
-      ChunkedBytes(std::move(chunks)), wire::kInputDataPath);
+  std::optional<wire::LiftedMessage> lifted = wire::LiftBytesFields(
+      ChunkedBytes(std::move(chunks)), {wire::kInputDataPath});
   if (!lifted.has_value()) return;  // the server parses it whole
   Request whole;
   Request rest;
@@ -454,16 +454,16 @@ void CheckLifting(const uint8_t* message, int length, size_t chunk_bytes) {
   if (!whole_ok) return;
   Check(rest.input().data().empty(), "input.data left in the lifted rest");
   Request merged = rest;
-  if (lifted->field.has_value()) {
-    std::string data(lifted->field->size(), '\0');
-    lifted->field->CopyTo(0, data.size(),
-                          reinterpret_cast<std::byte*>(data.data()));
+  if (lifted->fields[0].has_value()) {
+    std::string data(lifted->fields[0]->size(), '\0');
+    lifted->fields[0]->CopyTo(0, data.size(),
+                              reinterpret_cast<std::byte*>(data.data()));
     merged.mutable_input()->set_data(std::move(data));
   }
   Check(google::protobuf::util::MessageDifferencer::Equals(merged, whole),
         "the lifted message differs from the whole message");
   if constexpr (std::is_same_v<Request, v1::TopKRequest>) {
-    CheckChunkedTopK(whole, rest, lifted->field);
+    CheckChunkedTopK(whole, rest, lifted->fields[0]);
   }
 }
 
@@ -553,7 +553,11 @@ void PlanAndRunBackward(request::BackwardInputs inputs,
                 request::ResultWireBytes(plan->output_bytes, to_region) &&
             plan->response_bytes <= kLimits.max_message_bytes,
         "backward response bound");
-  RunBackward(plan->grad, plan->indices, plan->input_shape, plan->dim,
+  // The request's tensors are one private chunk each: views.
+  absl::StatusOr<Tensor> grad = plan->grad.Materialize();
+  absl::StatusOr<Tensor> indices = plan->indices.Materialize();
+  Check(grad.ok() && indices.ok(), "viewing a backward plan's tensors failed");
+  RunBackward(*grad, *indices, plan->input_shape, plan->dim,
               indices_known_good);
 }
 
@@ -648,7 +652,7 @@ void FuzzSelection(const Request& request) {
                       ones.size() * sizeof(float)});
   Check(grad.ok(), "building a selection's gradient failed");
   request::BackwardInputs inputs;
-  inputs.grad = *std::move(grad);
+  inputs.grad = ChunkedTensor::Of(*grad);
   inputs.uses_session = true;
   PlanAndRunBackward(std::move(inputs), &saved, /*indices_known_good=*/true);
 }

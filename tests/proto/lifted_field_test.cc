@@ -68,7 +68,7 @@ void ExpectAgreesWithProtobuf(const std::string& wire, size_t max_chunk,
                               bool expect_lifted) {
   Chunked chunked(wire, max_chunk, /*seed=*/7);
   std::optional<LiftedMessage> lifted =
-      LiftBytesField(chunked.bytes(), kInputDataPath);
+      LiftBytesFields(chunked.bytes(), {kInputDataPath});
   ASSERT_EQ(lifted.has_value(), expect_lifted);
   if (!lifted.has_value()) return;
   v1::TopKRequest whole;
@@ -78,8 +78,8 @@ void ExpectAgreesWithProtobuf(const std::string& wire, size_t max_chunk,
   ASSERT_EQ(whole_ok, rest_ok);
   if (!whole_ok) return;
   EXPECT_TRUE(rest.input().data().empty());
-  if (lifted->field.has_value()) {
-    rest.mutable_input()->set_data(Concat(*lifted->field));
+  if (lifted->fields[0].has_value()) {
+    rest.mutable_input()->set_data(Concat(*lifted->fields[0]));
   }
   EXPECT_TRUE(MessageDifferencer::Equals(rest, whole))
       << rest.ShortDebugString().substr(0, 300) << "\nvs\n"
@@ -90,11 +90,11 @@ TEST(LiftedFieldTest, LiftsTheTensorDataAndKeepsEverythingElse) {
   const v1::TopKRequest request = Request(100000);
   Chunked chunked(request.SerializeAsString(), 4096, /*seed=*/1);
   std::optional<LiftedMessage> lifted =
-      LiftBytesField(chunked.bytes(), kInputDataPath);
+      LiftBytesFields(chunked.bytes(), {kInputDataPath});
   ASSERT_TRUE(lifted.has_value());
-  ASSERT_TRUE(lifted->field.has_value());
-  EXPECT_EQ(Concat(*lifted->field), request.input().data());
-  EXPECT_GT(lifted->field->chunks().size(), 20u);  // in place, not copied
+  ASSERT_TRUE(lifted->fields[0].has_value());
+  EXPECT_EQ(Concat(*lifted->fields[0]), request.input().data());
+  EXPECT_GT(lifted->fields[0]->chunks().size(), 20u);  // in place, not copied
   EXPECT_LT(lifted->rest.size(), 64u);
   v1::TopKRequest rest;
   ASSERT_TRUE(rest.ParseFromString(lifted->rest));
@@ -110,9 +110,9 @@ TEST(LiftedFieldTest, AbsentFieldIsNullopt) {
   v1::TopKRequest request = Request(0);
   Chunked chunked(request.SerializeAsString(), 3, /*seed=*/2);
   std::optional<LiftedMessage> lifted =
-      LiftBytesField(chunked.bytes(), kInputDataPath);
+      LiftBytesFields(chunked.bytes(), {kInputDataPath});
   ASSERT_TRUE(lifted.has_value());
-  EXPECT_FALSE(lifted->field.has_value());
+  EXPECT_FALSE(lifted->fields[0].has_value());
   EXPECT_EQ(lifted->rest, request.SerializeAsString());
 }
 
@@ -157,6 +157,68 @@ TEST(LiftedFieldTest, DeclinesWhatItDoesNotUnderstand) {
       false);
 }
 
+v1::BackwardRequest BackwardWithPayloads(size_t grad_bytes,
+                                         size_t index_bytes) {
+  v1::BackwardRequest request;
+  v1::Tensor* grad = request.mutable_grad_values();
+  grad->set_dtype(v1::DTYPE_FLOAT32);
+  grad->add_shape(static_cast<int64_t>(grad_bytes / 4));
+  grad->set_data(std::string(grad_bytes, 'g'));
+  v1::Tensor* indices = request.mutable_indices();
+  indices->set_dtype(v1::DTYPE_INT64);
+  indices->add_shape(static_cast<int64_t>(index_bytes / 8));
+  std::string index_data(index_bytes, '\0');
+  for (size_t i = 0; i < index_bytes; ++i) {
+    index_data[i] = static_cast<char>(i * 7);
+  }
+  indices->set_data(index_data);
+  request.add_input_shape(9);
+  request.set_dim(0);
+  request.set_retain_session(true);
+  return request;
+}
+
+TEST(LiftedFieldTest, LiftsSeveralFieldsInOneWalk) {
+  const v1::BackwardRequest request = BackwardWithPayloads(40000, 80000);
+  const std::string wire = request.SerializeAsString();
+  Chunked chunked(wire, 2048, /*seed=*/5);
+  const FieldPath paths[] = {kGradValuesDataPath, kIndicesDataPath};
+  std::optional<LiftedMessage> lifted = LiftBytesFields(chunked.bytes(), paths);
+  ASSERT_TRUE(lifted.has_value());
+  ASSERT_EQ(lifted->fields.size(), 2u);
+  ASSERT_TRUE(lifted->fields[0].has_value());
+  ASSERT_TRUE(lifted->fields[1].has_value());
+  EXPECT_EQ(Concat(*lifted->fields[0]), request.grad_values().data());
+  EXPECT_EQ(Concat(*lifted->fields[1]), request.indices().data());
+  EXPECT_LT(lifted->rest.size(), 64u);  // neither payload copied into it
+  v1::BackwardRequest rest;
+  ASSERT_TRUE(rest.ParseFromString(lifted->rest));
+  rest.mutable_grad_values()->set_data(Concat(*lifted->fields[0]));
+  rest.mutable_indices()->set_data(Concat(*lifted->fields[1]));
+  EXPECT_TRUE(MessageDifferencer::Equals(rest, request));
+}
+
+TEST(LiftedFieldTest, EachPathsAbsenceIsItsOwn) {
+  v1::BackwardRequest request = BackwardWithPayloads(400, 800);
+  request.clear_indices();
+  Chunked chunked(request.SerializeAsString(), 64, /*seed=*/6);
+  const FieldPath paths[] = {kGradValuesDataPath, kIndicesDataPath};
+  std::optional<LiftedMessage> lifted = LiftBytesFields(chunked.bytes(), paths);
+  ASSERT_TRUE(lifted.has_value());
+  EXPECT_TRUE(lifted->fields[0].has_value());
+  EXPECT_FALSE(lifted->fields[1].has_value());
+}
+
+TEST(LiftedFieldTest, DeclinesPathsThatAreEmptyOrPrefixesOfOthers) {
+  Chunked chunked(Request(400).SerializeAsString(), 64, /*seed=*/8);
+  const int input_only[] = {v1::TopKRequest::kInputFieldNumber};
+  const FieldPath nested[] = {kInputDataPath, input_only};
+  EXPECT_FALSE(LiftBytesFields(chunked.bytes(), nested).has_value());
+  const FieldPath empty[] = {FieldPath()};
+  EXPECT_FALSE(LiftBytesFields(chunked.bytes(), empty).has_value());
+  EXPECT_FALSE(LiftBytesFields(chunked.bytes(), {}).has_value());
+}
+
 TEST(LiftedFieldTest, RandomlyDamagedMessagesAgreeWithProtobuf) {
   const std::string valid = Request(300).SerializeAsString();
   std::mt19937 rng(42);
@@ -180,7 +242,7 @@ TEST(LiftedFieldTest, RandomlyDamagedMessagesAgreeWithProtobuf) {
     }
     Chunked chunked(wire, 1 + rng() % 64, static_cast<uint32_t>(i));
     std::optional<LiftedMessage> lifted =
-        LiftBytesField(chunked.bytes(), kInputDataPath);
+        LiftBytesFields(chunked.bytes(), {kInputDataPath});
     if (!lifted.has_value()) continue;
     ++lifted_count;
     v1::TopKRequest whole;
@@ -188,8 +250,8 @@ TEST(LiftedFieldTest, RandomlyDamagedMessagesAgreeWithProtobuf) {
     const bool whole_ok = whole.ParseFromString(wire);
     ASSERT_EQ(rest.ParseFromString(lifted->rest), whole_ok) << i;
     if (!whole_ok) continue;
-    if (lifted->field.has_value()) {
-      rest.mutable_input()->set_data(Concat(*lifted->field));
+    if (lifted->fields[0].has_value()) {
+      rest.mutable_input()->set_data(Concat(*lifted->fields[0]));
     }
     ASSERT_TRUE(MessageDifferencer::Equals(rest, whole)) << i;
   }

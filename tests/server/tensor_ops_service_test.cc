@@ -2,6 +2,7 @@
 // port, with the seed examples.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -107,6 +108,62 @@ TEST_F(TensorOpsServiceTest, TopKSeedExampleAndBackwardThroughTheSession) {
   EXPECT_THAT(WireShape(grad.grad_input()), ElementsAre(4));
   EXPECT_THAT(WireValues<float>(grad.grad_input()),
               ElementsAre(0.2f, 0.f, 0.1f, 0.f));
+}
+
+// A Sort-sized stateless Backward (6 MB: its two tensors are lifted out of
+// the request and scattered from the received slices in place).
+v1::BackwardRequest LargeStatelessBackward(int64_t rows, int64_t size,
+                                           std::vector<float>* expected) {
+  std::vector<float> grad(rows * size);
+  std::vector<int64_t> indices(rows * size);
+  expected->assign(rows * size, 0.0f);
+  std::mt19937 rng(3);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t* row = indices.data() + r * size;
+    std::iota(row, row + size, 0);
+    std::shuffle(row, row + size, rng);
+    for (int64_t j = 0; j < size; ++j) {
+      grad[r * size + j] = static_cast<float>(r * size + j) * 0.5f;
+      (*expected)[r * size + row[j]] = grad[r * size + j];
+    }
+  }
+  v1::BackwardRequest backward;
+  *backward.mutable_grad_values() =
+      WireTensor<float>(v1::DTYPE_FLOAT32, {rows, size}, grad);
+  *backward.mutable_indices() =
+      WireTensor<int64_t>(v1::DTYPE_INT64, {rows, size}, indices);
+  backward.add_input_shape(rows);
+  backward.add_input_shape(size);
+  return backward;
+}
+
+TEST_F(TensorOpsServiceTest, LargeStatelessBackwardScattersEveryElement) {
+  std::vector<float> expected;
+  const v1::BackwardRequest backward =
+      LargeStatelessBackward(256, 2048, &expected);
+  ASSERT_GT(backward.ByteSizeLong(), 4u << 20);
+  v1::BackwardResponse grad;
+  grpc::Status status =
+      stub().Backward(ContextWithTimeout().get(), backward, &grad);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(WireShape(grad.grad_input()), ElementsAre(256, 2048));
+  EXPECT_EQ(WireValues<float>(grad.grad_input()), expected);
+}
+
+TEST_F(TensorOpsServiceTest, LargeStatelessBackwardNamesTheFirstBadIndex) {
+  std::vector<float> expected;
+  v1::BackwardRequest backward = LargeStatelessBackward(256, 2048, &expected);
+  std::string* index_bytes = backward.mutable_indices()->mutable_data();
+  const int64_t bad[] = {2048, -5};
+  std::memcpy(index_bytes->data() + 300001 * 8, &bad[0], 8);
+  std::memcpy(index_bytes->data() + 400000 * 8, &bad[1], 8);
+  v1::BackwardResponse grad;
+  grpc::Status status =
+      stub().Backward(ContextWithTimeout().get(), backward, &grad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              ::testing::HasSubstr("indices element 300001 (flat, row-major) "
+                                   "is 2048, out of range"));
 }
 
 TEST_F(TensorOpsServiceTest,

@@ -58,24 +58,25 @@ v1::TopKRequest LargeRequest(size_t floats) {
   return request;
 }
 
+constexpr wire::FieldPath kInputPaths[] = {wire::kInputDataPath};
+
 TEST(ParseRequestTest, LargeRequestKeepsItsPayloadInTheSlices) {
   const v1::TopKRequest sent = LargeRequest(100000);
   const grpc::ByteBuffer wire = Sliced(sent.SerializeAsString(), 16384);
   v1::TopKRequest parsed;
   ReceivedPayload payload;
-  ASSERT_THAT(ParseRequest(wire, wire::kInputDataPath, kLiftMinBytes, &parsed,
-                           &payload),
+  ASSERT_THAT(ParseRequest(wire, kInputPaths, kLiftMinBytes, &parsed, &payload),
               IsOk());
-  ASSERT_TRUE(payload.lifted.has_value());
+  ASSERT_TRUE(payload.Lifted(0).has_value());
   EXPECT_TRUE(parsed.input().data().empty());
   EXPECT_EQ(parsed.k(), 5);
   EXPECT_GT(payload.slices.size(), 20u);
-  std::string lifted(payload.lifted->size(), '\0');
-  payload.lifted->CopyTo(0, lifted.size(),
-                         reinterpret_cast<std::byte*>(lifted.data()));
+  std::string lifted(payload.Lifted(0)->size(), '\0');
+  payload.Lifted(0)->CopyTo(0, lifted.size(),
+                            reinterpret_cast<std::byte*>(lifted.data()));
   EXPECT_EQ(lifted, sent.input().data());
   // The lifted bytes are the received slices' own memory.
-  const auto* first = payload.lifted->chunks().front().data();
+  const auto* first = payload.Lifted(0)->chunks().front().data();
   bool in_a_slice = false;
   for (const grpc::Slice& slice : payload.slices) {
     const auto* begin = reinterpret_cast<const std::byte*>(slice.begin());
@@ -84,17 +85,44 @@ TEST(ParseRequestTest, LargeRequestKeepsItsPayloadInTheSlices) {
   EXPECT_TRUE(in_a_slice);
 }
 
+TEST(ParseRequestTest, LargeBackwardLiftsBothTensorsInPlace) {
+  v1::BackwardRequest sent;
+  sent.mutable_grad_values()->set_dtype(v1::DTYPE_FLOAT32);
+  sent.mutable_grad_values()->add_shape(50000);
+  sent.mutable_grad_values()->set_data(std::string(200000, 'g'));
+  sent.mutable_indices()->set_dtype(v1::DTYPE_INT64);
+  sent.mutable_indices()->add_shape(50000);
+  sent.mutable_indices()->set_data(std::string(400000, 'i'));
+  sent.add_input_shape(60000);
+  const wire::FieldPath paths[] = {wire::kGradValuesDataPath,
+                                   wire::kIndicesDataPath};
+  v1::BackwardRequest parsed;
+  ReceivedPayload payload;
+  ASSERT_THAT(ParseRequest(Sliced(sent.SerializeAsString(), 16384), paths,
+                           kLiftMinBytes, &parsed, &payload),
+              IsOk());
+  ASSERT_TRUE(payload.Lifted(0).has_value());
+  ASSERT_TRUE(payload.Lifted(1).has_value());
+  EXPECT_FALSE(payload.Lifted(2).has_value());  // no such path
+  EXPECT_TRUE(parsed.grad_values().data().empty());
+  EXPECT_TRUE(parsed.indices().data().empty());
+  EXPECT_THAT(parsed.input_shape(), ::testing::ElementsAre(60000));
+  EXPECT_EQ(payload.Lifted(0)->size(), 200000u);
+  EXPECT_EQ(payload.Lifted(1)->size(), 400000u);
+  EXPECT_GT(payload.Lifted(1)->chunks().size(), 20u);  // in place
+}
+
 TEST(ParseRequestTest, SmallRequestsAndNoPathParseWhole) {
   const v1::TopKRequest sent = LargeRequest(1000);
   for (const auto& [path, min_bytes] :
-       std::vector<std::pair<absl::Span<const int>, int64_t>>{
-           {wire::kInputDataPath, kLiftMinBytes}, {{}, 0}}) {
+       std::vector<std::pair<absl::Span<const wire::FieldPath>, int64_t>>{
+           {kInputPaths, kLiftMinBytes}, {{}, 0}}) {
     v1::TopKRequest parsed;
     ReceivedPayload payload;
     ASSERT_THAT(ParseRequest(Sliced(sent.SerializeAsString(), 100), path,
                              min_bytes, &parsed, &payload),
                 IsOk());
-    EXPECT_FALSE(payload.lifted.has_value());
+    EXPECT_FALSE(payload.Lifted(0).has_value());
     EXPECT_TRUE(MessageDifferencer::Equals(parsed, sent));
   }
 }
@@ -105,10 +133,10 @@ TEST(ParseRequestTest, WhatTheWalkDeclinesProtobufDecides) {
       LargeRequest(100000).SerializeAsString() + std::string("\x3b\x3c", 2);
   v1::TopKRequest parsed;
   ReceivedPayload payload;
-  ASSERT_THAT(ParseRequest(Sliced(wire, 8192), wire::kInputDataPath,
-                           kLiftMinBytes, &parsed, &payload),
+  ASSERT_THAT(ParseRequest(Sliced(wire, 8192), kInputPaths, kLiftMinBytes,
+                           &parsed, &payload),
               IsOk());
-  EXPECT_FALSE(payload.lifted.has_value());
+  EXPECT_FALSE(payload.Lifted(0).has_value());
   EXPECT_EQ(parsed.input().data().size(), 400000u);
 }
 
@@ -118,10 +146,10 @@ TEST(ParseRequestTest, BytesThatAreNotTheMessageAreInvalidArgument) {
         LargeRequest(100000).SerializeAsString().substr(0, 300000)}) {
     v1::TopKRequest parsed;
     ReceivedPayload payload;
-    EXPECT_THAT(ParseRequest(Sliced(wire, 4096), wire::kInputDataPath, 0,
-                             &parsed, &payload),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("not a valid tensorops.v1.TopKRequest")));
+    EXPECT_THAT(
+        ParseRequest(Sliced(wire, 4096), kInputPaths, 0, &parsed, &payload),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 HasSubstr("not a valid tensorops.v1.TopKRequest")));
   }
 }
 
