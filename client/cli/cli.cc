@@ -1,5 +1,6 @@
 #include "client/cli/cli.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -39,7 +40,8 @@ const std::vector<OptionSpec>& GlobalOptions() {
 
 constexpr absl::string_view kGlobalHelp =
     "Options for every command:\n"
-    "  --address=HOST:PORT  server address (default 127.0.0.1:50051)\n"
+    "  --address=HOST:PORT  server address (default $TENSOROPS_ADDRESS, else\n"
+    "                       127.0.0.1:50051)\n"
     "  --timeout=DURATION   deadline per call, e.g. 10s, 500ms or 2.5 "
     "(seconds; default 30s)\n"
     "  --output=FORMAT      torch (PyTorch's print format, the default), "
@@ -153,6 +155,49 @@ absl::StatusOr<std::optional<std::string>> AuthTokenFromArgs(
   return std::nullopt;
 }
 
+// Whether `address` names a port (or is a unix socket): without one gRPC
+// would quietly try port 443.
+bool NamesAPort(absl::string_view address) {
+  if (absl::StartsWith(address, "unix:") ||
+      absl::StartsWith(address, "unix-abstract:")) {
+    return true;
+  }
+  // A scheme's authority and path ("dns:///host:port") end in host:port.
+  if (const size_t slash = address.rfind('/');
+      slash != absl::string_view::npos) {
+    address.remove_prefix(slash + 1);
+  }
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon + 1 == address.size()) {
+    return false;
+  }
+  const absl::string_view port = address.substr(colon + 1);
+  return std::all_of(port.begin(), port.end(), absl::ascii_isdigit);
+}
+
+// The server's address: --address, else $TENSOROPS_ADDRESS when set and not
+// empty, else the default. A usage error if it names no port.
+absl::StatusOr<std::string> AddressFromArgs(const ParsedArgs& args) {
+  std::string address;
+  absl::string_view source = "--address";
+  if (std::optional<std::string> flag = args.Get("address")) {
+    address = *std::move(flag);
+  } else if (const char* env = std::getenv("TENSOROPS_ADDRESS");
+             env != nullptr && *env != '\0') {
+    address = env;
+    source = "TENSOROPS_ADDRESS";
+  } else {
+    return std::string(kDefaultAddress);
+  }
+  if (!NamesAPort(address)) {
+    return UsageError(absl::StrCat(
+        source, " is '", address,
+        "', which names no port; expected HOST:PORT (e.g. 127.0.0.1:50051) "
+        "or unix:PATH"));
+  }
+  return address;
+}
+
 absl::Status Run(absl::Span<const std::string> args, std::ostream& out) {
   const std::optional<std::string> name = FindCommandName(args);
   if (!name.has_value()) {
@@ -214,8 +259,9 @@ absl::Status Run(absl::Span<const std::string> args, std::ostream& out) {
   }
   std::unique_ptr<TensorOpsClient> client;
   if (command->needs_server) {
-    client = TensorOpsClient::Connect(
-        parsed->Get("address").value_or(kDefaultAddress), client_options);
+    TENSOROPS_ASSIGN_OR_RETURN(const std::string address,
+                               AddressFromArgs(*parsed));
+    client = TensorOpsClient::Connect(address, client_options);
   }
   const CommandContext context{*parsed, output, dtype, client.get(), out};
   return command->run(context);

@@ -172,6 +172,27 @@ TEST_F(CliTest, CommandLineMistakesExitWithTwo) {
   }
 }
 
+TEST_F(CliTest, TensoropsAddressIsTheDefaultAddress) {
+  const ProcessResult result = RunProcess(
+      {"/usr/bin/env", absl::StrCat("TENSOROPS_ADDRESS=", server_->address()),
+       TENSOROPS_CLI_BINARY, "health"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "SERVING\n");
+}
+
+TEST_F(CliTest, AnAddressWithoutAPortIsAMistake) {
+  const ProcessResult flag =
+      RunProcess({TENSOROPS_CLI_BINARY, "health", "--address=localhost"});
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_THAT(flag.err, HasSubstr("--address is 'localhost', which names no "
+                                  "port; expected HOST:PORT"));
+  const ProcessResult env =
+      RunProcess({"/usr/bin/env", "TENSOROPS_ADDRESS=dns:///localhost",
+                  TENSOROPS_CLI_BINARY, "health"});
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_THAT(env.err, HasSubstr("TENSOROPS_ADDRESS is 'dns:///localhost'"));
+}
+
 TEST_F(CliTest, BadTensorTextExitsWithOneAndSaysWhere) {
   const ProcessResult result = Tensorops({"zeros-like", "[[1, 2], [3]]"});
   EXPECT_EQ(result.exit_code, 1);

@@ -1,6 +1,7 @@
 """tensorops.Client: the service's calls on NumPy arrays and torch tensors."""
 
 import collections
+import os
 
 from tensorops import _codec, _grpcio_transport, _native_transport, _streaming
 from tensorops._shared_memory import SharedMemory
@@ -66,17 +67,20 @@ class Client:
     `code` is the grpc.StatusCode and `details` the server's message.
     """
 
-    def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, channel=None,
+    def __init__(self, address=None, timeout=30.0, *, channel=None,
                  affinity_key=None, auth_token=None, tls=False, tls_ca=None,
                  tls_cert=None, tls_key=None, tls_server_name=None,
                  stream_threshold_bytes=DEFAULT_STREAM_THRESHOLD_BYTES):
-        """`timeout`: default deadline of each call in seconds (None for
+        """`address`: host:port; by default $TENSOROPS_ADDRESS when set and
+        not empty, else 127.0.0.1:50051. `timeout`: default deadline of each
+        call in seconds (None for
         none). `channel`: an existing grpc.Channel to call through (grpcio)
         instead of connecting to `address`. `affinity_key`: sent on every
         call as `x-tensorops-affinity` metadata, which the shipped load
         balancer configs hash on, so a session's TopK and Backward reach the
         same replica. `auth_token`: sent as `authorization: Bearer <token>`
-        (for servers with --auth_tokens_file). TLS: `tls=True` verifies the
+        (for servers with --auth_tokens_file); by default
+        $TENSOROPS_AUTH_TOKEN when set and not empty, as for the CLI. TLS: `tls=True` verifies the
         server with the system's CAs, `tls_ca` (a PEM file path) with those
         CAs; `tls_cert` and `tls_key` (PEM file paths) present a client
         certificate for mutual TLS; `tls_server_name` is the name the
@@ -84,6 +88,10 @@ class Client:
         Any TLS argument implies tls=True. `stream_threshold_bytes`: calls
         whose request or result tensors are larger than this stream them
         (see the class's docstring)."""
+        if address is None:
+            address = os.environ.get("TENSOROPS_ADDRESS") or DEFAULT_ADDRESS
+        if auth_token is None:
+            auth_token = os.environ.get("TENSOROPS_AUTH_TOKEN") or None
         token = None if auth_token is None else str(auth_token)
         threshold = int(stream_threshold_bytes)
         if threshold < 0:

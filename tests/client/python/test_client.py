@@ -1,7 +1,9 @@
 """tensorops.Client against a real server: the issue's examples, dtypes,
 sessions, health and error mapping."""
 
+import os
 import unittest
+from unittest import mock
 
 import grpc
 import numpy as np
@@ -45,6 +47,15 @@ class ClientTest(ClientTestCase):
         grad = self.client.backward(
             torch.tensor([0.1, 0.2]), indices=result.indices, input_shape=[4])
         self.assertEqual(str(grad), "tensor([0.2000, 0.0000, 0.1000, 0.0000])")
+
+    def test_the_address_defaults_to_tensorops_address(self):
+        with mock.patch.dict(os.environ, {"TENSOROPS_ADDRESS": self.server.address}):
+            with tensorops.Client(timeout=10) as client:
+                self.assertEqual(client.address, self.server.address)
+                self.assertEqual(client.health(), "SERVING")
+        with mock.patch.dict(os.environ, {"TENSOROPS_ADDRESS": ""}):
+            with tensorops.Client(timeout=10) as client:
+                self.assertEqual(client.address, "127.0.0.1:50051")
 
     def test_every_numpy_dtype_round_trips(self):
         for dtype in [np.float32, np.float64, np.float16, np.int8, np.int16, np.int32,

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+from unittest import mock
 
 import numpy as np
 
@@ -68,6 +69,11 @@ class SecureServerTest(unittest.TestCase):
             self.assertEqual(raised.exception.code.name, "UNAUTHENTICATED")
             self.assertIn("authorization: Bearer", raised.exception.details)
             self.assertEqual(client.health(), "SERVING")
+
+    def test_the_token_defaults_to_tensorops_auth_token(self):
+        with mock.patch.dict(os.environ, {"TENSOROPS_AUTH_TOKEN": TOKEN}):
+            with self.client(token=None) as client:
+                np.testing.assert_array_equal(client.zeros_like(np.ones(3)), np.zeros(3))
 
     def test_without_a_client_certificate_nothing_gets_through(self):
         with self.client(who=None) as client:
