@@ -69,7 +69,8 @@ constexpr absl::string_view kGlobalHelp =
     "                       them in chunks (default 268435456, 256 MiB; no\n"
     "                       2 GiB limit); .npy inputs are mapped, not read\n"
     "\n"
-    "TENSOR is a nested list such as '[[1, 2], [3, 4]]' or a .npy file.\n"
+    "TENSOR is a nested list such as '[[1, 2], [3, 4]]', a .npy file, or -\n"
+    "for standard input (a list's text or a .npy file's bytes).\n"
     "dtypes: float32 float64 float16 bfloat16 int8 int16 int32 int64 uint8 "
     "bool\n";
 
@@ -274,6 +275,10 @@ int RunCli(absl::Span<const std::string> args, std::ostream& out,
   const absl::Status status = Run(args, out);
   out.flush();
   if (status.ok()) return 0;
+  if (IsLocalFileError(status)) {
+    err << "tensorops: " << status.message() << "\n";
+    return 1;
+  }
   err << "tensorops: " << absl::StatusCodeToString(status.code()) << ": "
       << status.message() << "\n";
   if (IsUsageError(status)) {

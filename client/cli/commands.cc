@@ -14,8 +14,6 @@
 namespace tensorops::client {
 namespace {
 
-constexpr absl::string_view kUsagePayload = "tensorops.cli/usage";
-
 absl::StatusOr<int64_t> IntegerOption(const CommandContext& context,
                                       absl::string_view name,
                                       std::optional<int64_t> default_value) {
@@ -37,8 +35,12 @@ absl::StatusOr<std::optional<DType>> ResultDType(
     const CommandContext& context) {
   const std::optional<std::string> name = context.args.Get("result-dtype");
   if (!name.has_value()) return std::optional<DType>();
-  TENSOROPS_ASSIGN_OR_RETURN(const DType dtype, ParseDTypeName(*name));
-  return std::optional<DType>(dtype);
+  absl::StatusOr<DType> dtype = ParseDTypeName(*name);
+  if (!dtype.ok()) {
+    return UsageError(
+        absl::StrCat("--result-dtype: ", dtype.status().message()));
+  }
+  return std::optional<DType>(*dtype);
 }
 
 absl::Status RunFill(const CommandContext& context, bool ones) {
@@ -346,16 +348,6 @@ absl::Span<const Command> AllCommands() {
        RunPrint},
   };
   return *kCommands;
-}
-
-absl::Status UsageError(absl::string_view message) {
-  absl::Status status = absl::InvalidArgumentError(message);
-  status.SetPayload(kUsagePayload, absl::Cord("1"));
-  return status;
-}
-
-bool IsUsageError(const absl::Status& status) {
-  return status.GetPayload(kUsagePayload).has_value();
 }
 
 }  // namespace tensorops::client

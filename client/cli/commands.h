@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "client/cli/args.h"
+#include "client/cli/cli_errors.h"
 #include "client/cli/tensor_io.h"
 #include "client/tensor_ops_client.h"
 #include "core/dtype.h"
@@ -37,10 +38,6 @@ struct Command {
 };
 
 absl::Span<const Command> AllCommands();
-
-// A status that marks a command-line mistake (exit code 2, not 1).
-absl::Status UsageError(absl::string_view message);
-bool IsUsageError(const absl::Status& status);
 
 }  // namespace tensorops::client
 

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
+#include "client/cli/cli_errors.h"
 #include "core/dtype.h"
 #include "core/shape.h"
 #include "core/status_macros.h"
@@ -31,7 +32,6 @@
 namespace tensorops::client {
 namespace {
 
-constexpr absl::string_view kMagic = "\x93NUMPY";
 constexpr size_t kAlignment = 64;
 
 absl::Status NpyError(absl::string_view what) {
@@ -217,7 +217,7 @@ struct NpyContents {
 };
 
 absl::StatusOr<NpyContents> ParseNpy(absl::string_view bytes) {
-  if (bytes.size() < 10 || bytes.substr(0, kMagic.size()) != kMagic) {
+  if (bytes.size() < 10 || bytes.substr(0, kNpyMagic.size()) != kNpyMagic) {
     return NpyError("missing the \\x93NUMPY magic");
   }
   const int major = static_cast<uint8_t>(bytes[6]);
@@ -313,7 +313,7 @@ std::string EncodeNpyHeader(const Tensor& tensor) {
   const size_t unpadded = prefix_size + header.size() + 1;
   header.append((kAlignment - unpadded % kAlignment) % kAlignment, ' ');
   header += '\n';
-  std::string out(kMagic);
+  std::string out(kNpyMagic);
   out += static_cast<char>(version1 ? 1 : 2);
   out += '\0';
   const size_t length_size = version1 ? 2 : 4;
@@ -340,8 +340,8 @@ absl::StatusOr<Tensor> ReadNpyFile(const std::string& path) {
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+    return LocalFileError(absl::NotFoundError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno))));
   }
   std::ostringstream contents;
   contents << file.rdbuf();
@@ -365,8 +365,8 @@ absl::Status WriteNpyFile(const std::string& path, const Tensor& tensor) {
   }
   file.close();
   if (!file) {
-    return absl::UnknownError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+    return LocalFileError(absl::UnknownError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno))));
   }
   return absl::OkStatus();
 }

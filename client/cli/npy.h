@@ -19,6 +19,9 @@
 
 namespace tensorops::client {
 
+// What every .npy file begins with.
+inline constexpr absl::string_view kNpyMagic = "\x93NUMPY";
+
 // The tensor in `bytes` (a whole .npy file). INVALID_ARGUMENT for anything
 // else: bad magic, a header that does not parse, Fortran order, big-endian
 // or unsupported dtypes, or data of the wrong size.

@@ -1,12 +1,16 @@
 #include "client/cli/tensor_io.h"
 
+#include <iostream>
+#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/cli/cli_errors.h"
 #include "client/cli/npy.h"
 #include "client/cli/tensor_literal.h"
 #include "client/cli/torch_format.h"
@@ -50,12 +54,29 @@ absl::StatusOr<DType> ParseDTypeName(absl::string_view name) {
 
 absl::StatusOr<Tensor> ReadTensorArgument(absl::string_view arg,
                                           std::optional<DType> dtype) {
-  if (!absl::EndsWith(arg, ".npy")) return ParseTensorLiteral(arg, dtype);
-  TENSOROPS_ASSIGN_OR_RETURN(Tensor tensor, ReadNpyFile(std::string(arg)));
+  absl::StatusOr<Tensor> read;
+  if (arg == "-") {
+    std::ostringstream contents;
+    contents << std::cin.rdbuf();
+    if (std::cin.bad()) {
+      return LocalFileError(absl::UnknownError("cannot read standard input"));
+    }
+    const std::string bytes = contents.str();
+    if (!absl::StartsWith(bytes, kNpyMagic)) {
+      return ParseTensorLiteral(absl::StripAsciiWhitespace(bytes), dtype);
+    }
+    read = DecodeNpy(bytes);
+  } else if (absl::EndsWith(arg, ".npy")) {
+    read = ReadNpyFile(std::string(arg));
+  } else {
+    return ParseTensorLiteral(arg, dtype);
+  }
+  TENSOROPS_ASSIGN_OR_RETURN(Tensor tensor, std::move(read));
   if (dtype.has_value() && *dtype != tensor.dtype()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        arg, " holds ", DTypeName(tensor.dtype()), ", not ", DTypeName(*dtype),
-        " (--dtype chooses the dtype of literal tensors only)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(arg == "-" ? "standard input" : arg, " holds ",
+                     DTypeName(tensor.dtype()), ", not ", DTypeName(*dtype),
+                     " (--dtype chooses the dtype of literal tensors only)"));
   }
   return tensor;
 }

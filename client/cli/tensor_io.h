@@ -22,7 +22,8 @@ namespace tensorops::client {
 absl::StatusOr<DType> ParseDTypeName(absl::string_view name);
 
 // A tensor argument: a path ending in ".npy" is read as a NumPy file
-// (`dtype`, if given, must match it); anything else is a literal for
+// (`dtype`, if given, must match it); "-" reads standard input, a NumPy
+// file's bytes or a literal's text; anything else is a literal for
 // ParseTensorLiteral.
 absl::StatusOr<Tensor> ReadTensorArgument(absl::string_view arg,
                                           std::optional<DType> dtype);

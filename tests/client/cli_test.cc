@@ -164,6 +164,7 @@ TEST_F(CliTest, CommandLineMistakesExitWithTwo) {
            {"topk", "[1]", "--k=1", "--session=x"},
            {"zeros-like"},
            {"zeros-like", "[1]", "--output=xml"},
+           {"ones-like", "[1]", "--result-dtype=bogus"},
            {"backward", "[1.]"},
            {"--timeout=-1", "health"}}) {
     const ProcessResult result = Tensorops(args);
@@ -191,6 +192,39 @@ TEST_F(CliTest, AnAddressWithoutAPortIsAMistake) {
                   TENSOROPS_CLI_BINARY, "health"});
   EXPECT_EQ(env.exit_code, 2);
   EXPECT_THAT(env.err, HasSubstr("TENSOROPS_ADDRESS is 'dns:///localhost'"));
+}
+
+TEST_F(CliTest, LocalFileErrorsCarryNoGrpcCode) {
+  const ProcessResult read =
+      RunProcess({TENSOROPS_CLI_BINARY, "print", "/nonexistent/in.npy"});
+  EXPECT_EQ(read.exit_code, 1);
+  EXPECT_EQ(read.err,
+            "tensorops: cannot open /nonexistent/in.npy: No such file or "
+            "directory\n");
+  const ProcessResult write = RunProcess({TENSOROPS_CLI_BINARY, "print", "[1]",
+                                          "--output=npy:/nonexistent/o.npy"});
+  EXPECT_EQ(write.exit_code, 1);
+  EXPECT_EQ(write.err,
+            "tensorops: cannot write /nonexistent/o.npy: No such file or "
+            "directory\n");
+}
+
+TEST_F(CliTest, ADashReadsTheTensorFromStandardInput) {
+  const ProcessResult literal = RunProcess(
+      {"/bin/sh", "-c",
+       absl::StrCat("echo '[[3, 1], [4, 2]]' | ", TENSOROPS_CLI_BINARY,
+                    " topk - --k=1 --address=", server_->address())});
+  EXPECT_EQ(literal.exit_code, 0) << literal.err;
+  EXPECT_EQ(literal.out,
+            "torch.return_types.topk(\nvalues=tensor([[3],\n        [4]]),\n"
+            "indices=tensor([[0],\n        [0]]))\n");
+  const ProcessResult npy = RunProcess(
+      {"/bin/sh", "-c",
+       absl::StrCat(TENSOROPS_CLI_BINARY, " print '[1.5, 2]' --output=npy:",
+                    ::testing::TempDir(), "/dash.npy && ", TENSOROPS_CLI_BINARY,
+                    " print - < ", ::testing::TempDir(), "/dash.npy")});
+  EXPECT_EQ(npy.exit_code, 0) << npy.err;
+  EXPECT_EQ(npy.out, "tensor([1.5000, 2.0000])\n");
 }
 
 TEST_F(CliTest, BadTensorTextExitsWithOneAndSaysWhere) {
