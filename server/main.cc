@@ -18,6 +18,7 @@
 #include "server/malloc_config.h"
 #include "server/server.h"
 #include "server/server_config.h"
+#include "server/startup_summary.h"
 
 namespace {
 
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
                              0, config->metrics_address.rfind(':')),
                          ":", (*server)->metrics_port(), "/metrics")
           : std::string(", metrics disabled")));
+  tensorops::server::LogInfo(
+      tensorops::server::DescribeSecurityAndLimits(*config));
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);

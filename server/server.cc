@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "core/cpu/cpu_backend.h"
@@ -75,8 +76,17 @@ absl::StatusOr<SelectedBackend> SelectBackend(const ServerConfig& config) {
           absl::StrCat("--backend=cuda: cannot use the CUDA backend: ",
                        cuda.status().message()));
     }
-    LogInfo(absl::StrCat("backend cpu (--backend=auto; CUDA unavailable: ",
-                         cuda.status().message(), "; ", CpuKernelsNote(), ")"));
+    // No GPU (or no driver, or a build without CUDA) is the ordinary case
+    // of a CPU machine: said calmly, without the CUDA error behind it.
+    const absl::string_view why = cuda.status().message();
+    const bool ordinary = absl::StartsWith(why, "no CUDA device") ||
+                          absl::StartsWith(why, "built without CUDA");
+    LogInfo(absl::StrCat(
+        "backend cpu (auto: ",
+        ordinary ? (absl::StartsWith(why, "built") ? "built without CUDA"
+                                                   : "no CUDA device")
+                 : absl::StrCat("CUDA unavailable: ", why),
+        "; ", CpuKernelsNote(), ")"));
   } else {
     LogInfo(
         absl::StrCat("backend cpu (--backend=cpu; ", CpuKernelsNote(), ")"));
