@@ -2,6 +2,7 @@
 
 #include <grpc/grpc_security_constants.h>
 
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -9,6 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 
 namespace tensorops::server {
 namespace {
@@ -108,6 +111,17 @@ absl::StatusOr<std::string> IdentifyCaller(
     return absl::StrCat("x509:", *identity);
   }
   return std::string();
+}
+
+std::string CallerForLog(absl::string_view owner) {
+  if (owner.empty()) return "anonymous";
+  absl::string_view token = owner;
+  if (!absl::ConsumePrefix(&token, "token:")) return std::string(owner);
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64-bit
+  for (const char c : token) {
+    hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  }
+  return absl::StrFormat("token#%08x", static_cast<uint32_t>(hash >> 32));
 }
 
 }  // namespace tensorops::server

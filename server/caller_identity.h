@@ -40,6 +40,11 @@ absl::StatusOr<std::string> CertificateIdentity(const grpc::AuthContext& auth);
 absl::StatusOr<std::string> IdentifyCaller(
     const grpc::ServerContextBase& context, const CallerPolicy& policy);
 
+// An owner string as logs show it, never a token: "anonymous", "token#"
+// and 8 hex digits of the token's FNV-1a hash (the same token, the same
+// digits, in every process), or the "x509:" identity as it is.
+std::string CallerForLog(absl::string_view owner);
+
 }  // namespace tensorops::server
 
 #endif  // TENSOROPS_SERVER_CALLER_IDENTITY_H_

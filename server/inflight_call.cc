@@ -3,7 +3,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "proto/service_methods.h"
+#include "server/caller_identity.h"
+#include "server/log.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {
@@ -25,6 +29,20 @@ InflightCall::InflightCall(CallLedger& ledger,
       response_(std::move(response)),
       arrival_(std::chrono::steady_clock::now()) {
   if (ledger_.metrics != nullptr) ledger_.metrics->RequestStarted();
+}
+
+void RecordFinishedCall(const CallLedger& ledger, const FinishedCall& call) {
+  if (ledger.metrics != nullptr) {
+    ledger.metrics->RequestFinished(call.method, call.code, call.duration,
+                                    call.request_bytes, call.response_bytes);
+  }
+  if (!ledger.log_requests) return;
+  LogInfo(absl::StrFormat(
+      "call %s %s %.3f ms, request %d bytes, response %d bytes, caller %s",
+      wire::MethodName(call.method),
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(call.code)),
+      absl::ToDoubleMilliseconds(call.duration), call.request_bytes,
+      call.response_bytes, CallerForLog(call.caller)));
 }
 
 absl::Status ReserveLedgerBytes(CallLedger& ledger, int64_t bytes) {
@@ -77,15 +95,17 @@ void InflightCall::OnDone() {
   if (ledger_.watchdog != nullptr) ledger_.watchdog->Unwatch(watch_);
   const bool cancelled = context_->IsCancelled();
   outcome_.Conclude(!cancelled && sent_code_ == grpc::StatusCode::OK);
-  if (ledger_.metrics != nullptr) {
-    const grpc::StatusCode code =
-        cancelled ? grpc::StatusCode::CANCELLED : sent_code_;
-    ledger_.metrics->RequestFinished(
-        method_, code,
-        absl::FromChrono(std::chrono::steady_clock::now() - arrival_),
-        request_bytes_,
-        code == grpc::StatusCode::OK ? sent_response_bytes_ : 0);
-  }
+  const grpc::StatusCode code =
+      cancelled ? grpc::StatusCode::CANCELLED : sent_code_;
+  RecordFinishedCall(
+      ledger_, {.method = method_,
+                .code = code,
+                .duration = absl::FromChrono(std::chrono::steady_clock::now() -
+                                             arrival_),
+                .request_bytes = request_bytes_,
+                .response_bytes =
+                    code == grpc::StatusCode::OK ? sent_response_bytes_ : 0,
+                .caller = caller_});
   ledger_.response_bytes.fetch_sub(reserved_response_bytes_,
                                    std::memory_order_relaxed);
   // Last: the drain may end once the count reaches zero.

@@ -8,10 +8,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "core/cancellation.h"
 #include "google/protobuf/message.h"
 #include "proto/outgoing_message.h"
@@ -34,7 +37,25 @@ struct CallLedger {
   // Both may be null (no metrics; no write deadline).
   Metrics* metrics = nullptr;
   WriteWatchdog* watchdog = nullptr;
+  // --log_requests: a log line for every finished call.
+  bool log_requests = false;
 };
+
+// How a call ended, for its metrics and its log line.
+struct FinishedCall {
+  int method = 0;  // index in the service descriptor
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  absl::Duration duration;
+  int64_t request_bytes = 0;
+  int64_t response_bytes = 0;  // sent (0 unless OK)
+  // IdentifyCaller's owner string; logged as CallerForLog shows it.
+  absl::string_view caller;
+};
+
+// Records `call` in the ledger's metrics and, with log_requests, logs it:
+// "call TopK OK 12.3 ms, request 131072056 bytes, response 40212 bytes,
+// caller anonymous".
+void RecordFinishedCall(const CallLedger& ledger, const FinishedCall& call);
 
 // Takes `bytes` of the ledger's response budget. RESOURCE_EXHAUSTED, naming
 // --max_inflight_response_bytes, if that would take it over the limit
@@ -58,6 +79,8 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   // Calls in flight when this one arrived, itself included.
   int64_t calls_at_arrival() const { return calls_at_arrival_; }
   grpc::CallbackServerContext* context() const { return context_; }
+  // Who calls (IdentifyCaller's owner string), once known: for the log.
+  void set_caller(std::string caller) { caller_ = std::move(caller); }
   Cancellation& cancellation() { return cancellation_; }
   google::protobuf::Message* request() { return request_.get(); }
   // Holds the received slices that lifted request bytes point into.
@@ -112,6 +135,7 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   // Set by Complete, read in OnDone (which gRPC runs after Finish).
   grpc::StatusCode sent_code_ = grpc::StatusCode::UNKNOWN;
   int64_t sent_response_bytes_ = 0;
+  std::string caller_;
   CallOutcome outcome_;
 };
 

@@ -175,6 +175,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   service_options.max_inflight_response_bytes =
       config.max_inflight_response_bytes;
   service_options.response_write_timeout = config.response_write_timeout;
+  service_options.log_requests = config.log_requests;
   service_options.callers = {
       .tokens = server->tokens_.get(),
       .client_certificates = !config.tls_client_ca_file.empty()};

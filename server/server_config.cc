@@ -106,6 +106,11 @@ ABSL_FLAG(absl::Duration, response_write_timeout,
           "A response its client has not taken this long after it was ready "
           "is cancelled and its memory freed (counted in "
           "tensorops_response_write_timeouts_total).");
+ABSL_FLAG(bool, log_requests, Defaults().log_requests,
+          "Log a line for every finished call: method, status code, "
+          "duration, request and response bytes, and the caller "
+          "(\"anonymous\", a certificate's names, or token# and a hash: "
+          "never a token).");
 ABSL_FLAG(bool, allow_shared_memory, Defaults().allow_shared_memory,
           "Let callers on this host (unix socket or loopback) register "
           "shared memory regions and pass tensors through them "
@@ -303,6 +308,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.max_inflight_response_bytes =
       absl::GetFlag(FLAGS_max_inflight_response_bytes);
   config.response_write_timeout = absl::GetFlag(FLAGS_response_write_timeout);
+  config.log_requests = absl::GetFlag(FLAGS_log_requests);
   config.allow_shared_memory = absl::GetFlag(FLAGS_allow_shared_memory);
   config.shared_memory_file_dir = absl::GetFlag(FLAGS_shared_memory_file_dir);
   config.max_shared_memory_regions_per_caller =

@@ -87,6 +87,10 @@ struct ServerConfig {
   absl::Duration max_connection_age = absl::Hours(1);
   absl::Duration max_connection_age_grace = absl::Minutes(5);
 
+  // A log line for every finished call: method, code, duration, bytes and
+  // caller (tokens never shown).
+  bool log_requests = false;
+
   // Shared memory (server/shared_memory_registry.h): off unless allowed.
   bool allow_shared_memory = false;
   // Files may be registered only below this absolute directory; empty: only

@@ -354,12 +354,15 @@ void StreamedCall::OnDone() {
     response_bytes = response_bytes_;
   }
   outcome_.Conclude(code == grpc::StatusCode::OK);
-  if (ledger_.metrics != nullptr) {
-    ledger_.metrics->RequestFinished(
-        method_.method, code,
-        absl::FromChrono(std::chrono::steady_clock::now() - arrival_),
-        request_bytes, code == grpc::StatusCode::OK ? response_bytes : 0);
-  }
+  RecordFinishedCall(
+      ledger_,
+      {.method = method_.method,
+       .code = code,
+       .duration =
+           absl::FromChrono(std::chrono::steady_clock::now() - arrival_),
+       .request_bytes = request_bytes,
+       .response_bytes = code == grpc::StatusCode::OK ? response_bytes : 0,
+       .caller = caller_});
   Unref();
 }
 

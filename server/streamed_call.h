@@ -111,6 +111,8 @@ class StreamedCall final
                int64_t max_message_bytes, int64_t chunk_bytes);
 
   int64_t calls_at_arrival() const { return calls_at_arrival_; }
+  // Who calls (IdentifyCaller's owner string), before Start: for the log.
+  void set_caller(std::string caller) { caller_ = std::move(caller); }
 
   // Ends the call with `status` before anything was read.
   void Refuse(const absl::Status& status);
@@ -151,6 +153,8 @@ class StreamedCall final
   const int64_t chunk_bytes_;
   const int64_t calls_at_arrival_;
   const std::chrono::steady_clock::time_point arrival_;
+  // Set once before Start, read in OnDone: for the log.
+  std::string caller_;
   // One for gRPC (until OnDone), one per executor task.
   std::atomic<int> refs_{1};
   Cancellation cancellation_;

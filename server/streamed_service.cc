@@ -55,6 +55,7 @@ StreamReactor* TensorOpsService::ServeStream(
     return call;
   }
   shared_memory_.Touch(*caller);
+  call->set_caller(*caller);
   if (call->calls_at_arrival() > options_.max_inflight_requests) {
     call->Refuse(absl::ResourceExhaustedError(absl::StrCat(
         "the server is already serving ", options_.max_inflight_requests,

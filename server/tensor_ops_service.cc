@@ -81,6 +81,7 @@ TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
   ledger_.max_response_bytes = options_.max_inflight_response_bytes;
   ledger_.metrics = metrics_;
   ledger_.watchdog = watchdog_.get();
+  ledger_.log_requests = options_.log_requests;
   // The generated base class has registered every method of the descriptor
   // with a synchronous handler; each gets its raw callback from the table.
   for (int method = 0; method < wire::MethodCount(); ++method) {
@@ -165,6 +166,7 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
   if (!caller.ok()) return refuse(caller.status());
   // Any call keeps the caller's regions from the idle reaper.
   shared_memory_.Touch(*caller);
+  call->set_caller(*caller);
   if (call->calls_at_arrival() > options_.max_inflight_requests) {
     return refuse(absl::ResourceExhaustedError(absl::StrCat(
         "the server is already serving ", options_.max_inflight_requests,

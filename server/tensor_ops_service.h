@@ -61,6 +61,8 @@ struct TensorOpsServiceOptions {
   absl::Duration response_write_timeout = ServerConfig{}.response_write_timeout;
   // Authentication and session ownership.
   CallerPolicy callers;
+  // A log line for every finished call (--log_requests).
+  bool log_requests = ServerConfig{}.log_requests;
   // Reported by GetServerInfo.
   std::string version;
   int compute_threads = 0;
