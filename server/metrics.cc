@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/service_methods.h"
 #include "server/malloc_config.h"
+#include "server/process_metrics.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {
@@ -63,6 +64,10 @@ class Metrics::ScrapeTimeCollector final : public prometheus::Collectable {
           "Freed bytes malloc keeps for reuse (resident memory "
           "counts them; a leak does not grow them).",
           MetricType::Gauge, static_cast<double>(heap.free_bytes)));
+    }
+    for (prometheus::MetricFamily& family :
+         ProcessMetricFamilies(SampleThisProcess())) {
+      families.push_back(std::move(family));
     }
     if (!stats_) return families;
     const SessionCacheStats stats = stats_();
@@ -142,6 +147,14 @@ Metrics::Metrics(Options options)
         .Help("The compute backend serving requests (value always 1).")
         .Register(*registry_)
         .Add({{"backend", options.backend}})
+        .Set(1);
+  }
+  if (!options.version.empty()) {
+    prometheus::BuildGauge()
+        .Name("tensorops_build_info")
+        .Help("The server's version and compute backend (value always 1).")
+        .Register(*registry_)
+        .Add({{"version", options.version}, {"backend", options.backend}})
         .Set(1);
   }
   // 100 us to 10 s: tiny tensors take microseconds, 512 MiB ones seconds.

@@ -47,8 +47,11 @@ namespace tensorops::server {
 //                                          their client did not take the
 //                                          response in time
 //   backend_info{backend}                  gauge, 1 for the serving backend
+//   build_info{version,backend}            gauge, 1
 //   heap_in_use_bytes, heap_free_bytes     gauges, what malloc holds, read at
 //                                          scrape time (glibc only)
+// and, unprefixed, the standard process metrics (server/process_metrics.h),
+// read at scrape time.
 //
 // Thread-safe.
 class Metrics {
@@ -62,6 +65,9 @@ class Metrics {
     // The compute backend's name, exported as backend_info{backend} 1;
     // empty exports nothing.
     std::string backend;
+    // The server's version, exported with the backend as
+    // build_info{version,backend} 1; empty exports nothing.
+    std::string version;
   };
 
   // UNAVAILABLE if the HTTP listener cannot be started.

@@ -150,7 +150,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   absl::StatusOr<std::unique_ptr<Metrics>> metrics = Metrics::Create(
       {.listen_address = config.metrics_address,
        .session_stats = [sessions] { return sessions->stats(); },
-       .backend = std::string(server->backend_->name())});
+       .backend = std::string(server->backend_->name()),
+       .version = TENSOROPS_VERSION});
   if (!metrics.ok()) return metrics.status();
   server->metrics_ = *std::move(metrics);
 
