@@ -19,29 +19,10 @@
 #include "proto/service_methods.h"
 #include "server/malloc_config.h"
 #include "server/process_metrics.h"
+#include "server/scalar_family.h"
 #include "server/status_mapping.h"
 
 namespace tensorops::server {
-namespace {
-
-prometheus::MetricFamily ScalarFamily(std::string name, std::string help,
-                                      prometheus::MetricType type,
-                                      double value) {
-  prometheus::MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = type;
-  prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  family.metric.push_back(std::move(metric));
-  return family;
-}
-
-}  // namespace
 
 // Reports values read when scraped (the session cache's own counters, what
 // malloc holds), so they are never stale and their owners need no reference

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/scalar_family.h"
 
 namespace tensorops::server {
 namespace {
@@ -49,19 +50,9 @@ std::optional<double> CountOpenFds() {
 void Add(std::vector<prometheus::MetricFamily>& families, const char* name,
          const char* help, prometheus::MetricType type,
          const std::optional<double>& value) {
-  if (!value.has_value()) return;
-  prometheus::MetricFamily family;
-  family.name = name;
-  family.help = help;
-  family.type = type;
-  prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) {
-    metric.counter.value = *value;
-  } else {
-    metric.gauge.value = *value;
+  if (value.has_value()) {
+    families.push_back(ScalarFamily(name, help, type, *value));
   }
-  family.metric.push_back(std::move(metric));
-  families.push_back(std::move(family));
 }
 
 }  // namespace
