@@ -22,6 +22,8 @@ from processes import Process, free_port, http_get, wait_for_port
 
 _SERVING_ON = re.compile(r"serving .* on [^ ]*:(\d+), metrics on http://[^ ]*:(\d+)/metrics")
 TOPK_CALLS = 3
+# Metric names in a PromQL expression (ours and the standard process ones).
+_METRIC_NAME = re.compile(r"\b((?:tensorops|process)_[a-z_]+)\b")
 
 
 class PrometheusScrapeTest(unittest.TestCase):
@@ -114,6 +116,22 @@ scrape_configs:
         self.assertEqual(self.query("ALERTS"), [])
         print(f"up == 1 and {TOPK_CALLS} TopK calls seen by Prometheus in "
               f"{time.monotonic() - started:.1f} s")
+
+        # The shipped Grafana dashboard: every panel's query is valid PromQL
+        # here, and every metric it reads is one the server exports.
+        dashboard_path = os.path.join(os.environ["TENSOROPS_SOURCE_DIR"], "deploy",
+                                      "grafana", "tensorops-dashboard.json")
+        with open(dashboard_path) as f:
+            dashboard = json.load(f)
+        metrics_read = set()
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                self.query(target["expr"])  # asserts status "success"
+                metrics_read |= set(_METRIC_NAME.findall(target["expr"]))
+        self.assertIn("process_resident_memory_bytes", metrics_read)
+        for name in sorted(metrics_read):
+            self.wait_for(f'count({{__name__="{name}",job="tensorops"}})',
+                          lambda count: count >= 1)
 
 
 if __name__ == "__main__":
