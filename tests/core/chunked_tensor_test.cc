@@ -263,7 +263,9 @@ TEST_P(ChunkedBackwardTest, MatchesContiguous) {
   std::vector<std::byte> grad_bytes(count * DTypeSize(c.dtype));
   for (std::byte& b : grad_bytes) b = static_cast<std::byte>(rng());
   std::vector<std::byte> index_bytes(count * 8);
-  std::memcpy(index_bytes.data(), index_values.data(), index_bytes.size());
+  if (count > 0) {  // memcpy's pointers must not be null, even for 0 bytes
+    std::memcpy(index_bytes.data(), index_values.data(), index_bytes.size());
+  }
   absl::StatusOr<Tensor> grad =
       Tensor::CopyOf(c.dtype, grad_shape, ByteSpan(grad_bytes));
   absl::StatusOr<Tensor> indices =
