@@ -31,8 +31,10 @@ from tensorops._errors import (  # noqa: E402
     NotFoundError,
     ResourceExhaustedError,
     TensorOpsError,
+    UnauthenticatedError,
     UnavailableError,
 )
+from tensorops._version import __version__  # noqa: E402 (written by the build)
 
 __all__ = [
     "AFFINITY_METADATA_KEY",
@@ -46,5 +48,7 @@ __all__ = [
     "SharedMemory",
     "TensorOpsError",
     "TopKResult",
+    "UnauthenticatedError",
     "UnavailableError",
+    "__version__",
 ]

@@ -39,6 +39,11 @@ class UnavailableError(TensorOpsError, ConnectionError):
     """UNAVAILABLE: the server cannot be reached or is shutting down."""
 
 
+class UnauthenticatedError(TensorOpsError):
+    """UNAUTHENTICATED: the server wants a bearer token (or a client
+    certificate) the call did not carry, or does not accept it."""
+
+
 _BY_CODE = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
@@ -46,6 +51,7 @@ _BY_CODE = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
 }
 
 

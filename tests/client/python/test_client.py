@@ -104,6 +104,8 @@ class ClientTest(ClientTestCase):
         info = self.client.server_info()
         self.assertEqual(info["compute_threads"], 2)
         self.assertTrue(info["version"])
+        # The package's version is the project's, which the server reports.
+        self.assertEqual(tensorops.__version__, info["version"])
 
     def test_error_mapping(self):
         cases = [

@@ -64,7 +64,7 @@ class SecureServerTest(unittest.TestCase):
 
     def test_without_a_token_calls_are_unauthenticated_but_health_is_open(self):
         with self.client(token=None) as client:
-            with self.assertRaises(tensorops.TensorOpsError) as raised:
+            with self.assertRaises(tensorops.UnauthenticatedError) as raised:
                 client.zeros_like(np.zeros(3))
             self.assertEqual(raised.exception.code.name, "UNAUTHENTICATED")
             self.assertIn("authorization: Bearer", raised.exception.details)
