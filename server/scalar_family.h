@@ -12,8 +12,7 @@
 namespace tensorops::server {
 
 // A family of one unlabelled sample: `value` as a counter or a gauge.
-inline prometheus::MetricFamily ScalarFamily(std::string name,
-                                             std::string help,
+inline prometheus::MetricFamily ScalarFamily(std::string name, std::string help,
                                              prometheus::MetricType type,
                                              double value) {
   prometheus::MetricFamily family;

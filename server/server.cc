@@ -79,14 +79,13 @@ absl::StatusOr<SelectedBackend> SelectBackend(const ServerConfig& config) {
     // No GPU (or no driver, or a build without CUDA) is the ordinary case
     // of a CPU machine: said calmly, without the CUDA error behind it.
     const absl::string_view why = cuda.status().message();
-    const bool ordinary = absl::StartsWith(why, "no CUDA device") ||
-                          absl::StartsWith(why, "built without CUDA");
-    LogInfo(absl::StrCat(
-        "backend cpu (auto: ",
-        ordinary ? (absl::StartsWith(why, "built") ? "built without CUDA"
-                                                   : "no CUDA device")
-                 : absl::StrCat("CUDA unavailable: ", why),
-        "; ", CpuKernelsNote(), ")"));
+    std::string reason = absl::StrCat("CUDA unavailable: ", why);
+    for (absl::string_view ordinary :
+         {"no CUDA device", "built without CUDA"}) {
+      if (absl::StartsWith(why, ordinary)) reason = std::string(ordinary);
+    }
+    LogInfo(absl::StrCat("backend cpu (auto: ", reason, "; ", CpuKernelsNote(),
+                         ")"));
   } else {
     LogInfo(
         absl::StrCat("backend cpu (--backend=cpu; ", CpuKernelsNote(), ")"));

@@ -120,10 +120,9 @@ absl::Status CpuBackend::RunTopKBackwardOfChunks(
   }
   if (done.has_value()) return *done;
   // One private chunk each (views, no copy), or a plan the chunked kernel
-  // does not take (private copies).
-  TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous_grad, grad_values.Materialize());
-  TENSOROPS_ASSIGN_OR_RETURN(Tensor contiguous_indices, indices.Materialize());
-  return RunTopKBackward(contiguous_grad, contiguous_indices, plan, grad_input);
+  // does not take (private copies): the default.
+  return Backend::RunTopKBackwardOfChunks(grad_values, indices, plan,
+                                          grad_input);
 }
 
 }  // namespace tensorops
