@@ -35,3 +35,23 @@ def service(pb):
     """The TensorOps service descriptor: its methods in .proto order (their
     index is their position; new methods are appended)."""
     return pb.DESCRIPTOR.services_by_name["TensorOps"]
+
+
+def load_inference():
+    """The Open Inference Protocol's modules (inference/open_inference.proto):
+    (open_inference_pb2, open_inference_pb2_grpc), with gRPC stubs from
+    Debian's grpc_python_plugin."""
+    gen = tempfile.mkdtemp()
+    try:
+        plugin = shutil.which("grpc_python_plugin") or "/usr/bin/grpc_python_plugin"
+        subprocess.run(["protoc", f"--proto_path={PROTO_DIR}", f"--python_out={gen}",
+                        f"--grpc_python_out={gen}",
+                        f"--plugin=protoc-gen-grpc_python={plugin}",
+                        "inference/open_inference.proto"],
+                       check=True)
+        sys.path.insert(0, gen)
+        # pylint: disable=import-outside-toplevel
+        from inference import open_inference_pb2, open_inference_pb2_grpc
+    finally:
+        shutil.rmtree(gen)
+    return open_inference_pb2, open_inference_pb2_grpc

@@ -51,4 +51,12 @@ std::string MethodList() {
   return list;
 }
 
+int MeteredMethodCount() { return MethodCount() + 1; }
+
+absl::string_view MeteredMethodName(int index) {
+  return index == ModelInferMethod() ? "ModelInfer" : MethodName(index);
+}
+
+int ModelInferMethod() { return MethodCount(); }
+
 }  // namespace tensorops::wire

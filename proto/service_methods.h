@@ -34,6 +34,13 @@ const char* MethodPath(absl::string_view name);
 // "ZerosLike, OnesLike, TopK, ..." in index order.
 std::string MethodList();
 
+// The methods the server's metrics and logs name: TensorOps' at their
+// indices, then the Open Inference Protocol's ModelInfer
+// (inference.GRPCInferenceService) at ModelInferMethod() == MethodCount().
+int MeteredMethodCount();
+absl::string_view MeteredMethodName(int index);
+int ModelInferMethod();
+
 }  // namespace tensorops::wire
 
 #endif  // TENSOROPS_PROTO_SERVICE_METHODS_H_

@@ -26,21 +26,32 @@ absl::Status Unauthenticated(absl::string_view why) {
 }
 
 // The token of the single `authorization: Bearer` header.
-absl::StatusOr<absl::string_view> BearerToken(
-    const grpc::ServerContextBase& context) {
-  const auto [begin, end] =
-      context.client_metadata().equal_range(grpc::string_ref(
-          kAuthorizationMetadataKey.data(), kAuthorizationMetadataKey.size()));
-  if (begin == end) return Unauthenticated("the call carries no credentials");
-  if (std::next(begin) != end) {
+// The token of the call's authorization header values.
+absl::StatusOr<absl::string_view> BearerTokenOf(
+    absl::Span<const absl::string_view> authorization) {
+  if (authorization.empty()) {
+    return Unauthenticated("the call carries no credentials");
+  }
+  if (authorization.size() > 1) {
     return Unauthenticated("the call carries several authorization headers");
   }
-  const absl::string_view value(begin->second.data(), begin->second.size());
+  const absl::string_view value = authorization[0];
   if (value.size() <= kBearerScheme.size() ||
       !absl::StartsWithIgnoreCase(value, kBearerScheme)) {
     return Unauthenticated("the authorization header is not a bearer token");
   }
   return absl::StripAsciiWhitespace(value.substr(kBearerScheme.size()));
+}
+
+// The owner string of a token the policy accepts.
+absl::StatusOr<std::string> TokenOwner(
+    absl::Span<const absl::string_view> authorization, BearerTokens& tokens) {
+  absl::StatusOr<absl::string_view> token = BearerTokenOf(authorization);
+  if (!token.ok()) return token.status();
+  if (!tokens.Accepts(*token)) {
+    return Unauthenticated("the bearer token is not accepted");
+  }
+  return absl::StrCat("token:", *token);
 }
 
 // One name of the identity: its type, its length and the name itself, so
@@ -92,12 +103,14 @@ absl::StatusOr<std::string> CertificateIdentity(const grpc::AuthContext& auth) {
 absl::StatusOr<std::string> IdentifyCaller(
     const grpc::ServerContextBase& context, const CallerPolicy& policy) {
   if (policy.tokens != nullptr) {
-    absl::StatusOr<absl::string_view> token = BearerToken(context);
-    if (!token.ok()) return token.status();
-    if (!policy.tokens->Accepts(*token)) {
-      return Unauthenticated("the bearer token is not accepted");
+    std::vector<absl::string_view> authorization;
+    const auto [begin, end] = context.client_metadata().equal_range(
+        grpc::string_ref(kAuthorizationMetadataKey.data(),
+                         kAuthorizationMetadataKey.size()));
+    for (auto it = begin; it != end; ++it) {
+      authorization.emplace_back(it->second.data(), it->second.size());
     }
-    return absl::StrCat("token:", *token);
+    return TokenOwner(authorization, *policy.tokens);
   }
   if (policy.client_certificates) {
     const std::shared_ptr<const grpc::AuthContext> auth =
@@ -122,6 +135,21 @@ std::string CallerForLog(absl::string_view owner) {
     hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
   }
   return absl::StrFormat("token#%08x", static_cast<uint32_t>(hash >> 32));
+}
+
+absl::StatusOr<std::string> IdentifyHttpCaller(
+    absl::Span<const absl::string_view> authorization,
+    absl::string_view certificate_subject, const CallerPolicy& policy) {
+  if (policy.tokens != nullptr)
+    return TokenOwner(authorization, *policy.tokens);
+  if (policy.client_certificates) {
+    if (certificate_subject.empty()) {
+      return Unauthenticated(
+          "the request has no verified client certificate; expected one");
+    }
+    return absl::StrCat("x509:subject:", certificate_subject);
+  }
+  return std::string();
 }
 
 }  // namespace tensorops::server

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "server/bearer_tokens.h"
 
 namespace tensorops::server {
@@ -39,6 +40,15 @@ absl::StatusOr<std::string> CertificateIdentity(const grpc::AuthContext& auth);
 // names no identity.
 absl::StatusOr<std::string> IdentifyCaller(
     const grpc::ServerContextBase& context, const CallerPolicy& policy);
+
+// IdentifyCaller for the HTTP front: the request's authorization header
+// values, and the subject of its verified client certificate under mutual
+// TLS (empty when there is none). The same token owns the same sessions
+// over either transport; a certificate's owner is "x509:subject:" and its
+// subject line (HTTP sees no SANs).
+absl::StatusOr<std::string> IdentifyHttpCaller(
+    absl::Span<const absl::string_view> authorization,
+    absl::string_view certificate_subject, const CallerPolicy& policy);
 
 // An owner string as logs show it, never a token: "anonymous", "token#"
 // and 8 hex digits of the token's FNV-1a hash (the same token, the same

@@ -39,7 +39,7 @@ void RecordFinishedCall(const CallLedger& ledger, const FinishedCall& call) {
   if (!ledger.log_requests) return;
   LogInfo(absl::StrFormat(
       "call %s %s %.3f ms, request %d bytes, response %d bytes, caller %s",
-      wire::MethodName(call.method),
+      wire::MeteredMethodName(call.method),
       absl::StatusCodeToString(static_cast<absl::StatusCode>(call.code)),
       absl::ToDoubleMilliseconds(call.duration), call.request_bytes,
       call.response_bytes, CallerForLog(call.caller)));

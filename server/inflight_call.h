@@ -43,7 +43,7 @@ struct CallLedger {
 
 // How a call ended, for its metrics and its log line.
 struct FinishedCall {
-  int method = 0;  // index in the service descriptor
+  int method = 0;  // wire::MeteredMethodName's index
   grpc::StatusCode code = grpc::StatusCode::OK;
   absl::Duration duration;
   int64_t request_bytes = 0;
@@ -83,6 +83,7 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   void set_caller(std::string caller) { caller_ = std::move(caller); }
   Cancellation& cancellation() { return cancellation_; }
   google::protobuf::Message* request() { return request_.get(); }
+  google::protobuf::Message* response() { return response_.get(); }
   // Holds the received slices that lifted request bytes point into.
   ReceivedPayload& payload() { return payload_; }
   wire::OutgoingMessage& outgoing() { return outgoing_; }
@@ -121,7 +122,7 @@ class InflightCall final : public grpc::ServerUnaryReactor {
   CallLedger& ledger_;
   grpc::CallbackServerContext* const context_;
   const int64_t calls_at_arrival_;
-  const int method_;  // index in wire::TensorOpsServiceDescriptor()
+  const int method_;  // wire::MeteredMethodName's index
   const int64_t request_bytes_;
   grpc::ByteBuffer* const response_wire_;
   const std::unique_ptr<google::protobuf::Message> request_;

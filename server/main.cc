@@ -82,6 +82,16 @@ int main(int argc, char** argv) {
                              0, config->metrics_address.rfind(':')),
                          ":", (*server)->metrics_port(), "/metrics")
           : std::string(", metrics disabled")));
+  tensorops::server::LogInfo(absl::StrCat(
+      "the Open Inference Protocol (KServe v2): inference.GRPCInferenceService "
+      "on the same port",
+      (*server)->http_port() != 0
+          ? absl::StrCat(
+                ", HTTP/REST at http", config->tls_cert_file.empty() ? "" : "s",
+                "://",
+                config->http_address.substr(0, config->http_address.rfind(':')),
+                ":", (*server)->http_port(), "/v2")
+          : std::string(", HTTP/REST off (--http_address)")));
   tensorops::server::LogInfo(
       tensorops::server::DescribeSecurityAndLimits(*config));
 

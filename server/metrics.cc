@@ -142,10 +142,10 @@ Metrics::Metrics(Options options)
   const prometheus::Histogram::BucketBoundaries buckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
-  methods_ = std::make_unique<MethodSeries[]>(wire::MethodCount());
-  for (int m = 0; m < wire::MethodCount(); ++m) {
+  methods_ = std::make_unique<MethodSeries[]>(wire::MeteredMethodCount());
+  for (int m = 0; m < wire::MeteredMethodCount(); ++m) {
     const prometheus::Labels labels = {
-        {"method", std::string(wire::MethodName(m))}};
+        {"method", std::string(wire::MeteredMethodName(m))}};
     methods_[m].duration = &durations.Add(labels, buckets);
     methods_[m].request_bytes = &request_bytes.Add(labels);
     methods_[m].response_bytes = &response_bytes.Add(labels);
@@ -184,7 +184,7 @@ prometheus::Counter& Metrics::RequestCounter(int method,
     // Add() returns the existing series for the same labels, so racing
     // threads agree on the pointer.
     counter = &requests_family_->Add(
-        {{"method", std::string(wire::MethodName(method))},
+        {{"method", std::string(wire::MeteredMethodName(method))},
          {"code", StatusCodeName(static_cast<grpc::StatusCode>(code_index))}});
     slot.store(counter, std::memory_order_release);
   }

@@ -81,7 +81,7 @@ class Metrics {
   // A call was cancelled because its client did not take its response
   // within --response_write_timeout.
   void ResponseWriteTimedOut();
-  // `method`: an index in [0, wire::MethodCount()).
+  // `method`: an index in [0, wire::MeteredMethodCount()).
   void RequestFinished(int method, grpc::StatusCode code,
                        absl::Duration latency, int64_t request_bytes,
                        int64_t response_bytes);

@@ -186,7 +186,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   service_options.compute_threads = server->compute_threads_;
   server->service_ = std::make_unique<TensorOpsService>(
       *server->backend_, *server->sessions_, *server->shared_memory_, *executor,
-      server->metrics_.get(), std::move(service_options));
+      server->metrics_.get(), service_options);
+  server->inference_runner_ = std::make_unique<InferenceRunner>(
+      *server->backend_, *server->sessions_, service_options.limits);
+  server->inference_service_ = std::make_unique<InferenceService>(
+      *server->service_, *server->inference_runner_, TENSOROPS_VERSION);
 
   // Both are process-wide switches read by the builder.
   grpc::EnableDefaultHealthCheckService(true);
@@ -209,6 +213,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.SetMaxReceiveMessageSize(-1);
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->inference_service_.get());
+  if (!config.http_address.empty()) {
+    TensorOpsService* tensor_ops = server->service_.get();
+    absl::StatusOr<std::unique_ptr<InferenceHttpServer>> http =
+        InferenceHttpServer::Start(
+            {.address = config.http_address,
+             .tls_cert_file = config.tls_cert_file,
+             .tls_key_file = config.tls_key_file,
+             .tls_client_ca_file = config.tls_client_ca_file,
+             .callers = service_options.callers,
+             .max_body_bytes = config.max_message_bytes,
+             .max_request_elements = config.max_tensor_elements,
+             .version = TENSOROPS_VERSION,
+             .draining = [tensor_ops] { return tensor_ops->draining(); }},
+            *server->inference_runner_);
+    if (!http.ok()) return http.status();
+    server->http_ = *std::move(http);
+  }
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
     server->grpc_server_.reset();

@@ -14,6 +14,9 @@
 #include "core/backend.h"
 #include "server/bearer_tokens.h"
 #include "server/executor.h"
+#include "server/inference_http.h"
+#include "server/inference_runner.h"
+#include "server/inference_service.h"
 #include "server/metrics.h"
 #include "server/server_config.h"
 #include "server/session_cache.h"
@@ -55,6 +58,8 @@ class Server {
   int port() const { return port_; }
   // The /metrics port; 0 when metrics are disabled.
   int metrics_port() const { return metrics_->listening_port(); }
+  // The HTTP/REST port of the Open Inference Protocol; 0 if none.
+  int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
   Metrics& metrics() { return *metrics_; }
   // The backend serving requests ("cpu" or "cuda").
@@ -90,6 +95,11 @@ class Server {
   std::unique_ptr<ThreadPoolExecutor> owned_executor_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<TensorOpsService> service_;
+  // The Open Inference Protocol, served by service_'s machinery.
+  std::unique_ptr<InferenceRunner> inference_runner_;
+  std::unique_ptr<InferenceService> inference_service_;
+  // Null without --http_address.
+  std::unique_ptr<InferenceHttpServer> http_;
   // Declared after everything it calls into, so it is destroyed first.
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;

@@ -28,6 +28,11 @@ ABSL_FLAG(std::string, address, Defaults().address,
 ABSL_FLAG(std::string, metrics_address, Defaults().metrics_address,
           "Where Prometheus metrics are served at /metrics, host:port; empty "
           "disables the endpoint.");
+ABSL_FLAG(std::string, http_address, Defaults().http_address,
+          "Where the Open Inference Protocol (KServe v2) is served over "
+          "HTTP/REST, host:port (e.g. 0.0.0.0:8000); empty serves none. Its "
+          "gRPC form is always on --address. TLS, client certificates and "
+          "tokens follow the gRPC port's flags.");
 ABSL_FLAG(int64_t, max_message_bytes, Defaults().max_message_bytes,
           "Largest request or response message in bytes (default 600 MiB: a "
           "512 MiB tensor plus room for the rest of the message). Results "
@@ -287,6 +292,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   ServerConfig config;
   config.address = absl::GetFlag(FLAGS_address);
   config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  config.http_address = absl::GetFlag(FLAGS_http_address);
   config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.session_ttl = absl::GetFlag(FLAGS_session_ttl);
   config.session_cache_bytes = absl::GetFlag(FLAGS_session_cache_bytes);

@@ -28,6 +28,9 @@ struct ServerConfig {
   std::string address = "127.0.0.1:50051";
   // Prometheus /metrics listen address; empty disables the endpoint.
   std::string metrics_address = "127.0.0.1:9464";
+  // The Open Inference Protocol over HTTP/REST, host:port; empty (the
+  // default) serves none.
+  std::string http_address;
   // Largest request or response message, in bytes: a 512 MiB tensor plus
   // room for the rest of the message.
   int64_t max_message_bytes = request::RequestLimits{}.max_message_bytes;

@@ -118,8 +118,8 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   int64_t inflight_calls() const {
     return ledger_.calls.load(std::memory_order_acquire);
   }
+  bool draining() const { return draining_.load(std::memory_order_acquire); }
 
- private:
   // A validated request: what to run, how many tensor bytes it touches and
   // the most bytes its response can take.
   struct Work {
@@ -138,6 +138,22 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   using Prepare = absl::FunctionRef<absl::StatusOr<Work>(
       const std::string& caller, InflightCall& call)>;
 
+  // Serves a unary call of another service's method (the Open Inference
+  // Protocol's ModelInfer) as this service serves its own: drain, caller,
+  // admission and size checks, parsing `wire` into `request`, `prepare`,
+  // the response budget, inline or executor. `metered_method` names it in
+  // metrics and logs (wire::MeteredMethodName). Calls of both services
+  // count together against the limits and in inflight_calls().
+  grpc::ServerUnaryReactor* ServeCall(
+      grpc::CallbackServerContext* context, int metered_method,
+      const grpc::ByteBuffer& wire, grpc::ByteBuffer* response_wire,
+      std::unique_ptr<google::protobuf::Message> request,
+      std::unique_ptr<google::protobuf::Message> response, Prepare prepare) {
+    return Dispatch(context, metered_method, wire, response_wire,
+                    std::move(request), std::move(response), {}, prepare);
+  }
+
+ private:
   // The bytes fields that large requests have lifted out, and their slots
   // in ReceivedPayload::lifted: the input's data, or Backward's two tensors'.
   static constexpr wire::FieldPath kInputPayloadPaths[] = {

@@ -19,8 +19,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "client/cli/half_float.h"
 #include "client/cli/tensor_values.h"
+#include "core/half_float.h"
 #include "core/status_macros.h"
 
 namespace tensorops::client {

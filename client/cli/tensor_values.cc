@@ -5,8 +5,8 @@
 #include <optional>
 #include <type_traits>
 
-#include "client/cli/half_float.h"
 #include "core/dtype_list.h"
+#include "core/half_float.h"
 
 namespace tensorops::client {
 namespace {

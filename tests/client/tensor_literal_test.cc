@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "client/cli/half_float.h"
 #include "client/cli/tensor_values.h"
+#include "core/half_float.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"

@@ -67,7 +67,10 @@ TEST(ProcessMetricsTest, ThisProcessCountsOpenedFiles) {
 
 TEST(ProcessMetricsTest, ExportedBesideBuildInfo) {
   absl::StatusOr<std::unique_ptr<Metrics>> metrics =
-      Metrics::Create({.backend = "cpu", .version = "1.2.3"});
+      Metrics::Create({.listen_address = "",
+                       .session_stats = nullptr,
+                       .backend = "cpu",
+                       .version = "1.2.3"});
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   const std::string text = (*metrics)->Render();
   EXPECT_GT(MetricValue(text, "process_resident_memory_bytes").value_or(0), 0);

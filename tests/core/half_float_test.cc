@@ -1,11 +1,11 @@
-#include "client/cli/half_float.h"
+#include "core/half_float.h"
 
 #include <cmath>
 #include <cstdint>
 
 #include "gtest/gtest.h"
 
-namespace tensorops::client {
+namespace tensorops {
 namespace {
 
 // Every 16-bit pattern widens exactly and narrows back to itself.
@@ -40,4 +40,4 @@ TEST(HalfFloatTest, KnownValues) {
 }
 
 }  // namespace
-}  // namespace tensorops::client
+}  // namespace tensorops

@@ -1,11 +1,11 @@
 // Conversions between float and the 16-bit float formats, bit-exact with
 // PyTorch's c10::Half and c10::BFloat16 (round to nearest even).
-#ifndef TENSOROPS_CLIENT_CLI_HALF_FLOAT_H_
-#define TENSOROPS_CLIENT_CLI_HALF_FLOAT_H_
+#ifndef TENSOROPS_CORE_HALF_FLOAT_H_
+#define TENSOROPS_CORE_HALF_FLOAT_H_
 
 #include <cstdint>
 
-namespace tensorops::client {
+namespace tensorops {
 
 // IEEE binary16 bits -> float (exact).
 float HalfToFloat(uint16_t bits);
@@ -18,6 +18,6 @@ float BFloat16ToFloat(uint16_t bits);
 // float -> bfloat16 bits; NaN gives 0x7fc0 as c10 does.
 uint16_t FloatToBFloat16(float value);
 
-}  // namespace tensorops::client
+}  // namespace tensorops
 
-#endif  // TENSOROPS_CLIENT_CLI_HALF_FLOAT_H_
+#endif  // TENSOROPS_CORE_HALF_FLOAT_H_

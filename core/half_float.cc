@@ -1,9 +1,9 @@
-#include "client/cli/half_float.h"
+#include "core/half_float.h"
 
 #include <bit>
 #include <cmath>
 
-namespace tensorops::client {
+namespace tensorops {
 
 // Both half conversions are the FP16 library's branch-free algorithms, which
 // c10::Half uses on CPU.
@@ -55,4 +55,4 @@ uint16_t FloatToBFloat16(float value) {
   return static_cast<uint16_t>((bits + rounding_bias) >> 16);
 }
 
-}  // namespace tensorops::client
+}  // namespace tensorops
