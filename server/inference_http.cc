@@ -12,9 +12,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "core/status_macros.h"
+#include "proto/service_methods.h"
 #include "request/inference_json.h"
 #include "request/inference_request.h"
 #include "server/inference_service.h"
+#include "server/inflight_call.h"
 
 namespace tensorops::server {
 namespace {
@@ -207,32 +211,53 @@ void InferenceHttpServer::AddRoutes() {
 
 void InferenceHttpServer::Infer(const httplib::Request& request,
                                 httplib::Response& response) {
+  const auto arrival = std::chrono::steady_clock::now();
+  if (options_.metrics != nullptr) options_.metrics->RequestStarted();
+  std::string caller;
+  const absl::Status status = InferStatus(request, response, caller);
+  if (!status.ok()) ReplyError(response, status);
+  CallLedger ledger;
+  ledger.metrics = options_.metrics;
+  ledger.log_requests = options_.log_requests;
+  RecordFinishedCall(
+      ledger,
+      {.method = wire::ModelInferMethod(),
+       .code = static_cast<grpc::StatusCode>(status.code()),
+       .duration = absl::FromChrono(std::chrono::steady_clock::now() - arrival),
+       .request_bytes = static_cast<int64_t>(request.body.size()),
+       .response_bytes =
+           status.ok() ? static_cast<int64_t>(response.body.size()) : 0,
+       .caller = caller});
+}
+
+absl::Status InferenceHttpServer::InferStatus(const httplib::Request& request,
+                                              httplib::Response& response,
+                                              std::string& caller) {
   std::vector<absl::string_view> authorization;
   const auto [begin, end] = request.headers.equal_range("Authorization");
   for (auto it = begin; it != end; ++it) authorization.push_back(it->second);
-  absl::StatusOr<std::string> caller = IdentifyHttpCaller(
-      authorization, CertificateSubject(request), options_.callers);
-  if (!caller.ok()) return ReplyError(response, caller.status());
-  absl::StatusOr<inference::ModelInferRequest> message =
+  TENSOROPS_ASSIGN_OR_RETURN(
+      caller, IdentifyHttpCaller(authorization, CertificateSubject(request),
+                                 options_.callers));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      inference::ModelInferRequest message,
       request::InferRequestFromJson(request.body, request.matches[1].str(),
                                     request.matches[2].str(),
-                                    options_.max_request_elements);
-  if (!message.ok()) return ReplyError(response, message.status());
-  absl::StatusOr<request::InferCall> call =
-      request::TranslateInferRequest(*message);
-  if (!call.ok()) return ReplyError(response, call.status());
+                                    options_.max_request_elements));
+  TENSOROPS_ASSIGN_OR_RETURN(request::InferCall call,
+                             request::TranslateInferRequest(message));
   // The response is handed to the connection here; a session saved by this
   // call is kept, and one it uses consumed, unless it fails.
   CallOutcome outcome;
   bool delivered = false;
   absl::Cleanup conclude = [&] { outcome.Conclude(delivered); };
-  absl::StatusOr<InferenceWork> work =
-      runner_.Prepare(*call, message->id(), *caller, outcome);
-  if (!work.ok()) return ReplyError(response, work.status());
-  absl::StatusOr<inference::ModelInferResponse> result = std::move(work->run)();
-  if (!result.ok()) return ReplyError(response, result.status());
-  ReplyJson(response, 200, request::InferResponseToJson(*result));
+  TENSOROPS_ASSIGN_OR_RETURN(
+      InferenceWork work, runner_.Prepare(call, message.id(), caller, outcome));
+  TENSOROPS_ASSIGN_OR_RETURN(inference::ModelInferResponse result,
+                             std::move(work.run)());
+  ReplyJson(response, 200, request::InferResponseToJson(result));
   delivered = true;
+  return absl::OkStatus();
 }
 
 }  // namespace tensorops::server

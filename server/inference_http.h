@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "server/caller_identity.h"
 #include "server/inference_runner.h"
+#include "server/metrics.h"
 
 namespace httplib {
 class Server;
@@ -51,6 +52,10 @@ struct InferenceHttpOptions {
   std::string version;
   // Whether the server drains (then /ready and /infer answer 503).
   std::function<bool()> draining;
+  // Each infer call is counted as method="ModelInfer" (may be null), and
+  // logged with --log_requests, as the gRPC calls are.
+  Metrics* metrics = nullptr;
+  bool log_requests = false;
 };
 
 class InferenceHttpServer {
@@ -70,6 +75,9 @@ class InferenceHttpServer {
   void AddRoutes();
   // POST .../infer.
   void Infer(const httplib::Request& request, httplib::Response& response);
+  // Infer's outcome, as the response carries it.
+  absl::Status InferStatus(const httplib::Request& request,
+                           httplib::Response& response, std::string& caller);
 
   const InferenceHttpOptions options_;
   InferenceRunner& runner_;

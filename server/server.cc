@@ -226,7 +226,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
              .max_body_bytes = config.max_message_bytes,
              .max_request_elements = config.max_tensor_elements,
              .version = TENSOROPS_VERSION,
-             .draining = [tensor_ops] { return tensor_ops->draining(); }},
+             .draining = [tensor_ops] { return tensor_ops->draining(); },
+             .metrics = server->metrics_.get(),
+             .log_requests = config.log_requests},
             *server->inference_runner_);
     if (!http.ok()) return http.status();
     server->http_ = *std::move(http);

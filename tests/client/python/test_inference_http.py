@@ -55,6 +55,15 @@ class HttpCase(unittest.TestCase):
 
 
 class InferenceHttpTest(HttpCase):
+    FLAGS = ("--log_requests",)
+
+    def test_infer_calls_are_logged_as_model_infer(self):
+        status, _ = self.call("POST", "/v2/models/zeros_like/infer", {
+            "inputs": [{"name": "input", "shape": [3], "datatype": "INT8"}]})
+        self.assertEqual(status, 200)
+        with open(self.server._log.name) as log:  # pylint: disable=protected-access
+            self.assertRegex(log.read(), r"call ModelInfer OK .* caller anonymous")
+
     def test_health_and_metadata_routes(self):
         self.assertEqual(self.call("GET", "/v2/health/live"), (200, {"live": True}))
         self.assertEqual(self.call("GET", "/v2/health/ready"), (200, {"ready": True}))
