@@ -102,10 +102,37 @@ absl::StatusOr<InferenceWork> InferenceRunner::PrepareFill(
 
 // TopK and the selection family compute alike: values and indices, and,
 // when asked, a session of the indices, kept if the response is delivered.
-struct SelectionRun {
+struct InferenceRunner::SelectionRun {
   request::SavedSelection saved;
   bool save = false;
 };
+
+absl::StatusOr<InferenceWork> InferenceRunner::SelectionWork(
+    const request::InferCall& call, const std::string& id,
+    const std::string& caller, CallOutcome& outcome, SelectionRun session,
+    int64_t bytes, int64_t response_bytes, SelectionCompute compute) const {
+  return InferenceWork{
+      .bytes = bytes,
+      .response_bytes = response_bytes,
+      .run = [this, &call, id, caller, &outcome, session = std::move(session),
+              compute = std::move(
+                  compute)]() mutable -> absl::StatusOr<ModelInferResponse> {
+        TENSOROPS_ASSIGN_OR_RETURN(TopKResult result, std::move(compute)());
+        std::string session_id;
+        if (session.save) {
+          session.saved.indices = result.indices;
+          TENSOROPS_ASSIGN_OR_RETURN(
+              session_id,
+              SaveSessionIfDelivered(sessions_, std::move(session.saved),
+                                     caller, outcome));
+        }
+        std::vector<NamedResult> results;
+        results.push_back({"values", std::move(result.values)});
+        results.push_back({"indices", std::move(result.indices)});
+        return Respond(call, id, std::move(results),
+                       session.save ? &session_id : nullptr);
+      }};
+}
 
 absl::StatusOr<InferenceWork> InferenceRunner::PrepareTopK(
     const request::InferCall& call, const std::string& id,
@@ -124,31 +151,11 @@ absl::StatusOr<InferenceWork> InferenceRunner::PrepareTopK(
     session.saved.dim = plan.call.wrapped_dim;
     session.saved.op = request::SelectionOp::kTopK;
   }
-  const int64_t bytes = plan.work_bytes();
-  const int64_t response_bytes = plan.call.response_bytes;
-  return InferenceWork{
-      .bytes = bytes,
-      .response_bytes = response_bytes,
-      .run = [this, &call, id, caller, &outcome, plan = std::move(plan),
-              session = std::move(
-                  session)]() mutable -> absl::StatusOr<ModelInferResponse> {
-        TENSOROPS_ASSIGN_OR_RETURN(
-            TopKResult result,
-            backend_.TopKOfChunks(plan.input, plan.call.options));
-        std::string session_id;
-        if (session.save) {
-          session.saved.indices = result.indices;
-          TENSOROPS_ASSIGN_OR_RETURN(
-              session_id,
-              SaveSessionIfDelivered(sessions_, std::move(session.saved),
-                                     caller, outcome));
-        }
-        std::vector<NamedResult> results;
-        results.push_back({"values", std::move(result.values)});
-        results.push_back({"indices", std::move(result.indices)});
-        return Respond(call, id, std::move(results),
-                       session.save ? &session_id : nullptr);
-      }};
+  return SelectionWork(
+      call, id, caller, outcome, std::move(session), plan.work_bytes(),
+      plan.call.response_bytes, [this, plan = std::move(plan)]() {
+        return backend_.TopKOfChunks(plan.input, plan.call.options);
+      });
 }
 
 absl::StatusOr<InferenceWork> InferenceRunner::PrepareSelection(
@@ -184,31 +191,11 @@ absl::StatusOr<InferenceWork> InferenceRunner::PrepareSelection(
     session.saved.op = plan.fields.op;
     session.saved.keeps_dim = plan.keeps_dim;
   }
-  const int64_t bytes = plan.work_bytes();
-  const int64_t response_bytes = plan.response_bytes;
-  return InferenceWork{
-      .bytes = bytes,
-      .response_bytes = response_bytes,
-      .run = [this, &call, id, caller, &outcome, plan = std::move(plan),
-              session = std::move(
-                  session)]() mutable -> absl::StatusOr<ModelInferResponse> {
-        TENSOROPS_ASSIGN_OR_RETURN(
-            SelectionResult result,
-            backend_.SelectOfChunks(plan.input, plan.fields.options, {}));
-        std::string session_id;
-        if (session.save) {
-          session.saved.indices = result.indices;
-          TENSOROPS_ASSIGN_OR_RETURN(
-              session_id,
-              SaveSessionIfDelivered(sessions_, std::move(session.saved),
-                                     caller, outcome));
-        }
-        std::vector<NamedResult> results;
-        results.push_back({"values", std::move(result.values)});
-        results.push_back({"indices", std::move(result.indices)});
-        return Respond(call, id, std::move(results),
-                       session.save ? &session_id : nullptr);
-      }};
+  return SelectionWork(
+      call, id, caller, outcome, std::move(session), plan.work_bytes(),
+      plan.response_bytes, [this, plan = std::move(plan)]() {
+        return backend_.SelectOfChunks(plan.input, plan.fields.options, {});
+      });
 }
 
 absl::StatusOr<InferenceWork> InferenceRunner::PrepareBackward(

@@ -63,6 +63,15 @@ class InferenceRunner {
                                                 const std::string& caller,
                                                 CallOutcome& outcome) const;
 
+  // TopK's and the selection family's work: `compute`, then the session
+  // (when `session.save`) and the response.
+  struct SelectionRun;
+  using SelectionCompute = absl::AnyInvocable<absl::StatusOr<TopKResult>() &&>;
+  absl::StatusOr<InferenceWork> SelectionWork(
+      const request::InferCall& call, const std::string& id,
+      const std::string& caller, CallOutcome& outcome, SelectionRun session,
+      int64_t bytes, int64_t response_bytes, SelectionCompute compute) const;
+
   Backend& backend_;
   SessionCache& sessions_;
   const request::RequestLimits limits_;
