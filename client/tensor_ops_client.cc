@@ -219,6 +219,8 @@ absl::StatusOr<std::string> TensorOpsClient::CallSerialized(
                      " is a streamed method; expected a unary one (the typed "
                      "methods stream by themselves, see CallOptions::stream)"));
   }
+  // A region is held from its registration on: the hold first.
+  if (method == "RegisterSharedMemory") HoldSharedMemory();
   grpc::Slice slice(request);
   grpc::ByteBuffer request_bytes(&slice, 1);
   grpc::ByteBuffer response_bytes;
@@ -265,6 +267,16 @@ absl::Status TensorOpsClient::UnregisterSharedMemory(const std::string& name,
   request.set_name(name);
   v1::UnregisterSharedMemoryResponse response;
   return Call("UnregisterSharedMemory", request, &response, call);
+}
+
+void TensorOpsClient::HoldSharedMemory() {
+  absl::MutexLock lock(&hold_mutex_);
+  if (hold_ != nullptr && !hold_->ended()) return;
+  hold_.reset();  // an ended call: the server restarted, or the connection
+                  // broke
+  hold_ = SharedMemoryHold::Open(
+      *stub_, NewContext({.timeout = absl::InfiniteDuration()}),
+      options_.default_timeout);
 }
 
 absl::StatusOr<v1::ListSharedMemoryResponse> TensorOpsClient::ListSharedMemory(

@@ -26,11 +26,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "client/shared_memory_hold.h"
 #include "client/streamed_call.h"
 #include "core/dtype.h"
 #include "core/shape.h"
@@ -250,7 +253,11 @@ class TensorOpsClient {
   // shared memory object (key "/name") or a file under the server's
   // --shared_memory_file_dir as the caller's region `name`. Tensors then
   // refer to it (Tensor.shared_memory) in requests built for Call(), and
-  // results go into it (e.g. TopKRequest.values_shared_memory).
+  // results go into it (e.g. TopKRequest.values_shared_memory). A
+  // registration (here or through Call) first opens this client's
+  // HoldSharedMemory call if none is open: the server keeps the client's
+  // regions while it lives and unmaps them a grace period after the client
+  // is gone.
   absl::Status RegisterSharedMemory(
       const tensorops::v1::RegisterSharedMemoryRequest& request,
       const CallOptions& call = {});
@@ -259,6 +266,9 @@ class TensorOpsClient {
                                       const CallOptions& call = {});
   absl::StatusOr<tensorops::v1::ListSharedMemoryResponse> ListSharedMemory(
       const CallOptions& call = {});
+  // Opens this client's HoldSharedMemory call unless one is open (the
+  // registration above does this itself); it ends with the client.
+  void HoldSharedMemory();
 
   // Any method of the service by name, with a request message the caller
   // built (e.g. one whose tensors lie in shared memory), its response parsed
@@ -334,6 +344,9 @@ class TensorOpsClient {
   // Every method of the service, by descriptor index, for CallSerialized.
   std::vector<std::unique_ptr<grpc::internal::RpcMethod>> methods_;
   ClientOptions options_;
+  // Last, so that it ends before the channel goes.
+  absl::Mutex hold_mutex_;
+  std::unique_ptr<SharedMemoryHold> hold_ ABSL_GUARDED_BY(hold_mutex_);
 };
 
 }  // namespace tensorops::client

@@ -19,6 +19,7 @@
 #include "request/inference_request.h"
 #include "server/inference_service.h"
 #include "server/inflight_call.h"
+#include "server/tensor_ops_service.h"
 
 namespace tensorops::server {
 namespace {
@@ -76,12 +77,6 @@ std::string CertificateSubject(const httplib::Request& request) {
                     sizeof(subject));
   X509_free(certificate);
   return subject;
-}
-
-absl::Status DrainingError() {
-  return absl::UnavailableError(
-      "the server is shutting down and accepts no new calls; retry (on "
-      "another replica, or once it is back)");
 }
 
 }  // namespace
@@ -191,7 +186,9 @@ void InferenceHttpServer::AddRoutes() {
   http_->Post(absl::StrCat(kModelRoute, "/infer"),
               [this, draining](const httplib::Request& request,
                                httplib::Response& response) {
-                if (draining()) return ReplyError(response, DrainingError());
+                if (draining())
+                  return ReplyError(response,
+                                    TensorOpsService::DrainingError());
                 Infer(request, response);
               });
   // Unknown routes and refused bodies (413) get a JSON message too.

@@ -133,6 +133,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       config.max_shared_memory_regions_per_caller;
   shm_options.max_bytes_per_owner = config.max_shared_memory_bytes_per_caller;
   shm_options.idle_timeout = config.shared_memory_idle_timeout;
+  shm_options.release_grace = config.shared_memory_release_grace;
   server->shared_memory_ =
       std::make_unique<SharedMemoryRegistry>(std::move(shm_options));
 

@@ -134,8 +134,14 @@ ABSL_FLAG(int64_t, max_shared_memory_bytes_per_caller,
           "(mapped, not allocated, by the server; default 64 GiB).");
 ABSL_FLAG(absl::Duration, shared_memory_idle_timeout,
           Defaults().shared_memory_idle_timeout,
-          "A caller that makes no call for this long (its connections gone, "
-          "or idle) loses its shared memory regions.");
+          "A caller that never opened a HoldSharedMemory call (the clients "
+          "of this project open one) and makes no call for this long loses "
+          "its shared memory regions.");
+ABSL_FLAG(absl::Duration, shared_memory_release_grace,
+          Defaults().shared_memory_release_grace,
+          "A caller's shared memory regions are unmapped this long after its "
+          "last HoldSharedMemory call ended (its client closed, or its "
+          "connection is gone), unless it opens a new one first.");
 ABSL_FLAG(absl::Duration, max_connection_idle, Defaults().max_connection_idle,
           "A client connection with no call for this long is closed "
           "gracefully (GOAWAY); 'inf' never.");
@@ -269,6 +275,12 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                      absl::FormatDuration(config.shared_memory_idle_timeout),
                      "; expected a positive duration such as 5m"));
   }
+  if (config.shared_memory_release_grace <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--shared_memory_release_grace is ",
+                     absl::FormatDuration(config.shared_memory_release_grace),
+                     "; expected a positive duration such as 30s"));
+  }
   const std::string& dir = config.shared_memory_file_dir;
   if (!dir.empty() && (dir[0] != '/' || dir.back() == '/')) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -323,6 +335,8 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
       absl::GetFlag(FLAGS_max_shared_memory_bytes_per_caller);
   config.shared_memory_idle_timeout =
       absl::GetFlag(FLAGS_shared_memory_idle_timeout);
+  config.shared_memory_release_grace =
+      absl::GetFlag(FLAGS_shared_memory_release_grace);
   config.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
   config.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   config.max_connection_age_grace =

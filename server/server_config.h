@@ -101,8 +101,11 @@ struct ServerConfig {
   std::string shared_memory_file_dir;
   int64_t max_shared_memory_regions_per_caller = 64;
   int64_t max_shared_memory_bytes_per_caller = int64_t{64} << 30;
-  // A caller without a call for this long loses its regions.
+  // A caller that never held its regions (HoldSharedMemory) loses them
+  // after this long without a call; one that did, this long after its last
+  // hold ended.
   absl::Duration shared_memory_idle_timeout = absl::Minutes(5);
+  absl::Duration shared_memory_release_grace = absl::Seconds(30);
 };
 
 // The configuration the command-line flags describe (call after

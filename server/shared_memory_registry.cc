@@ -10,8 +10,9 @@ namespace {
 
 namespace v1 = ::tensorops::v1;
 
-absl::Duration ReapInterval(absl::Duration idle_timeout) {
-  return std::clamp(idle_timeout / 4, absl::Milliseconds(1), absl::Seconds(1));
+absl::Duration ReapInterval(const SharedMemoryOptions& options) {
+  return std::clamp(std::min(options.idle_timeout, options.release_grace) / 4,
+                    absl::Milliseconds(1), absl::Seconds(1));
 }
 
 }  // namespace
@@ -19,7 +20,7 @@ absl::Duration ReapInterval(absl::Duration idle_timeout) {
 SharedMemoryRegistry::SharedMemoryRegistry(SharedMemoryOptions options)
     : options_(std::move(options)) {
   if (options_.allowed && options_.start_reaper) {
-    const absl::Duration interval = ReapInterval(options_.idle_timeout);
+    const absl::Duration interval = ReapInterval(options_);
     reaper_ = std::thread([this, interval] {
       while (!stop_reaper_.WaitForNotificationWithTimeout(interval)) {
         ReapIdle();
@@ -129,8 +130,8 @@ absl::Status SharedMemoryRegistry::Unregister(const std::string& owner,
   }
   return absl::NotFoundError(absl::StrCat(
       "this caller holds no shared memory region named ", name,
-      " (never registered, unregistered, or dropped after the caller was "
-      "idle for the server's --shared_memory_idle_timeout)"));
+      " (never registered, unregistered, or dropped: after the caller's last "
+      "HoldSharedMemory call ended, or when it was idle)"));
 }
 
 absl::StatusOr<std::vector<v1::SharedMemoryRegion>> SharedMemoryRegistry::List(
@@ -167,7 +168,7 @@ absl::StatusOr<FoundRegion> SharedMemoryRegistry::Find(
     return absl::NotFoundError(absl::StrCat(
         "this caller holds no shared memory region named ", name,
         "; register it first (regions are per caller, and dropped after the "
-        "caller is idle for the server's --shared_memory_idle_timeout)"));
+        "caller's last HoldSharedMemory call ended, or when it was idle)"));
   }
   if (region->mapping->truncated()) {
     return MappedRegion::TruncationError(name);
@@ -184,13 +185,50 @@ void SharedMemoryRegistry::Touch(const std::string& owner) {
   if (it != owners_.end()) it->second.last_call = Now();
 }
 
+absl::Status SharedMemoryRegistry::OpenHold(const std::string& owner) {
+  if (!options_.allowed) return Disabled();
+  absl::MutexLock lock(&mutex_);
+  Holds& holds = holds_[owner];
+  if (holds.open >= options_.max_holds_per_owner) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this caller has ", holds.open,
+        " HoldSharedMemory calls open, its most; one per client is enough"));
+  }
+  ++holds.open;
+  holds.released = absl::InfiniteFuture();
+  return absl::OkStatus();
+}
+
+void SharedMemoryRegistry::CloseHold(const std::string& owner) {
+  absl::MutexLock lock(&mutex_);
+  auto it = holds_.find(owner);
+  if (it == holds_.end() || it->second.open == 0) return;
+  if (--it->second.open == 0) it->second.released = Now();
+}
+
+int64_t SharedMemoryRegistry::OpenHoldsOf(const std::string& owner) const {
+  absl::MutexLock lock(&mutex_);
+  auto it = holds_.find(owner);
+  return it == holds_.end() ? 0 : it->second.open;
+}
+
+bool SharedMemoryRegistry::Expired(const std::string& owner, const Owner& held,
+                                   absl::Time now) const {
+  auto holds = holds_.find(owner);
+  if (holds == holds_.end()) {
+    return now - held.last_call >= options_.idle_timeout;
+  }
+  return holds->second.open == 0 &&
+         now - holds->second.released >= options_.release_grace;
+}
+
 int64_t SharedMemoryRegistry::ReapIdle() {
   std::vector<Region> dropped;  // unmapped outside the lock
   {
     absl::MutexLock lock(&mutex_);
     const absl::Time now = Now();
     for (auto it = owners_.begin(); it != owners_.end();) {
-      if (now - it->second.last_call < options_.idle_timeout) {
+      if (!Expired(it->first, it->second, now)) {
         ++it;
         continue;
       }
@@ -199,6 +237,12 @@ int64_t SharedMemoryRegistry::ReapIdle() {
       }
       it = owners_.erase(it);
     }
+    // A released owner's hold record goes after its grace: a later region
+    // without a hold is then kept by its calls, as for any owner.
+    std::erase_if(holds_, [&](const auto& entry) {
+      return entry.second.open == 0 &&
+             now - entry.second.released >= options_.release_grace;
+    });
     CountOwners();
   }
   return static_cast<int64_t>(dropped.size());

@@ -4,9 +4,13 @@
 // owner's calls (another owner, or an unknown name, gets NOT_FOUND); each
 // call holds the region it uses, so Unregister, the idle reaper and Clear
 // only drop the registry's hold: the mapping goes when the last call using
-// it ends. An owner that has made no call for the idle timeout (its
-// connections gone, or idle) loses all its regions. One mutex; mappings are
-// dropped outside it.
+// it ends. Regions are tied to their owner's connections through hold calls
+// (HoldSharedMemory, which clients keep open while they have regions): while
+// an owner has a hold open its regions stay; once its last hold ends (the
+// client closed it, or its connection is gone) they go after the release
+// grace, unless a hold opens again first. An owner that never opened a hold
+// loses its regions after the idle timeout without a call. One mutex;
+// mappings are dropped outside it.
 #ifndef TENSOROPS_SERVER_SHARED_MEMORY_REGISTRY_H_
 #define TENSOROPS_SERVER_SHARED_MEMORY_REGISTRY_H_
 
@@ -37,8 +41,13 @@ struct SharedMemoryOptions {
   // Regions and registered bytes one owner may hold.
   int64_t max_regions_per_owner = 64;
   int64_t max_bytes_per_owner = int64_t{64} << 30;
-  // An owner without a call for this long loses its regions.
+  // An owner without a hold and without a call for this long loses its
+  // regions.
   absl::Duration idle_timeout = absl::Minutes(5);
+  // An owner whose last hold ended this long ago loses its regions.
+  absl::Duration release_grace = absl::Seconds(30);
+  // Holds one owner may have open at once.
+  int64_t max_holds_per_owner = 64;
   // Files may be mapped only below this directory; empty: keys only.
   std::string file_dir;
   // Whether to run the reaper thread (tests with a fake clock call
@@ -86,7 +95,16 @@ class SharedMemoryRegistry {
   // Marks `owner` active now (every call of an owner with regions does).
   void Touch(const std::string& owner);
 
-  // Drops the regions of owners idle for the timeout; returns how many.
+  // A hold of `owner` opens: its regions stay while it is open.
+  // FAILED_PRECONDITION when shared memory is off, RESOURCE_EXHAUSTED past
+  // max_holds_per_owner. Each successful OpenHold needs one CloseHold.
+  absl::Status OpenHold(const std::string& owner);
+  void CloseHold(const std::string& owner);
+  int64_t OpenHoldsOf(const std::string& owner) const;
+
+  // Drops the regions of owners whose last hold ended the release grace
+  // ago, or that never held and were idle for the timeout; returns how
+  // many.
   int64_t ReapIdle();
 
   // Drops every region (shutdown).
@@ -105,6 +123,15 @@ class SharedMemoryRegistry {
     int64_t bytes = 0;
     absl::Time last_call;
   };
+  struct Holds {
+    int64_t open = 0;
+    // When `open` last fell to zero; InfiniteFuture while a hold is open.
+    absl::Time released = absl::InfiniteFuture();
+  };
+
+  // Whether ReapIdle drops the regions of `owner` at `now`.
+  bool Expired(const std::string& owner, const Owner& held,
+               absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   absl::Time Now() const;
   absl::Status Disabled() const;
@@ -120,6 +147,8 @@ class SharedMemoryRegistry {
   const SharedMemoryOptions options_;
   mutable absl::Mutex mutex_;
   std::map<std::string, Owner> owners_ ABSL_GUARDED_BY(mutex_);
+  // Owners that have opened a hold, until their regions go after release.
+  std::map<std::string, Holds> holds_ ABSL_GUARDED_BY(mutex_);
   std::atomic<int64_t> owner_count_{0};
   absl::Notification stop_reaper_;
   std::thread reaper_;

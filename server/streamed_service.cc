@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/service_methods.h"
+#include "server/shared_memory_hold.h"
 #include "server/streamed_call.h"
 #include "server/streamed_operations.h"
 #include "server/tensor_ops_service.h"
@@ -43,9 +44,7 @@ StreamReactor* TensorOpsService::ServeStream(
       std::max(options_.limits.max_message_bytes, kStreamChunkBytes + 1024),
       StreamChunkBytes());
   if (draining_.load(std::memory_order_acquire)) {
-    call->Refuse(absl::UnavailableError(
-        "the server is shutting down and accepts no new calls; retry (on "
-        "another replica, or once it is back)"));
+    call->Refuse(DrainingError());
     return call;
   }
   absl::StatusOr<std::string> caller =
@@ -98,6 +97,23 @@ StreamReactor* TensorOpsService::ServeOnesLikeStream(
     grpc::CallbackServerContext* context, int method) {
   return ServeStream<v1::OnesLikeStreamRequest, v1::OnesLikeRequest>(
       context, method, &StartStreamedOnesLike);
+}
+
+StreamReactor* TensorOpsService::ServeHoldSharedMemory(
+    grpc::CallbackServerContext* context, int /*method*/) {
+  if (draining_.load(std::memory_order_acquire)) {
+    return SharedMemoryHold::Refuse(DrainingError());
+  }
+  absl::StatusOr<std::string> caller =
+      IdentifyCaller(*context, options_.callers);
+  if (!caller.ok()) return SharedMemoryHold::Refuse(caller.status());
+  if (!IsLocalPeer(context->peer())) {
+    return SharedMemoryHold::Refuse(absl::PermissionDeniedError(absl::StrCat(
+        "shared memory is for callers on the server's host (a unix socket or "
+        "a loopback address); this call came from ",
+        context->peer())));
+  }
+  return SharedMemoryHold::Open(shared_memory_, *std::move(caller));
 }
 
 StreamReactor* TensorOpsService::ServeUnimplementedStream(

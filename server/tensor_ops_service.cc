@@ -60,6 +60,8 @@ const TensorOpsService::MethodEntry TensorOpsService::kMethodTable[] = {
      .stream_handler = &TensorOpsService::ServeZerosLikeStream},
     {.name = "OnesLikeStream",
      .stream_handler = &TensorOpsService::ServeOnesLikeStream},
+    {.name = "HoldSharedMemory",
+     .stream_handler = &TensorOpsService::ServeHoldSharedMemory},
 };
 
 TensorOpsService::TensorOpsService(Backend& backend, SessionCache& sessions,
@@ -125,6 +127,20 @@ bool TensorOpsService::IsLocalPeer(absl::string_view peer) {
          absl::StartsWith(peer, "ipv6:[::ffff:127.");
 }
 
+absl::Status TensorOpsService::CheckLocalPeer(absl::string_view peer) {
+  if (IsLocalPeer(peer)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "shared memory is for callers on the server's host (a unix socket or a "
+      "loopback address); this call came from ",
+      peer, ": send tensors inline"));
+}
+
+absl::Status TensorOpsService::DrainingError() {
+  return absl::UnavailableError(
+      "the server is shutting down and accepts no new calls; retry (on "
+      "another replica, or once it is back)");
+}
+
 bool TensorOpsService::Serves(absl::string_view method) {
   for (const MethodEntry& entry : kMethodTable) {
     if (entry.name == method) return true;
@@ -146,9 +162,7 @@ grpc::ServerUnaryReactor* TensorOpsService::Dispatch(
     return call;
   };
   if (draining_.load(std::memory_order_acquire)) {
-    return refuse(absl::UnavailableError(
-        "the server is shutting down and accepts no new calls; retry (on "
-        "another replica, or once it is back)"));
+    return refuse(DrainingError());
   }
   // gRPC hands over an empty buffer when the request never fully arrived:
   // the client cancelled or reset the stream during its upload.
@@ -370,12 +384,7 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeRegisterSharedMemory(
           InflightCall&) -> absl::StatusOr<Work> {
         TENSOROPS_RETURN_IF_ERROR(
             request::ValidateRegisterSharedMemory(message));
-        if (!IsLocalPeer(context->peer())) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "shared memory is for callers on the server's host (a unix "
-              "socket or a loopback address); this call came from ",
-              context->peer(), ": send tensors inline"));
-        }
+        TENSOROPS_RETURN_IF_ERROR(CheckLocalPeer(context->peer()));
         return Work{.blocking = true,  // opens and maps the object
                     .run = [this, &message, caller] {
                       return shared_memory_.Register(caller, message);
@@ -478,6 +487,10 @@ grpc::ServerUnaryReactor* TensorOpsService::ServeGetServerInfo(
                   shared_memory_.RegionsOf(caller));
               response->set_caller_shared_memory_bytes(
                   shared_memory_.BytesOf(caller));
+              response->set_shared_memory_release_grace_ms(
+                  absl::ToInt64Milliseconds(shm.release_grace));
+              response->set_caller_shared_memory_holds(
+                  shared_memory_.OpenHoldsOf(caller));
               response->set_stream_chunk_bytes(StreamChunkBytes());
               response->set_max_streamed_tensor_elements(
                   options_.limits.max_streamed_tensor_elements);

@@ -102,6 +102,10 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   // unix socket or a loopback address. Only those may register shared
   // memory.
   static bool IsLocalPeer(absl::string_view peer);
+  // PERMISSION_DENIED unless IsLocalPeer(peer), saying why.
+  static absl::Status CheckLocalPeer(absl::string_view peer);
+  // The UNAVAILABLE answer of a call that arrives while the server drains.
+  static absl::Status DrainingError();
 
   // Whether the method table serves the RPC called `method`; every method
   // of the descriptor must be (a test checks), else it answers
@@ -250,6 +254,10 @@ class TensorOpsService final : public tensorops::v1::TensorOps::Service {
   ServeOnesLikeStream(grpc::CallbackServerContext* context, int method);
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
   ServeUnimplementedStream(grpc::CallbackServerContext* context, int method);
+  // HoldSharedMemory (server/shared_memory_hold.h): the same drain, caller
+  // and local-peer checks as RegisterSharedMemory; not a call in flight.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+  ServeHoldSharedMemory(grpc::CallbackServerContext* context, int method);
   // The chunk size streamed calls send: 2 MiB, or less under a smaller
   // message limit.
   int64_t StreamChunkBytes() const;

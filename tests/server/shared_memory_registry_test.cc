@@ -188,6 +188,76 @@ TEST(SharedMemoryRegistryTest, IdleOwnersLoseTheirRegions) {
   EXPECT_EQ(MappingsOf(shm.key()), 2);  // the test's and b's
 }
 
+TEST(SharedMemoryRegistryTest, HeldRegionsOutliveTheIdleTimeout) {
+  FakeClock clock;
+  SharedMemoryRegistry registry(TestOptions(&clock));
+  TestShm shm(4096);
+  ASSERT_TRUE(registry.OpenHold("a").ok());
+  ASSERT_TRUE(registry.Register("a", Registration("r", shm.key(), 0, 8)).ok());
+  clock.now += absl::Hours(2);  // no call at all
+  EXPECT_EQ(registry.ReapIdle(), 0);
+  EXPECT_TRUE(registry.Find("a", "r").ok());
+}
+
+TEST(SharedMemoryRegistryTest, RegionsGoTheGraceAfterTheLastHoldEnds) {
+  FakeClock clock;
+  SharedMemoryOptions options = TestOptions(&clock);
+  options.release_grace = absl::Seconds(30);
+  SharedMemoryRegistry registry(options);
+  TestShm shm(4096);
+  ASSERT_TRUE(registry.OpenHold("a").ok());
+  ASSERT_TRUE(registry.OpenHold("a").ok());
+  ASSERT_TRUE(registry.Register("a", Registration("r", shm.key(), 0, 8)).ok());
+  registry.CloseHold("a");  // one of two: still held
+  clock.now += absl::Hours(1);
+  EXPECT_EQ(registry.ReapIdle(), 0);
+  registry.CloseHold("a");
+  EXPECT_EQ(registry.OpenHoldsOf("a"), 0);
+  clock.now += absl::Seconds(29);
+  EXPECT_EQ(registry.ReapIdle(), 0);
+  registry.Touch("a");  // calls do not stand in for a hold once released
+  clock.now += absl::Seconds(1);
+  EXPECT_EQ(registry.ReapIdle(), 1);
+  EXPECT_EQ(registry.Find("a", "r").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(MappingsOf(shm.key()), 1);  // the test's own
+}
+
+TEST(SharedMemoryRegistryTest, AHoldReopenedWithinTheGraceKeepsTheRegions) {
+  FakeClock clock;
+  SharedMemoryOptions options = TestOptions(&clock);
+  options.release_grace = absl::Seconds(30);
+  SharedMemoryRegistry registry(options);
+  TestShm shm(4096);
+  ASSERT_TRUE(registry.OpenHold("a").ok());
+  ASSERT_TRUE(registry.Register("a", Registration("r", shm.key(), 0, 8)).ok());
+  registry.CloseHold("a");  // the connection broke; the client reconnects
+  clock.now += absl::Seconds(20);
+  ASSERT_TRUE(registry.OpenHold("a").ok());
+  clock.now += absl::Hours(1);
+  EXPECT_EQ(registry.ReapIdle(), 0);
+  EXPECT_TRUE(registry.Find("a", "r").ok());
+}
+
+TEST(SharedMemoryRegistryTest, HoldsAreLimitedPerOwnerAndNeedSharedMemory) {
+  FakeClock clock;
+  SharedMemoryOptions options = TestOptions(&clock);
+  options.max_holds_per_owner = 2;
+  SharedMemoryRegistry registry(options);
+  ASSERT_TRUE(registry.OpenHold("a").ok());
+  ASSERT_TRUE(registry.OpenHold("a").ok());
+  const absl::Status third = registry.OpenHold("a");
+  EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(third.message(), HasSubstr("HoldSharedMemory"));
+  EXPECT_TRUE(registry.OpenHold("b").ok());  // another owner's own
+  EXPECT_EQ(registry.OpenHoldsOf("a"), 2);
+  registry.CloseHold("a");
+  EXPECT_TRUE(registry.OpenHold("a").ok());
+
+  SharedMemoryRegistry off(SharedMemoryOptions{});
+  EXPECT_EQ(off.OpenHold("a").code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(SharedMemoryRegistryTest, ClearUnmapsEverything) {
   FakeClock clock;
   SharedMemoryRegistry registry(TestOptions(&clock));

@@ -4,6 +4,8 @@ Each tensor is copied into and out of protobuf messages on the way, or,
 past the stream threshold, chunk by chunk through the streamed calls
 (tensorops._streaming)."""
 
+import threading
+
 import grpc
 
 from tensorops import _codec, _streaming
@@ -90,6 +92,9 @@ class GrpcioTransport:
         self._stub = pb_grpc.TensorOpsStub(channel)
         self._health_check = channel.unary_unary("/grpc.health.v1.Health/Check")
         self._auth_token = auth_token
+        # HoldSharedMemory: (call, event that ends its requests), or None.
+        self._hold = None
+        self._hold_lock = threading.Lock()
 
     @staticmethod
     def decode(tensor, as_torch):
@@ -99,8 +104,40 @@ class GrpcioTransport:
         return _codec.from_wire(tensor, as_torch)
 
     def close(self):
+        with self._hold_lock:
+            self._end_hold()
         if self._owns_channel:
             self._channel.close()
+
+    def _end_hold(self):
+        if self._hold is not None:
+            call, released = self._hold
+            released.set()
+            call.cancel()
+            self._hold = None
+
+    def _hold_shared_memory(self, settings):
+        """Opens this client's HoldSharedMemory call unless one is open, as
+        the C++ client does before a registration: the server keeps this
+        client's regions while the call lives, and unmaps them a grace
+        period after the process is gone."""
+        with self._hold_lock:
+            if self._hold is not None and not self._hold[0].done():
+                return
+            self._end_hold()
+            released = threading.Event()
+
+            def no_requests():
+                released.wait()
+                return
+                yield  # a generator that sends nothing until released
+
+            call = self._stub.HoldSharedMemory(no_requests(),
+                                               metadata=self._metadata(settings))
+            self._hold = (call, released)
+            # Returns once the server has counted the hold (its initial
+            # metadata) or refused it, so that no region exists unheld.
+            call.initial_metadata()
 
     def _metadata(self, settings):
         metadata = []
@@ -143,6 +180,8 @@ class GrpcioTransport:
             f"/tensorops.v1.TensorOps/{method}",
             request_serializer=type(request).SerializeToString,
             response_deserializer=response_type.FromString)
+        if method == "RegisterSharedMemory":
+            self._hold_shared_memory(settings)
         return self._call(rpc, request, settings)
 
     def _fill(self, name, request, spec, dtype, settings):

@@ -178,6 +178,66 @@ class SharedMemoryTest(unittest.TestCase):
             self.assertIsNotNone(shm.offset_of(indices))
 
 
+# A child process that registers a region as alice, says so, and waits to be
+# killed. argv[1]: the address; argv[2]: "native" or "grpcio".
+_HOLDER = """
+import sys, time, grpc, tensorops
+address, transport = sys.argv[1], sys.argv[2]
+token = "alice-token-0123456789"
+if transport == "grpcio":
+    client = tensorops.Client(channel=grpc.insecure_channel(address), auth_token=token)
+else:
+    client = tensorops.Client(address, auth_token=token)
+shm = tensorops.SharedMemory(client, 4096, name="held")
+print(shm.path, flush=True)
+time.sleep(600)
+"""
+
+
+class SharedMemoryHoldTest(unittest.TestCase):
+    """Regions live as long as their client: past the idle timeout while its
+    process runs, and unmapped soon after it is killed (no unregister)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = _TokenServer("--shared_memory_idle_timeout=100ms",
+                                  "--shared_memory_release_grace=200ms")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def check_killed_holder_loses_its_region(self, transport):
+        import subprocess
+        import sys
+        import time
+        holder = subprocess.Popen([sys.executable, "-c", _HOLDER, self.server.address, transport],
+                                  stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.stdout.close)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        path = holder.stdout.readline().strip()
+        self.assertTrue(path, "the holder did not register its region")
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        alice = tensorops.Client(self.server.address, auth_token="alice-token-0123456789")
+        self.addCleanup(alice.close)
+        time.sleep(0.5)  # five idle timeouts without a call of alice's
+        self.assertEqual([r["name"] for r in alice.list_shared_memory()], ["held"])
+        self.assertEqual(alice.server_info()["caller_shared_memory_holds"], 1)
+        holder.kill()  # no unregister, no close: the connection just goes
+        holder.wait()
+        give_up = time.monotonic() + 60  # not a timing check: it must happen
+        while alice.list_shared_memory() and time.monotonic() < give_up:
+            time.sleep(0.01)
+        self.assertEqual(alice.list_shared_memory(), [])
+
+    def test_native_client(self):
+        self.check_killed_holder_loses_its_region("native")
+
+    def test_grpcio_client(self):
+        self.check_killed_holder_loses_its_region("grpcio")
+
+
 class SharedMemoryOffTest(unittest.TestCase):
     def test_off_by_default(self):
         server = ServerProcess()
@@ -189,12 +249,13 @@ class SharedMemoryOffTest(unittest.TestCase):
                               if name.startswith(f"tensorops-{os.getpid()}-")], [])
 
 
-def _TokenServer():
+def _TokenServer(*flags):
     import tempfile
     tokens = tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False)
     tokens.write("alice-token-0123456789\nbob-token-0123456789\n")
     tokens.close()
-    server = ServerProcess("--allow_shared_memory", f"--auth_tokens_file={tokens.name}")
+    server = ServerProcess("--allow_shared_memory", f"--auth_tokens_file={tokens.name}",
+                           *flags)
     stop = server.stop
 
     def stop_and_remove():
