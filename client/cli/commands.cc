@@ -1,5 +1,6 @@
 #include "client/cli/commands.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli/tensor_literal.h"
+#include "client/shared_memory_region.h"
 #include "core/status_macros.h"
 
 namespace tensorops::client {
@@ -74,6 +76,19 @@ absl::Status RunTopK(const CommandContext& context) {
   params.largest = !context.args.Has("smallest");
   params.sorted = !context.args.Has("unsorted");
   params.save_for_backward = context.args.Has("save");
+  if (context.args.Has("shared-memory")) {
+    // The input goes to the server, and the results come back, through a
+    // region of this process's (a server on this host, with
+    // --allow_shared_memory); it is unregistered and removed after.
+    TENSOROPS_ASSIGN_OR_RETURN(
+        const std::shared_ptr<SharedMemoryRegion> region,
+        SharedMemoryRegion::Create(*context.client,
+                                   SharedMemoryTopKBytes(input, params)));
+    TENSOROPS_ASSIGN_OR_RETURN(
+        const TopKOutput result,
+        SharedMemoryTopK(*context.client, input, params, region));
+    return WriteSelection(context.output, "topk", result, context.out);
+  }
   TENSOROPS_ASSIGN_OR_RETURN(const TopKOutput result,
                              context.client->TopK(input, params));
   return WriteSelection(context.output, "topk", result, context.out);
@@ -254,14 +269,18 @@ absl::Span<const Command> AllCommands() {
        true,
        RunOnesLike},
       {"topk",
-       "TENSOR --k=K [--dim=-1] [--smallest] [--unsorted] [--save]",
+       "TENSOR --k=K [--dim=-1] [--smallest] [--unsorted] [--save] "
+       "[--shared-memory]",
        "torch.topk(TENSOR, K, dim, largest, sorted); --save keeps a session "
-       "for backward and prints its id",
+       "for backward and prints its id; --shared-memory passes the tensors "
+       "through a shared memory region (a server on this host with "
+       "--allow_shared_memory)",
        {{"k", true},
         {"dim", true},
         {"smallest", false},
         {"unsorted", false},
-        {"save", false}},
+        {"save", false},
+        {"shared-memory", false}},
        1,
        true,
        RunTopK},

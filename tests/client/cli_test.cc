@@ -88,6 +88,42 @@ TEST_F(CliTest, TopKSeedExample) {
   EXPECT_THAT(result.err, IsEmpty());
 }
 
+TEST_F(CliTest, TopKThroughSharedMemoryPrintsWhatTheInlineCallDoes) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+      ServerProcess::Start(TENSOROPS_SERVER_BINARY, {"--allow_shared_memory"});
+  ASSERT_THAT(server.status(), IsOk());
+  const std::string address = absl::StrCat("--address=", (*server)->address());
+  const std::string input = "[[3.,1.,4.,1.,5.],[9.,2.,6.,5.,3.]]";
+  for (const std::vector<std::string>& options :
+       {std::vector<std::string>{"--k=2"},
+        std::vector<std::string>{"--k=2", "--dim=0", "--smallest"},
+        std::vector<std::string>{"--k=2", "--unsorted", "--output=json"}}) {
+    std::vector<std::string> inline_args = {TENSOROPS_CLI_BINARY, "topk", input,
+                                            address};
+    inline_args.insert(inline_args.end(), options.begin(), options.end());
+    std::vector<std::string> shm_args = inline_args;
+    shm_args.push_back("--shared-memory");
+    const ProcessResult expected = RunProcess(inline_args);
+    const ProcessResult result = RunProcess(shm_args);
+    EXPECT_EQ(expected.exit_code, 0) << expected.err;
+    EXPECT_EQ(result.exit_code, expected.exit_code) << result.err;
+    EXPECT_EQ(result.out, expected.out);
+    EXPECT_THAT(result.err, IsEmpty());
+  }
+  // A bad k fails as inline, with the server's message.
+  const ProcessResult bad = RunProcess({TENSOROPS_CLI_BINARY, "topk", input,
+                                        address, "--k=9", "--shared-memory"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("INVALID_ARGUMENT"));
+}
+
+TEST_F(CliTest, SharedMemoryNeedsAServerThatAllowsIt) {
+  const ProcessResult result =
+      Tensorops({"topk", "[3.,1.,4.]", "--k=1", "--shared-memory"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("--allow_shared_memory"));
+}
+
 TEST_F(CliTest, BackwardSeedExampleThroughASession) {
   const ProcessResult top =
       Tensorops({"topk", "[3.,1.,4.,2.]", "--k=2", "--save"});

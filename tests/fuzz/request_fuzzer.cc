@@ -876,6 +876,12 @@ const MethodFuzzer kMethodFuzzers[] = {
              FuzzStreamedFill(request, &request::PlanStreamedOnesLike);
            });
      }},
+    // The server ignores what a hold's client sends: parsing is the check.
+    {"HoldSharedMemory",
+     [](const uint8_t* message, int length, size_t) {
+       v1::HoldSharedMemoryRequest request;
+       Parse(message, length, request);
+     }},
 };
 
 // kMethodFuzzers by method index.
