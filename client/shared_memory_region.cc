@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/op_plans.h"
 #include "core/shape.h"
 #include "core/status_macros.h"
 #include "proto/tensor_codec.h"
@@ -31,17 +32,16 @@ int64_t AlignUp(int64_t bytes) {
   return (bytes + kAlignment - 1) / kAlignment * kAlignment;
 }
 
-// Elements of TopK's values for `input` (k along dim); the input's count
-// for a dim the server will refuse, so that the layout stays defined.
+// Elements of TopK's values for `input` (core's own plan); the input's
+// count for a call the server will refuse, so that the layout stays defined.
 int64_t TopKResultElements(const Tensor& input, const TopKParams& params) {
-  const int64_t rank = input.rank();
-  if (rank == 0) return params.k > 0 ? 1 : 0;
-  const int64_t dim = params.dim < 0 ? params.dim + rank : params.dim;
-  const int64_t elements = static_cast<int64_t>(input.num_elements());
-  if (dim < 0 || dim >= rank || params.k < 0) return elements;
-  const int64_t extent = input.shape()[dim];
-  if (extent == 0) return 0;
-  return elements / extent * std::min(params.k, extent);
+  const absl::StatusOr<TopKPlan> plan = PlanTopK(input.dtype(), input.shape(),
+                                                 {.k = params.k,
+                                                  .dim = params.dim,
+                                                  .largest = params.largest,
+                                                  .sorted = params.sorted});
+  if (!plan.ok()) return input.num_elements();
+  return plan->input.slices() * plan->k;
 }
 
 // The result `wire` describes, viewing `region` at its reference.

@@ -101,16 +101,18 @@ absl::StatusOr<InferenceWork> InferenceRunner::PrepareFill(
 }
 
 // TopK and the selection family compute alike: values and indices, and,
-// when asked, a session of the indices, kept if the response is delivered.
-struct InferenceRunner::SelectionRun {
-  request::SavedSelection saved;
-  bool save = false;
-};
-
+// when asked (`session` set; its indices come from the result), a session
+// of the indices, kept if the response is delivered.
 absl::StatusOr<InferenceWork> InferenceRunner::SelectionWork(
     const request::InferCall& call, const std::string& id,
-    const std::string& caller, CallOutcome& outcome, SelectionRun session,
+    const std::string& caller, CallOutcome& outcome,
+    std::optional<request::SavedSelection> session, int64_t indices_bytes,
     int64_t bytes, int64_t response_bytes, SelectionCompute compute) const {
+  if (session.has_value()) {
+    TENSOROPS_RETURN_IF_ERROR(
+        sessions_.CheckFits(SessionCache::SessionFootprintBytes(
+            indices_bytes, session->input_shape.size())));
+  }
   return InferenceWork{
       .bytes = bytes,
       .response_bytes = response_bytes,
@@ -119,18 +121,17 @@ absl::StatusOr<InferenceWork> InferenceRunner::SelectionWork(
                   compute)]() mutable -> absl::StatusOr<ModelInferResponse> {
         TENSOROPS_ASSIGN_OR_RETURN(TopKResult result, std::move(compute)());
         std::string session_id;
-        if (session.save) {
-          session.saved.indices = result.indices;
+        if (session.has_value()) {
+          session->indices = result.indices;
           TENSOROPS_ASSIGN_OR_RETURN(
-              session_id,
-              SaveSessionIfDelivered(sessions_, std::move(session.saved),
-                                     caller, outcome));
+              session_id, SaveSessionIfDelivered(sessions_, *std::move(session),
+                                                 caller, outcome));
         }
         std::vector<NamedResult> results;
         results.push_back({"values", std::move(result.values)});
         results.push_back({"indices", std::move(result.indices)});
         return Respond(call, id, std::move(results),
-                       session.save ? &session_id : nullptr);
+                       session.has_value() ? &session_id : nullptr);
       }};
 }
 
@@ -141,19 +142,18 @@ absl::StatusOr<InferenceWork> InferenceRunner::PrepareTopK(
   TENSOROPS_ASSIGN_OR_RETURN(
       request::TopKRequestPlan plan,
       request::PlanTopKRequest(message, call.input_bytes[0], limits_));
-  SelectionRun session;
-  session.save = plan.call.save_for_backward;
-  if (session.save) {
-    TENSOROPS_RETURN_IF_ERROR(
-        sessions_.CheckFits(SessionCache::SessionFootprintBytes(
-            plan.call.indices_bytes, plan.input.shape().size())));
-    session.saved.input_shape = plan.input.shape();
-    session.saved.dim = plan.call.wrapped_dim;
-    session.saved.op = request::SelectionOp::kTopK;
+  std::optional<request::SavedSelection> session;
+  if (plan.call.save_for_backward) {
+    session = request::SavedSelection{.indices = Tensor(),
+                                      .input_shape = plan.input.shape(),
+                                      .dim = plan.call.wrapped_dim,
+                                      .op = request::SelectionOp::kTopK};
   }
+  const int64_t indices_bytes = plan.call.indices_bytes;
   return SelectionWork(
-      call, id, caller, outcome, std::move(session), plan.work_bytes(),
-      plan.call.response_bytes, [this, plan = std::move(plan)]() {
+      call, id, caller, outcome, std::move(session), indices_bytes,
+      plan.work_bytes(), plan.call.response_bytes,
+      [this, plan = std::move(plan)]() {
         return backend_.TopKOfChunks(plan.input, plan.call.options);
       });
 }
@@ -180,20 +180,18 @@ absl::StatusOr<InferenceWork> InferenceRunner::PrepareSelection(
   TENSOROPS_ASSIGN_OR_RETURN(
       request::SelectionRequestPlan plan,
       request::PlanSelectionRequest(fields, call.input_bytes[0], limits_));
-  SelectionRun session;
-  session.save = plan.fields.save_for_backward;
-  if (session.save) {
-    TENSOROPS_RETURN_IF_ERROR(
-        sessions_.CheckFits(SessionCache::SessionFootprintBytes(
-            plan.indices_bytes, plan.input.shape().size())));
-    session.saved.input_shape = plan.input.shape();
-    session.saved.dim = plan.wrapped_dim;
-    session.saved.op = plan.fields.op;
-    session.saved.keeps_dim = plan.keeps_dim;
+  std::optional<request::SavedSelection> session;
+  if (plan.fields.save_for_backward) {
+    session = request::SavedSelection{.indices = Tensor(),
+                                      .input_shape = plan.input.shape(),
+                                      .dim = plan.wrapped_dim,
+                                      .op = plan.fields.op,
+                                      .keeps_dim = plan.keeps_dim};
   }
+  const int64_t indices_bytes = plan.indices_bytes;
   return SelectionWork(
-      call, id, caller, outcome, std::move(session), plan.work_bytes(),
-      plan.response_bytes, [this, plan = std::move(plan)]() {
+      call, id, caller, outcome, std::move(session), indices_bytes,
+      plan.work_bytes(), plan.response_bytes, [this, plan = std::move(plan)]() {
         return backend_.SelectOfChunks(plan.input, plan.fields.options, {});
       });
 }

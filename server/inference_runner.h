@@ -8,6 +8,7 @@
 #define TENSOROPS_SERVER_INFERENCE_RUNNER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -16,6 +17,7 @@
 #include "inference/open_inference.pb.h"
 #include "request/inference_request.h"
 #include "request/limits.h"
+#include "request/saved_selection.h"
 #include "server/call_outcome.h"
 #include "server/session_cache.h"
 
@@ -65,11 +67,11 @@ class InferenceRunner {
 
   // TopK's and the selection family's work: `compute`, then the session
   // (when `session.save`) and the response.
-  struct SelectionRun;
   using SelectionCompute = absl::AnyInvocable<absl::StatusOr<TopKResult>() &&>;
   absl::StatusOr<InferenceWork> SelectionWork(
       const request::InferCall& call, const std::string& id,
-      const std::string& caller, CallOutcome& outcome, SelectionRun session,
+      const std::string& caller, CallOutcome& outcome,
+      std::optional<request::SavedSelection> session, int64_t indices_bytes,
       int64_t bytes, int64_t response_bytes, SelectionCompute compute) const;
 
   Backend& backend_;

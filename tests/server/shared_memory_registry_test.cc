@@ -45,6 +45,7 @@ SharedMemoryOptions TestOptions(FakeClock* clock) {
   options.allowed = true;
   options.start_reaper = false;
   options.idle_timeout = absl::Seconds(60);
+  options.release_grace = absl::Seconds(30);
   options.clock = [clock] { return clock->now; };
   return options;
 }
@@ -201,9 +202,7 @@ TEST(SharedMemoryRegistryTest, HeldRegionsOutliveTheIdleTimeout) {
 
 TEST(SharedMemoryRegistryTest, RegionsGoTheGraceAfterTheLastHoldEnds) {
   FakeClock clock;
-  SharedMemoryOptions options = TestOptions(&clock);
-  options.release_grace = absl::Seconds(30);
-  SharedMemoryRegistry registry(options);
+  SharedMemoryRegistry registry(TestOptions(&clock));
   TestShm shm(4096);
   ASSERT_TRUE(registry.OpenHold("a").ok());
   ASSERT_TRUE(registry.OpenHold("a").ok());
@@ -225,9 +224,7 @@ TEST(SharedMemoryRegistryTest, RegionsGoTheGraceAfterTheLastHoldEnds) {
 
 TEST(SharedMemoryRegistryTest, AHoldReopenedWithinTheGraceKeepsTheRegions) {
   FakeClock clock;
-  SharedMemoryOptions options = TestOptions(&clock);
-  options.release_grace = absl::Seconds(30);
-  SharedMemoryRegistry registry(options);
+  SharedMemoryRegistry registry(TestOptions(&clock));
   TestShm shm(4096);
   ASSERT_TRUE(registry.OpenHold("a").ok());
   ASSERT_TRUE(registry.Register("a", Registration("r", shm.key(), 0, 8)).ok());
