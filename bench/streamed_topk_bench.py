@@ -2,7 +2,10 @@
 """Streamed TopK past 2 GiB: tensorops.Client.topk of a float32 np.memmap
 (default [40960, 32768], 5.4 GB) k=8 against torch.topk of the same rows,
 with the server's peak RSS; and, on one server in the same run, a
-[1024, 32000] TopK streamed and unary (medians of --rounds calls).
+[1024, 32000] TopK streamed and unary (medians of --rounds calls), through
+this Python client and through the C++ client beside a bare unary echo of
+the same bytes (tensorops-bench-stream against tensorops-bench-echo, found
+next to the server in the build tree).
 
   /usr/bin/python3 bench/streamed_topk_bench.py --server build/server/tensorops-server \
       [--rows 40960 --cols 32768 --dir /tmp]
@@ -11,6 +14,7 @@ Needs PYTHONPATH with client/python and build/client/python. Prints a
 markdown table for docs/PERFORMANCE.md.
 """
 import argparse
+import json
 import os
 import platform
 import re
@@ -25,15 +29,31 @@ import torch
 import tensorops
 
 
-def start_server(binary):
+def start_server(command):
     process = subprocess.Popen(
-        [binary, "--address=127.0.0.1:0", "--metrics_address="],
-        stderr=subprocess.PIPE, text=True)
+        command + ["--address=127.0.0.1:0"], stderr=subprocess.PIPE, text=True)
     for line in process.stderr:
         match = re.search(r"serving .* on [^ ]*:(\d+)", line)
         if match:
             return process, f"127.0.0.1:{match.group(1)}"
-    raise RuntimeError("the server did not start")
+    raise RuntimeError(f"{command[0]} did not start")
+
+
+def cpp_against_echo(build, address, rounds):
+    """The C++ client's streamed and unary TopK of [1024,32000] k=50 beside
+    a bare unary echo of the same bytes, interleaved in one process."""
+    echo, echo_address = start_server(
+        [os.path.join(build, "bench/echo/tensorops-bench-echo")])
+    try:
+        output = subprocess.run(
+            [os.path.join(build, "bench/stream/tensorops-bench-stream"),
+             f"--server={address}", f"--echo={echo_address}",
+             "--shape=1024,32000", "--k=50", f"--rounds={rounds}"],
+            check=True, capture_output=True, text=True).stdout
+    finally:
+        echo.terminate()
+        echo.wait()
+    return json.loads(output)
 
 
 def peak_rss_bytes(pid):
@@ -77,7 +97,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count())
 
-    process, address = start_server(args.server)
+    process, address = start_server([args.server, "--metrics_address="])
+    build = os.path.dirname(os.path.dirname(os.path.abspath(args.server)))
     try:
         client = tensorops.Client(address, timeout=3600)
         # The medium case, streamed and unary, side by side.
@@ -91,6 +112,7 @@ def main():
                              args.rounds)
         torch_ms = median_ms(lambda: torch.topk(torch.from_numpy(medium), 50),
                              args.rounds)
+        cpp = cpp_against_echo(build, address, args.rounds)
         rss_before = peak_rss_bytes(process.pid)
 
         with tempfile.TemporaryDirectory(dir=args.dir) as scratch:
@@ -132,6 +154,12 @@ def main():
     print(f"| [1024,32000] k=50 streamed / unary / local torch.topk, "
           f"median of {args.rounds} | {streamed_ms:.1f} / {unary_ms:.1f} / "
           f"{torch_ms:.1f} ms |")
+    print(f"| [1024,32000] k=50 through the C++ client, medians of "
+          f"{cpp['calls_each']} calls each, interleaved: bare unary echo / "
+          f"streamed / unary | {cpp['echo_ms']:.1f} / {cpp['streamed_ms']:.1f}"
+          f" / {cpp['unary_ms']:.1f} ms |")
+    print(f"| streamed / echo, unary / echo (C++ client) | "
+          f"{cpp['streamed_over_echo']:.2f}x, {cpp['unary_over_echo']:.2f}x |")
     if not equal:
         raise SystemExit("results differ from torch.topk")
 

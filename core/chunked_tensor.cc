@@ -79,6 +79,24 @@ const std::byte* ChunkedBytes::Reader::Read(size_t offset, size_t length,
   return scratch;
 }
 
+size_t ChunkedBytes::Reader::Parts(size_t offset, size_t length,
+                                   absl::Span<const std::byte>* parts,
+                                   size_t max_parts) {
+  if (bytes_->shared() || length == 0) return 0;
+  size_t i = ChunkAt(offset);
+  size_t within = offset - bytes_->starts_[i];
+  size_t count = 0;
+  while (length > 0) {
+    if (count == max_parts) return 0;
+    const size_t take = std::min(length, bytes_->chunks_[i].size() - within);
+    parts[count++] = bytes_->chunks_[i].subspan(within, take);
+    length -= take;
+    within = 0;
+    ++i;
+  }
+  return count;
+}
+
 ChunkedTensor::ChunkedTensor()
     : ChunkedTensor(DType::kFloat32, {0}, 0, ChunkedBytes(), nullptr) {}
 

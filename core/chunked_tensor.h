@@ -61,6 +61,13 @@ class ChunkedBytes {
     // within size().
     const std::byte* Read(size_t offset, size_t length, std::byte* scratch);
 
+    // The parts of the chunks that hold [offset, offset + length), in
+    // order, written to parts[0..n): returns n, or 0 when the bytes are
+    // shared (they must be read once, through Read) or take more than
+    // `max_parts` parts. The range must lie within size().
+    size_t Parts(size_t offset, size_t length,
+                 absl::Span<const std::byte>* parts, size_t max_parts);
+
    private:
     // Index of the chunk holding byte `offset`.
     size_t ChunkAt(size_t offset);

@@ -125,6 +125,35 @@ TEST(ChunkedBytesTest, ReaderReadsInPlaceWithinAChunk) {
   EXPECT_TRUE(std::equal(across, across + 4, data.begin() + 38));
 }
 
+TEST(ChunkedBytesTest, ReaderPartsAreTheChunksPartsInPlace) {
+  const std::vector<std::byte> data = Iota(100);
+  ChunkedBytes bytes({ByteSpan(data.data(), 40), ByteSpan(data.data() + 40, 20),
+                      ByteSpan(data.data() + 60, 40)});
+  ChunkedBytes::Reader reader(bytes);
+  ByteSpan parts[3];
+  ASSERT_EQ(reader.Parts(30, 50, parts, 3), 3u);
+  EXPECT_EQ(parts[0].data(), data.data() + 30);
+  EXPECT_EQ(parts[0].size(), 10u);
+  EXPECT_EQ(parts[1].data(), data.data() + 40);
+  EXPECT_EQ(parts[1].size(), 20u);
+  EXPECT_EQ(parts[2].data(), data.data() + 60);
+  EXPECT_EQ(parts[2].size(), 20u);
+  ASSERT_EQ(reader.Parts(5, 10, parts, 3), 1u);
+  EXPECT_EQ(parts[0].data(), data.data() + 5);
+  // More parts than asked for: none.
+  EXPECT_EQ(reader.Parts(30, 50, parts, 2), 0u);
+}
+
+TEST(ChunkedBytesTest, ReaderGivesNoPartsOfSharedBytes) {
+  const std::vector<std::byte> data = Iota(100);
+  ChunkedBytes bytes(
+      {ByteSpan(data.data(), 40), ByteSpan(data.data() + 40, 60)},
+      Sharing::kShared);
+  ChunkedBytes::Reader reader(bytes);
+  ByteSpan parts[2];
+  EXPECT_EQ(reader.Parts(30, 20, parts, 2), 0u);
+}
+
 TEST(ChunkedBytesTest, ReaderMatchesDataForEveryRange) {
   const std::vector<std::byte> data = Iota(3000);
   Scattered scattered(data, 300, /*seed=*/2);
@@ -225,6 +254,20 @@ INSTANTIATE_TEST_SUITE_P(
         ChunkedCase{DType::kInt64, {100, 50}, {.k = 7, .sorted = false}, 333},
         ChunkedCase{DType::kInt8, {256, 33}, {.k = 3}, 50},
         ChunkedCase{DType::kFloat16, {16, 4096}, {.k = 200}, 5000},
+        // Rows that span a few chunks, selected from their pieces in place,
+        // elements split by chunk boundaries included.
+        ChunkedCase{DType::kFloat32, {64, 1000}, {.k = 5}, 1500},
+        ChunkedCase{DType::kFloat32,
+                    {64, 1000},
+                    {.k = 20, .largest = false, .sorted = false},
+                    2500},
+        ChunkedCase{DType::kFloat64, {32, 500}, {.k = 9}, 1001},
+        ChunkedCase{DType::kInt8, {64, 400}, {.k = 3}, 120},
+        ChunkedCase{
+            DType::kFloat16, {32, 2000}, {.k = 31, .sorted = false}, 777},
+        // Chunks smaller than an element, some rows in more than 16 chunks.
+        ChunkedCase{DType::kFloat64, {64, 12}, {.k = 3}, 14},
+        ChunkedCase{DType::kFloat32, {16, 200}, {.k = 5}, 9},
         // Fall back to a contiguous copy.
         ChunkedCase{DType::kFloat32, {300, 40}, {.k = 4, .dim = 0}, 100},
         ChunkedCase{DType::kFloat32, {2, 100000}, {.k = 10}, 9000},

@@ -26,6 +26,7 @@
 #include "core/chunked_tensor.h"
 #include "core/cpu/isa/candidates.h"
 #include "core/cpu/isa/key_packing.h"
+#include "core/cpu/isa/row_pieces.h"
 #include "core/cpu/isa/run_selector.h"
 #include "core/cpu/isa/segments.h"
 #include "core/cpu/isa/short_rows.h"
@@ -53,6 +54,9 @@ class ContiguousRows {
   ContiguousRows(const std::byte* in, int64_t row_bytes)
       : in_(in), row_bytes_(row_bytes) {}
   const std::byte* Row(int64_t r) { return in_ + r * row_bytes_; }
+  bool Pieces(int64_t /*r*/, int64_t /*size*/, RowPieces& /*row*/) {
+    return false;
+  }
 
  private:
   const std::byte* in_;
@@ -60,6 +64,7 @@ class ContiguousRows {
 };
 
 // Rows of a chunked input: in place when a row lies in one chunk, else
+// selected from its pieces (row_pieces.h) or, where that does not serve,
 // gathered into a row-sized buffer that stays in cache for the selection.
 class GatheredRows {
  public:
@@ -71,6 +76,12 @@ class GatheredRows {
     }
     return reader_.Read(static_cast<size_t>(r * row_bytes_),
                         static_cast<size_t>(row_bytes_), scratch_.get());
+  }
+  // Row r (of `size` elements) as pieces in place, when it spans chunks;
+  // false when it lies in one (Row reads it in place) or must be copied.
+  bool Pieces(int64_t r, int64_t size, RowPieces& row) {
+    return row.Load(reader_, static_cast<size_t>(r * row_bytes_), size,
+                    static_cast<size_t>(row_bytes_ / size));
   }
 
  private:
@@ -93,6 +104,8 @@ void TopKWholeRows(const TopKPlan& plan, typename Traits::KeyType flip,
   auto select_rows = [&](const tbb::blocked_range<int64_t>& range) {
     RunSelector<Traits> selector;
     auto source = make_rows();
+    bool use_pieces = k > 0 && size > 0 && RunSelector<Traits>::SelectsPieces(k);
+    RowPieces pieces;
 #if defined(TENSOROPS_HAS_SHORT_ROW_SELECTOR)
     constexpr bool kShortKeys = sizeof(typename Traits::KeyType) == 4;
     using ShortRows =
@@ -101,9 +114,19 @@ void TopKWholeRows(const TopKPlan& plan, typename Traits::KeyType flip,
     bool use_short_rows = false;
     if constexpr (kShortKeys) {
       use_short_rows = ShortRowSelector<Traits>::Handles(size, k);
+      use_pieces = use_pieces && !use_short_rows;
     }
 #endif
     for (int64_t r = range.begin(); r < range.end(); ++r) {
+      if (use_pieces && source.Pieces(r, size, pieces)) {
+        int64_t count = 0;
+        const Packed* winners =
+            selector.SelectPiecesOrdered(pieces, k, flip, sorted, &count);
+        WriteWinnersFromPieces<Traits, Order>(
+            winners, count, pieces, out_values + r * k * Traits::kSize,
+            out_indices + r * k);
+        continue;
+      }
       const std::byte* run = source.Row(r);
 #if defined(TENSOROPS_HAS_SHORT_ROW_SELECTOR)
       if constexpr (kShortKeys) {

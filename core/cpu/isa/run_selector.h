@@ -43,28 +43,53 @@ class RunSelector {
   // scanned again without it, so the answer never depends on the guess.
   Packed* Select(const std::byte* run, int64_t n, int64_t k, Key flip,
                  int64_t* count) {
+    return SelectWith(k, count, [&] { Scan(run, n, 0, flip); });
+  }
+
+  // Whether SelectPiecesOrdered serves k as fast as SelectOrdered does (it
+  // orders winners by comparison only, never by radix sort).
+  static bool SelectsPieces(int64_t k) { return k < kRadixMinK; }
+
+  // SelectOrdered for a run read as pieces (row_pieces.h): the same winners
+  // in the same order, positions counted across the pieces.
+  template <typename Pieces>
+  Packed* SelectPiecesOrdered(const Pieces& row, int64_t k, Key flip,
+                              bool sorted, int64_t* count) {
+    Packed* winners = SelectWith(k, count, [&] {
+      for (const auto& piece : row.pieces()) {
+        Scan(piece.data, piece.size, piece.begin, flip);
+      }
+    });
+    OrderWinners<PackedOrder<P>>(winners, *count, sorted);
+    return winners;
+  }
+
+ private:
+  // `scan()` offers every element of the run to buffer_.
+  template <typename ScanRun>
+  Packed* SelectWith(int64_t k, int64_t* count, const ScanRun& scan) {
     if (k != guess_k_) {
       has_guess_ = false;
       guess_k_ = k;
     }
     if (has_guess_ && !CandidateBuffer<Key>::UsesInsertion(k)) {
       buffer_.ResetWithGuess(k, guess_);
-      Scan(run, n, flip);
+      scan();
       if (buffer_.count() >= k) return FinishRun(k, count);
     }
     buffer_.Reset(k);
-    Scan(run, n, flip);
+    scan();
     return FinishRun(k, count);
   }
 
- private:
   Packed* FinishRun(int64_t k, int64_t* count) {
     has_guess_ = buffer_.count() >= k + k / 4;
     if (has_guess_) guess_ = buffer_.LowestKey();
     return buffer_.Finish(count);
   }
 
-  void Scan(const std::byte* run, int64_t n, Key flip) {
+  // Offers run[0..n), the elements at positions first.., to buffer_.
+  void Scan(const std::byte* run, int64_t n, int64_t first, Key flip) {
     for (int64_t start = 0; start < n; start += kBlock) {
       const int64_t block = std::min(kBlock, n - start);
       const std::byte* src = run + start * Traits::kSize;
@@ -72,8 +97,9 @@ class RunSelector {
         keys_[j] = Traits::Load(src + j * Traits::kSize) ^ flip;
       }
       int64_t probe = 0;
+      const int64_t position = first + start;
       for (; probe < block && !buffer_.full(); ++probe) {
-        buffer_.Add(keys_[probe], start + probe);
+        buffer_.Add(keys_[probe], position + probe);
       }
       for (; probe + kProbe <= block; probe += kProbe) {
         const Key threshold = buffer_.threshold();
@@ -81,11 +107,11 @@ class RunSelector {
         while (mask != 0) {
           const int64_t j = probe + std::countr_zero(mask);
           mask &= mask - 1;
-          if (buffer_.Admits(keys_[j])) buffer_.Add(keys_[j], start + j);
+          if (buffer_.Admits(keys_[j])) buffer_.Add(keys_[j], position + j);
         }
       }
       for (int64_t j = probe; j < block; ++j) {
-        if (buffer_.Admits(keys_[j])) buffer_.Add(keys_[j], start + j);
+        if (buffer_.Admits(keys_[j])) buffer_.Add(keys_[j], position + j);
       }
     }
   }
