@@ -126,7 +126,40 @@ bool SameResult(const tensorops::client::TopKOutput& a,
                      a.indices.byte_size()) == 0;
 }
 
+absl::Status CheckStreamedMatchesUnary(
+    tensorops::client::TensorOpsClient& client, const Tensor& input,
+    const tensorops::client::TopKParams& params) {
+  absl::StatusOr<tensorops::client::TopKOutput> unary =
+      client.TopK(input, params, {.stream = false});
+  if (!unary.ok()) return unary.status();
+  absl::StatusOr<tensorops::client::TopKOutput> streamed =
+      client.TopK(input, params, {.stream = true});
+  if (!streamed.ok()) return streamed.status();
+  if (!SameResult(*unary, *streamed)) {
+    return absl::InternalError("the streamed TopK differs from the unary one");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFlags() {
+  const std::string only = absl::GetFlag(FLAGS_only);
+  if (!only.empty() && only != "echo" && only != "unary" &&
+      only != "streamed") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad --only=", only, "; expected echo, unary or streamed"));
+  }
+  if (absl::GetFlag(FLAGS_echo).empty()) {
+    return absl::InvalidArgumentError(
+        "--echo is required: the address of tensorops-bench-echo");
+  }
+  if (absl::GetFlag(FLAGS_rounds) < 1 || absl::GetFlag(FLAGS_calls) < 1) {
+    return absl::InvalidArgumentError("--rounds and --calls must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run() {
+  if (absl::Status flags = CheckFlags(); !flags.ok()) return flags;
   absl::StatusOr<tensorops::Shape> shape =
       ParseShape(absl::GetFlag(FLAGS_shape));
   if (!shape.ok()) return shape.status();
@@ -163,17 +196,10 @@ absl::Status Run() {
   };
   auto echo = [&]() { return Echo(echo_stub, echo_request); };
 
-  absl::StatusOr<tensorops::client::TopKOutput> unary_result =
-      client->TopK(*input, params, {.stream = false});
-  if (!unary_result.ok()) return unary_result.status();
-  absl::StatusOr<tensorops::client::TopKOutput> streamed_result =
-      client->TopK(*input, params, {.stream = true});
-  if (!streamed_result.ok()) return streamed_result.status();
-  if (!SameResult(*unary_result, *streamed_result)) {
-    return absl::InternalError("the streamed TopK differs from the unary one");
+  if (absl::Status same = CheckStreamedMatchesUnary(*client, *input, params);
+      !same.ok()) {
+    return same;
   }
-  unary_result = absl::CancelledError();
-  streamed_result = absl::CancelledError();
   // Warm-up: the connections' flow-control windows grow over a few calls.
   for (int i = 0; i < 2; ++i) {
     if (absl::Status status = echo(); !status.ok()) return status;
