@@ -31,6 +31,8 @@ class RunSelector {
   using Packed = typename P::Packed;
   static constexpr int64_t kBlock = 512;
   static constexpr int64_t kProbe = 32;
+  // How far ahead Scan prefetches: two blocks.
+  static constexpr int64_t kPrefetchElements = 2 * kBlock;
 
   // Returns the best min(k, n) of run[0..n), unordered; n <= kMaxRun, k > 0.
   //
@@ -93,6 +95,17 @@ class RunSelector {
     for (int64_t start = 0; start < n; start += kBlock) {
       const int64_t block = std::min(kBlock, n - start);
       const std::byte* src = run + start * Traits::kSize;
+      if (start + kPrefetchElements < n) {
+        // Rows read from the network lie in slices of tens of KiB, each
+        // its own allocation, which the hardware prefetcher does not run
+        // ahead into; ask for the block after next while this one is read.
+        const std::byte* ahead = src + kPrefetchElements * Traits::kSize;
+        const int64_t bytes =
+            std::min(kBlock, n - start - kPrefetchElements) * Traits::kSize;
+        for (int64_t line = 0; line < bytes; line += 64) {
+          __builtin_prefetch(ahead + line);
+        }
+      }
       for (int64_t j = 0; j < block; ++j) {
         keys_[j] = Traits::Load(src + j * Traits::kSize) ^ flip;
       }
