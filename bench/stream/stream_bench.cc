@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <cstring>
 #include <iostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -26,11 +25,11 @@
 #include "absl/flags/parse.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "bench/random_tensor.h"
+#include "client/cli/tensor_literal.h"
 #include "client/tensor_ops_client.h"
 #include "proto/outgoing_message.h"
 #include "tensorops/v1/tensor_ops.pb.h"
@@ -52,32 +51,6 @@ namespace {
 
 namespace v1 = ::tensorops::v1;
 using tensorops::Tensor;
-
-absl::StatusOr<tensorops::Shape> ParseShape(const std::string& text) {
-  tensorops::Shape shape;
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    int64_t size = 0;
-    if (!absl::SimpleAtoi(part, &size) || size < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad --shape ", text, "; expected e.g. 1024,32000"));
-    }
-    shape.push_back(size);
-  }
-  return shape;
-}
-
-absl::StatusOr<Tensor> RandomInput(const tensorops::Shape& shape) {
-  absl::StatusOr<Tensor> tensor =
-      Tensor::Allocate(tensorops::DType::kFloat32, shape);
-  if (!tensor.ok()) return tensor.status();
-  std::mt19937 generator(20261208);
-  std::normal_distribution<float> normal;
-  const size_t count = tensor->byte_size() / sizeof(float);
-  std::vector<float> values(count);
-  for (float& value : values) value = normal(generator);
-  std::memcpy(tensor->mutable_data(), values.data(), tensor->byte_size());
-  return tensor;
-}
 
 // One unary call of the echo server with `request` (kept: gRPC's slices
 // point into the input tensor, so the bytes are not copied per call).
@@ -161,9 +134,10 @@ absl::Status CheckFlags() {
 absl::Status Run() {
   if (absl::Status flags = CheckFlags(); !flags.ok()) return flags;
   absl::StatusOr<tensorops::Shape> shape =
-      ParseShape(absl::GetFlag(FLAGS_shape));
+      tensorops::client::ParseShapeLiteral(absl::GetFlag(FLAGS_shape));
   if (!shape.ok()) return shape.status();
-  absl::StatusOr<Tensor> input = RandomInput(*shape);
+  absl::StatusOr<Tensor> input =
+      tensorops::bench::RandomNormalFloat32(*shape, /*seed=*/20261208);
   if (!input.ok()) return input.status();
   const tensorops::client::TopKParams params{.k = absl::GetFlag(FLAGS_k)};
 

@@ -104,7 +104,8 @@ void TopKWholeRows(const TopKPlan& plan, typename Traits::KeyType flip,
   auto select_rows = [&](const tbb::blocked_range<int64_t>& range) {
     RunSelector<Traits> selector;
     auto source = make_rows();
-    bool use_pieces = k > 0 && size > 0 && RunSelector<Traits>::SelectsPieces(k);
+    bool use_pieces =
+        k > 0 && size > 0 && RunSelector<Traits>::SelectsPieces(k);
     RowPieces pieces;
 #if defined(TENSOROPS_HAS_SHORT_ROW_SELECTOR)
     constexpr bool kShortKeys = sizeof(typename Traits::KeyType) == 4;
